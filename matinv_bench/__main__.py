@@ -1,0 +1,3 @@
+from matinv_bench.cli import main
+
+raise SystemExit(main())

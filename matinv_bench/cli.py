@@ -1,0 +1,162 @@
+"""The ``matinv-bench`` command line: list, run (and the experiment commands)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from matinv_bench import __version__
+
+EPILOG = """examples:
+  matinv-bench run                                  # the quick suite, results in results/quick-<time>/
+  matinv-bench run --solver lu gauss-jordan --dataset 'randsvd[n=64,cond=1e8]' --seeds 3
+  matinv-bench run --solver 'gauss-jordan[backend=torch]' --device cuda --dtype float32
+  matinv-bench list solvers
+"""
+
+
+class UserError(Exception):
+    """A problem with what the user asked for: printed as one line, exit status 2."""
+
+
+def _add_list(sub) -> None:
+    p = sub.add_parser("list", help="list solvers, datasets or suites",
+                       description="List what can be run: registered solvers and datasets (with their "
+                                   "parameters and defaults) and the named suites.")
+    p.add_argument("what", nargs="?", choices=("solvers", "datasets", "suites"), default=None,
+                   help="what to list (default: all three)")
+    p.set_defaults(func=cmd_list)
+
+
+def _add_run(sub) -> None:
+    from matinv_bench.experiments.suites import SUITES
+
+    p = sub.add_parser(
+        "run", help="run a suite or a grid of solvers x datasets x seeds",
+        description="Run every solver on every dataset for every seed and dtype, measuring accuracy "
+                    "against trustworthy references and the time per matrix. Writes results.parquet, "
+                    "results.csv and summary.md to the output folder, after every cell.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--suite", default="quick", choices=sorted(SUITES),
+                   help="named suite of solvers and datasets (default: quick)")
+    p.add_argument("--solver", nargs="+", metavar="SPEC",
+                   help="solver specs, e.g. lu 'neumann[order=3]' (replace the suite's solvers)")
+    p.add_argument("--dataset", nargs="+", metavar="SPEC",
+                   help="dataset specs, e.g. paper-3x3 'randsvd[n=64,cond=1e8]' npy:PATH (replace the suite's datasets)")
+    p.add_argument("--seeds", type=int, default=None, metavar="K", help="run seeds 0..K-1 (default: the suite's, 1)")
+    p.add_argument("--dtype", nargs="+", default=["float64"], choices=("float64", "float32"),
+                   help="precision the solvers compute in (default: float64)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="device for torch solvers (default: auto = CUDA when available)")
+    p.add_argument("--n-matrices", type=int, default=None, metavar="B",
+                   help="test matrices per dataset (default: by size, from 1000 for 2x2 down to 8)")
+    p.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: all usable cores)")
+    p.add_argument("--warmup", type=float, default=0.25, metavar="S", help="warm-up seconds per cell (default: 0.25)")
+    p.add_argument("--min-time", type=float, default=0.5, metavar="S", help="measured seconds per cell (default: 0.5)")
+    p.add_argument("--no-timing", action="store_true", help="accuracy only: skip the timing")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder (default: results/<suite>-<date>-<time>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_list(args) -> int:
+    from matinv_bench.datasets import DATASETS
+    from matinv_bench.experiments.suites import SUITES
+    from matinv_bench.solvers import SOLVERS
+
+    def doc(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    def params(reg, name) -> str:
+        ps = reg.parameters(name)
+        return "[" + ",".join(f"{k}={v}" if v is not inspect_empty else k for k, v in ps.items()) + "]" if ps else ""
+
+    from inspect import Parameter
+
+    inspect_empty = Parameter.empty
+    if args.what in (None, "solvers"):
+        print("solvers:")
+        for name in SOLVERS:
+            cls = SOLVERS.get(name)
+            print(f"  {name + params(SOLVERS, name):<40} {cls.family:<14} {doc(cls)}")
+    if args.what in (None, "datasets"):
+        print("datasets:")
+        for name in DATASETS:
+            cls = DATASETS.get(name)
+            shown = f"{name}:PATH" if name in DATASETS.prefixes else name + params(DATASETS, name)
+            print(f"  {shown:<40} {doc(cls)}")
+    if args.what in (None, "suites"):
+        print("suites:")
+        for name, suite in SUITES.items():
+            print(f"  {name:<14} {suite.description}")
+            print(f"  {'':<14} solvers: {' '.join(suite.solvers)}")
+            print(f"  {'':<14} datasets: {' '.join(suite.datasets)}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from matinv_bench import results
+    from matinv_bench.experiments.suites import SUITES
+    from matinv_bench.runner import make_grid, run_grid
+
+    suite = SUITES[args.suite]
+    seeds = range(args.seeds if args.seeds is not None else suite.seeds)
+    if len(seeds) < 1:
+        raise UserError("--seeds must be at least 1")
+    if args.n_matrices is not None and args.n_matrices < 1:
+        raise UserError("--n-matrices must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise UserError("--threads must be at least 1")
+    cells = make_grid(args.solver or suite.solvers, args.dataset or suite.datasets, seeds, args.dtype, args.device)
+    out = args.out or Path("results") / f"{args.suite if not (args.solver or args.dataset) else 'run'}-{datetime.now():%Y%m%d-%H%M%S}"
+    command = "matinv-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    df = run_grid(cells, out, n_test=args.n_matrices, threads=args.threads, warmup_s=args.warmup,
+                  min_run_s=args.min_time, time_it=not args.no_timing, progress=not args.quiet,
+                  title=f"matinv-bench run ({args.suite if not (args.solver or args.dataset) else 'custom grid'})",
+                  command=command)
+    if not args.quiet:
+        print(results.summary_table(df, fmt="simple"))
+    counts = df["status"].value_counts().to_dict()
+    print(f"\n{len(df)} cells: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES))
+    print(f"wrote {out}/results.parquet, results.csv and summary.md")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="matinv-bench",
+        description="Benchmark matrix inversion: LAPACK, Gauss-Jordan, matmul-only approximations and "
+                    "trained MLPs, on the same matrices with the same metrics and the same clock.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_list(sub)
+    _add_run(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from matinv_bench.datasets import DataFileError
+    from matinv_bench.specs import SpecError
+
+    try:
+        return args.func(args)
+    except (UserError, SpecError, DataFileError, ValueError, MemoryError, FileNotFoundError) as exc:
+        print(f"matinv-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("matinv-bench: interrupted; finished cells are saved in the output folder", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

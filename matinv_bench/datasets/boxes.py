@@ -1,0 +1,78 @@
+"""Boxes A0 + eps * T, T uniform in [-1, 1]^{n x n}: the paper's "where can" regions.
+
+The four paper datasets use eps = 0.01 around the paper's base matrices. ``box[base=...,eps=...]``
+puts a box of any radius around any named base (see ``BASES``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from matinv_bench.datasets.base import Dataset, Sample, register
+
+PAPER_EPS = 0.01
+PAPER_16_SEED = 16  # seed of the draw for the 16 x 16 integer base matrix
+
+
+def _paper_16x16() -> np.ndarray:
+    """A 16 x 16 base with integer entries in {-2..2}, like the paper's (which it did not print).
+
+    Drawn from a fixed seed; draws are repeated until the box of radius 0.01 around the base
+    provably holds no singular matrix (theta < 1), which also proves the base non-singular.
+    """
+    rng = np.random.default_rng(PAPER_16_SEED)
+    while True:
+        A0 = rng.integers(-2, 3, size=(16, 16)).astype(np.float64)
+        smin = np.linalg.svd(A0, compute_uv=False)[-1]
+        if 16 * PAPER_EPS < smin:
+            return A0
+
+
+BASES: dict[str, np.ndarray] = {
+    "paper-2x2-1st": np.array([[2.0, 2.0], [2.0, 3.0]]),
+    "paper-2x2-2nd": np.array([[2.0, 1.0], [0.0, -1.0]]),
+    "paper-3x3": np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0], [1.0, 2.0, 4.0]]),
+    "paper-16x16": _paper_16x16(),
+}
+
+
+def box_sample(base: np.ndarray, eps: float, rng: np.random.Generator, size: int) -> Sample:
+    """``size`` matrices base + eps * T with T uniform in [-1, 1] entrywise."""
+    n = base.shape[-1]
+    T = rng.uniform(-1.0, 1.0, size=(size, n, n))
+    return Sample(base[None] + eps * T, T)
+
+
+@register("box")
+class Box(Dataset):
+    """The box ``base + eps * [-1, 1]^{n x n}`` around a named base matrix (see BASES)."""
+
+    family = "box"
+
+    def __init__(self, base: str = "paper-2x2-1st", eps: float = PAPER_EPS):
+        if base not in BASES:
+            raise ValueError(f"unknown base {base!r}; known: {', '.join(BASES)}")
+        if not (eps > 0 and np.isfinite(eps)):
+            raise ValueError(f"eps must be a positive number, got {eps!r}")
+        self.base_name = base
+        self.base = BASES[base]
+        self.eps = float(eps)
+        self.n = self.base.shape[0]
+
+    def sample(self, rng: np.random.Generator, size: int) -> Sample:
+        return box_sample(self.base, self.eps, rng, size)
+
+
+def _paper_box(base_name: str) -> type[Box]:
+    class PaperBox(Box):
+        __doc__ = f"The paper's box around {base_name}: A0 + 0.01 * T."
+
+        def __init__(self):
+            super().__init__(base=base_name, eps=PAPER_EPS)
+
+    PaperBox.__name__ = PaperBox.__qualname__ = "Box_" + base_name.replace("-", "_")
+    return register(base_name)(PaperBox)
+
+
+for _name in BASES:
+    _paper_box(_name)

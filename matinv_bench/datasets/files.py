@@ -1,0 +1,91 @@
+"""Matrices from files: ``npy:PATH`` (a (N, n, n) stack) and ``paper-dir:PATH``.
+
+``paper-dir`` reads the format the paper's authors released: a folder with ``base_matrix.npy``
+(n, n) and ``test_set.npy`` (N, n, n, 2), where ``[..., 0]`` is the normalised perturbation T
+and ``[..., 1]`` the authors' float64 inverse, with A = base + 0.01 * T. The authors' inverse
+is kept in ``meta["authors_inv"]``; scores use our own reference. Its training split is drawn
+from the same box.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from matinv_bench.datasets.base import Dataset, Sample, register
+from matinv_bench.datasets.boxes import PAPER_EPS, box_sample
+
+
+class DataFileError(ValueError):
+    """A data file or folder that is missing or malformed. The message names the file."""
+
+
+def load_npy(path: Path, what: str) -> np.ndarray:
+    """Load a .npy file without pickles, with errors that name the file."""
+    if not path.is_file():
+        raise DataFileError(f"{what}: no such file {str(path)!r}")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataFileError(f"{what}: cannot read {str(path)!r} as .npy ({exc})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
+        raise DataFileError(f"{what}: {str(path)!r} holds dtype {arr.dtype}, expected real numbers")
+    if not np.isfinite(arr).all():
+        raise DataFileError(f"{what}: {str(path)!r} contains NaN or Inf")
+    return arr.astype(np.float64, copy=False)
+
+
+@register("npy")
+class NpyStack(Dataset):
+    """A fixed stack of matrices from a .npy file of shape (N, n, n) (or one (n, n) matrix)."""
+
+    family = "file"
+    fixed = True
+
+    def __init__(self, path: str):
+        A = load_npy(Path(path).expanduser(), "npy dataset")
+        if A.ndim == 2:
+            A = A[None]
+        if A.ndim != 3 or A.shape[1] != A.shape[2] or A.shape[0] == 0 or A.shape[1] == 0:
+            raise DataFileError(f"npy dataset {path!r}: expected shape (N, n, n) with N, n >= 1, got {A.shape}")
+        self.path, self.A, self.n = path, A, A.shape[1]
+
+    def sample(self, rng: np.random.Generator, size: int) -> Sample:
+        return Sample(self.A.copy())
+
+    def default_size(self) -> int:
+        return len(self.A)
+
+
+@register("paper-dir")
+class PaperDir(Dataset):
+    """The authors' released test set: ``base_matrix.npy`` and ``test_set.npy`` (N, n, n, 2)."""
+
+    family = "box"
+    fixed = True
+
+    def __init__(self, path: str):
+        root = Path(path).expanduser()
+        if not root.is_dir():
+            raise DataFileError(f"paper-dir: no such folder {str(root)!r}")
+        base = load_npy(root / "base_matrix.npy", "paper-dir")
+        data = load_npy(root / "test_set.npy", "paper-dir")
+        n = base.shape[0] if base.ndim == 2 else -1
+        if base.ndim != 2 or base.shape != (n, n):
+            raise DataFileError(f"paper-dir: base_matrix.npy must be square (n, n), got {base.shape}")
+        if data.ndim != 4 or data.shape[1:] != (n, n, 2) or data.shape[0] == 0:
+            raise DataFileError(f"paper-dir: test_set.npy must have shape (N, {n}, {n}, 2), got {data.shape}")
+        self.path, self.base, self.eps, self.n = path, base, PAPER_EPS, n
+        self.T, self.authors_inv = data[..., 0], data[..., 1]
+
+    def sample(self, rng: np.random.Generator, size: int) -> Sample:
+        return Sample(self.base[None] + self.eps * self.T, self.T.copy())
+
+    trainable = True
+
+    def sample_train(self, rng: np.random.Generator, size: int) -> Sample:
+        return box_sample(self.base, self.eps, rng, size)
+
+    def default_size(self) -> int:
+        return len(self.T)

@@ -1,0 +1,1 @@
+"""Named suites and paper experiments composed from the solver and dataset registries."""

@@ -1,0 +1,136 @@
+"""The solver contract and the registry every front end reads.
+
+Lifecycle, called by the runner (and by asv and pytest-benchmark) in this order::
+
+    solver = SOLVERS.build("gauss-jordan[backend=torch]")
+    reason = solver.skip(data)        # str -> the cell is recorded as skipped
+    solver.fit(data)                  # learned solvers train; others return self
+    solver.prepare(A)                 # untimed: validation, copies, device transfer
+    out = solver.invert()             # the ONLY timed call; batched over (B, n, n)
+    result = solver.collect(out)      # untimed: back to numpy, per-matrix failures
+
+``invert`` must be repeatable: it may not consume or modify what ``prepare`` stored, and
+solvers never modify the caller's array. A matrix the solver cannot invert (a singular
+pivot, a failed factorisation, a diverging iteration) comes back as NaN *and* is flagged in
+``Inversion.failed`` with a reason, so it is counted, never silently averaged.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from matinv_bench.specs import Registry
+
+if TYPE_CHECKING:
+    from matinv_bench.datasets.base import MatrixSet
+
+FAMILIES = ("direct", "iterative", "approximation", "learned")
+
+
+class InputError(ValueError):
+    """Input a solver cannot take (wrong shape, dtype, non-finite entries). User-facing message."""
+
+
+@dataclass
+class Inversion:
+    """What a solver returned, in numpy, with its per-matrix failures."""
+
+    X: np.ndarray  # (B, n, n); NaN where failed
+    failed: np.ndarray  # (B,) bool
+    reason: str | None = None  # why matrices failed, if any did
+
+
+def check_stack(A: Any, *, allow_float16: bool = False) -> np.ndarray:
+    """Validate a batch of square matrices and return it as a numpy array (not copied).
+
+    Raises :class:`InputError` for anything but a finite, real, floating (B, n, n) array.
+    """
+    if not isinstance(A, np.ndarray):
+        raise InputError(f"expected a numpy array of shape (B, n, n), got {type(A).__name__}")
+    if A.ndim != 3:
+        raise InputError(f"expected a batch of matrices of shape (B, n, n), got an array of shape {A.shape}")
+    if A.shape[1] != A.shape[2]:
+        raise InputError(f"matrices must be square, got shape {A.shape[1:]} (batch shape {A.shape})")
+    if A.shape[1] == 0:
+        raise InputError("matrices must have n >= 1, got n = 0")
+    if A.shape[0] == 0:
+        raise InputError("empty batch: nothing to invert (B = 0)")
+    if np.iscomplexobj(A):
+        raise InputError(f"complex matrices are not supported (dtype {A.dtype})")
+    allowed = (np.float32, np.float64) + ((np.float16,) if allow_float16 else ())
+    if A.dtype.type not in allowed:
+        names = ", ".join(np.dtype(t).name for t in allowed)
+        raise InputError(f"dtype {A.dtype} is not supported; convert to one of {names}")
+    bad = ~np.isfinite(A).all(axis=(1, 2))
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        raise InputError(f"{bad.sum()} matrices contain NaN or Inf (first at batch index {idx[0]})")
+    return A
+
+
+class Solver(ABC):
+    """Base class of every solver. Subclasses set ``family`` and implement ``invert``.
+
+    Class attributes:
+      name     public id, set by the registry (``lu``, ``gauss-jordan``, ...)
+      family   one of ``FAMILIES``
+      library  the runtime of the timed call ("numpy" or "torch"); the runner groups cells by
+               it, because idle BLAS threads of one library starve the other's on small machines
+    Instance attributes set by the registry: ``spec`` (canonical string) and ``params``.
+    Learned state lives in attributes ending in ``_``.
+    """
+
+    name: ClassVar[str] = "?"
+    family: ClassVar[str] = "direct"
+    # a cheap spec of this solver for the generated contract tests (e.g. a tiny training budget)
+    test_spec: ClassVar[str | None] = None
+    library: str = "numpy"
+    device: str = "cpu"
+
+    def skip(self, data: MatrixSet) -> str | None:
+        """Return a reason to skip this dataset, or None to run it."""
+        return None
+
+    def fit(self, train: MatrixSet) -> Solver:
+        """Learn from a training set. Non-learned solvers return self unchanged."""
+        return self
+
+    def prepare(self, A: np.ndarray) -> None:
+        """Untimed: validate ``A`` (B, n, n) and keep a private copy for :meth:`invert`."""
+        self.A_ = check_stack(A).copy()
+
+    @abstractmethod
+    def invert(self) -> Any:
+        """The timed call: invert every matrix given to :meth:`prepare`."""
+
+    def collect(self, out: Any) -> Inversion:
+        """Untimed: turn ``invert``'s output into numpy and flag non-finite matrices."""
+        X = np.asarray(out)
+        failed = ~np.isfinite(X).all(axis=(1, 2))
+        reason = f"{failed.sum()} of {len(failed)} outputs are not finite" if failed.any() else None
+        return Inversion(X, failed, reason)
+
+    def sync(self) -> None:
+        """Wait for asynchronous work (CUDA) to finish; the clock calls it inside the timing."""
+
+    @abstractmethod
+    def flops(self, n: int) -> float:
+        """Model flop count per n x n matrix (used for GFLOP/s and scaling plots)."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {getattr(self, 'spec', self.name)}>"
+
+
+SOLVERS: Registry[Solver] = Registry("solver")
+register = SOLVERS.register
+
+
+def mark_failed(X: np.ndarray, failed: np.ndarray) -> np.ndarray:
+    """Set the failed matrices of a stack to NaN (in place) and return it."""
+    if failed.any():
+        X[failed] = np.nan
+    return X

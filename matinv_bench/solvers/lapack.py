@@ -1,0 +1,133 @@
+"""Direct solvers backed by LAPACK through numpy and scipy (batched loops in C).
+
+- ``lu``: getrf + getri (``scipy.linalg.inv(assume_a="gen")``), 2 n^3 flops.
+- ``numpy-inv``: ``numpy.linalg.inv`` (gesv against the identity), 8/3 n^3 flops.
+- ``cholesky``: potrf + potri (``scipy.linalg.inv(assume_a="pos")``), n^3 flops; SPD only.
+- ``qr``: geqrf + orgqr (``numpy.linalg.qr``), then trtrs for R X = Q^T, 11/3 n^3 flops.
+
+The batched calls raise on the first singular matrix; the slow per-matrix path below then
+finds which ones failed, so a singular matrix costs its own cell some time but never the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import scipy.linalg as sla
+
+from matinv_bench.solvers.base import Inversion, Solver, mark_failed, register
+
+
+def _per_matrix(fn: Callable[[np.ndarray], np.ndarray], A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply ``fn`` matrix by matrix; matrices that raise LinAlgError come back NaN and failed."""
+    X = np.empty_like(A)
+    failed = np.zeros(len(A), dtype=bool)
+    for i, a in enumerate(A):
+        try:
+            X[i] = fn(a[None])[0]
+        except (np.linalg.LinAlgError, ValueError):
+            failed[i] = True
+    return mark_failed(X, failed), failed
+
+
+class _BatchedLapack(Solver):
+    """Shared lifecycle: one batched call, and the per-matrix fallback on LinAlgError."""
+
+    family = "direct"
+    failure_reason = "singular matrix"
+
+    def _batched(self, A: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def invert(self) -> np.ndarray:
+        try:
+            X = self._batched(self.A_)
+            self.failed_ = None
+        except np.linalg.LinAlgError:
+            X, self.failed_ = _per_matrix(self._batched, self.A_)
+        return X
+
+    def collect(self, out: np.ndarray) -> Inversion:
+        result = super().collect(out)
+        if self.failed_ is not None and self.failed_.any():
+            result.failed |= self.failed_
+            result.reason = f"{self.failure_reason}: {self.failed_.sum()} of {len(self.failed_)} matrices"
+        return result
+
+
+@register("lu")
+class LU(_BatchedLapack):
+    """LAPACK getrf + getri, batched in C by scipy.linalg.inv."""
+
+    failure_reason = "singular matrix (zero pivot in getrf)"
+
+    def _batched(self, A: np.ndarray) -> np.ndarray:
+        return sla.inv(A, assume_a="gen", check_finite=False)
+
+    def flops(self, n: int) -> float:
+        return 2.0 * n**3
+
+
+@register("numpy-inv")
+class NumpyInv(_BatchedLapack):
+    """numpy.linalg.inv: LAPACK gesv of A X = I, batched in C."""
+
+    failure_reason = "singular matrix (zero pivot in gesv)"
+
+    def _batched(self, A: np.ndarray) -> np.ndarray:
+        return np.linalg.inv(A)
+
+    def flops(self, n: int) -> float:
+        return 8.0 / 3.0 * n**3
+
+
+def spd_skip_reason(A: np.ndarray) -> str | None:
+    """Why a stack is not symmetric positive definite, or None if every matrix is."""
+    scale = np.abs(A).max(axis=(1, 2), keepdims=True)
+    asym = (np.abs(A - A.swapaxes(1, 2)) / np.where(scale > 0, scale, 1)).max()
+    if asym > 64 * np.finfo(A.dtype).eps:
+        return f"not symmetric (max relative asymmetry {asym:.2e}); Cholesky needs SPD matrices"
+    try:
+        np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        return "not positive definite (a Cholesky factorisation fails); Cholesky needs SPD matrices"
+    return None
+
+
+@register("cholesky")
+class Cholesky(_BatchedLapack):
+    """LAPACK potrf + potri, batched in C by scipy.linalg.inv(assume_a="pos").
+
+    Skipped on any dataset that is not symmetric positive definite: potrf reads one triangle
+    only, so on other input it would return the inverse of a different matrix.
+    """
+
+    failure_reason = "not positive definite (potrf failed)"
+
+    def skip(self, data) -> str | None:
+        return spd_skip_reason(data.A)
+
+    def _batched(self, A: np.ndarray) -> np.ndarray:
+        return sla.inv(A, assume_a="pos", check_finite=False)
+
+    def flops(self, n: int) -> float:
+        return 1.0 * n**3
+
+
+@register("qr")
+class QR(_BatchedLapack):
+    """Householder QR (geqrf + orgqr) then the triangular solve R X = Q^T (trtrs)."""
+
+    failure_reason = "singular matrix (zero diagonal in R)"
+
+    def _batched(self, A: np.ndarray) -> np.ndarray:
+        Q, R = np.linalg.qr(A)
+        X = sla.solve(R, Q.swapaxes(1, 2), assume_a="upper triangular", check_finite=False)
+        if not np.isfinite(X).all():
+            # trtrs only rejects exact zeros on R's diagonal; overflow means the same thing
+            raise np.linalg.LinAlgError("non-finite triangular solve")
+        return X
+
+    def flops(self, n: int) -> float:
+        return 11.0 / 3.0 * n**3

@@ -1,0 +1,156 @@
+"""Spec strings and the registries that turn them into objects.
+
+A spec is ``name`` or ``name[key=value,...]``, for example ``neumann[order=3]`` or
+``randsvd[n=64,cond=1e8]``. A prefix spec ``npy:PATH`` passes everything after the colon
+as the single parameter ``path``. Values are parsed as int, float, bool or string, in that
+order of preference.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+_SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:\[(.*)\])?\s*$")
+
+
+class SpecError(ValueError):
+    """A spec string that cannot be parsed or names nothing known. The message is user-facing."""
+
+
+def parse_value(text: str) -> Any:
+    """Parse one parameter value: int, then float, then bool, then string."""
+    text = text.strip()
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def _split_params(body: str) -> list[str]:
+    """Split ``a=1,b=[x,y]`` on top-level commas only (values may hold nested specs)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(body):
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            parts.append(body[start:i])
+            start = i + 1
+    parts.append(body[start:])
+    return [p for p in parts if p.strip()]
+
+
+def parse_spec(spec: str, prefixes: tuple[str, ...] = ()) -> tuple[str, dict[str, Any]]:
+    """Return ``(name, params)`` for a spec string.
+
+    Raises :class:`SpecError` with a readable message for malformed specs.
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise SpecError(f"empty spec {spec!r}")
+    for prefix in prefixes:
+        if spec.startswith(prefix + ":"):
+            path = spec[len(prefix) + 1 :]
+            if not path:
+                raise SpecError(f"spec {spec!r} needs a path after '{prefix}:'")
+            return prefix, {"path": path}
+    m = _SPEC.match(spec)
+    if not m:
+        raise SpecError(f"malformed spec {spec!r}: expected name or name[key=value,...]")
+    name, body = m.group(1), m.group(2)
+    params: dict[str, Any] = {}
+    for item in _split_params(body or ""):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise SpecError(f"malformed parameter {item.strip()!r} in spec {spec!r}: expected key=value")
+        if key in params:
+            raise SpecError(f"parameter {key!r} given twice in spec {spec!r}")
+        params[key] = parse_value(value)
+    return name, params
+
+
+def _format_value(v: Any) -> str:
+    if isinstance(v, float) and float(f"{v:g}") == v:
+        return f"{v:g}"
+    return str(v)
+
+
+def format_spec(name: str, params: dict[str, Any]) -> str:
+    """Canonical spec string: parameters sorted by key, so equal specs compare equal."""
+    if not params:
+        return name
+    body = ",".join(f"{k}={_format_value(params[k])}" for k in sorted(params))
+    return f"{name}[{body}]"
+
+
+class Registry(Generic[T]):
+    """A name -> class mapping filled by the :meth:`register` decorator.
+
+    ``build(spec)`` checks the spec's parameters against the class's keyword arguments and
+    raises :class:`SpecError` naming the allowed ones, so that a typo never reaches a solver.
+    """
+
+    def __init__(self, kind: str, prefixes: tuple[str, ...] = ()):
+        self.kind = kind
+        self.prefixes = prefixes
+        self._classes: dict[str, type[T]] = {}
+
+    def register(self, name: str) -> Callable[[type[T]], type[T]]:
+        def deco(cls: type[T]) -> type[T]:
+            if name in self._classes:
+                raise ValueError(f"{self.kind} {name!r} registered twice")
+            cls.name = name  # type: ignore[attr-defined]
+            self._classes[name] = cls
+            return cls
+
+        return deco
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._classes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._classes))
+
+    def names(self) -> list[str]:
+        return sorted(self._classes)
+
+    def get(self, name: str) -> type[T]:
+        try:
+            return self._classes[name]
+        except KeyError:
+            known = ", ".join(self.names())
+            raise SpecError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+    def parameters(self, name: str) -> dict[str, Any]:
+        """The keyword parameters of a registered class and their defaults."""
+        sig = inspect.signature(self.get(name).__init__)
+        return {
+            p.name: p.default
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        }
+
+    def build(self, spec: str) -> T:
+        """Instantiate a spec string; the object keeps its canonical spec in ``.spec``."""
+        name, params = parse_spec(spec, self.prefixes)
+        cls = self.get(name)
+        allowed = self.parameters(name)
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            hint = ", ".join(allowed) or "none"
+            raise SpecError(f"{self.kind} {name!r} has no parameter {', '.join(unknown)}; allowed: {hint}")
+        try:
+            obj = cls(**params)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"bad parameters for {self.kind} {spec!r}: {exc}") from None
+        obj.spec = spec if name in self.prefixes else format_spec(name, params)  # type: ignore[attr-defined]
+        obj.params = params  # type: ignore[attr-defined]
+        return obj

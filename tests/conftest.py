@@ -1,0 +1,24 @@
+"""Shared fixtures: the paper's released data (optional) and small matrix stacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER_DATA = ROOT.parent / "shared" / "paper-data"
+
+
+@pytest.fixture
+def paper_data() -> Path:
+    """``../shared/paper-data`` next to the project; the test is skipped when it is absent."""
+    if not (PAPER_DATA / "README.md").is_file():
+        pytest.skip(f"paper data not found at {PAPER_DATA} (the authors' released sets live outside the repo)")
+    return PAPER_DATA
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)

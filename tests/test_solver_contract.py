@@ -1,0 +1,110 @@
+"""Contract tests generated over every registered solver (benchopt style): nobody writes
+per-solver tests for the lifecycle. Solvers may set ``test_spec`` to a cheap variant."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matinv_bench import metrics
+from matinv_bench.datasets import make_dataset
+from matinv_bench.solvers import FAMILIES, SOLVERS, InputError
+
+SPECS = [getattr(SOLVERS.get(name), "test_spec", None) or name for name in SOLVERS]
+# small, well-conditioned sets: a box with a base matrix (for approximations), and an SPD set
+CONTRACT_DATA = ["paper-3x3", "spd[n=8,cond=10]"]
+
+
+@pytest.fixture(scope="module", params=CONTRACT_DATA)
+def data(request):
+    return make_dataset(request.param, n_test=64, seed=0)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_contract(spec, data):
+    solver = SOLVERS.build(spec)
+    assert solver.family in FAMILIES
+    assert solver.flops(data.n) > 0
+    reason = solver.skip(data)
+    if reason is not None:
+        assert isinstance(reason, str) and reason.strip(), "a skip needs a readable reason"
+        return
+    solver.fit(data)
+    A = data.A.copy()
+    solver.prepare(A)
+    first = solver.collect(solver.invert())
+    second = solver.collect(solver.invert())
+    np.testing.assert_array_equal(A, data.A, err_msg="prepare/invert modified the caller's array")
+    assert first.X.shape == data.A.shape and first.failed.shape == (len(data),)
+    assert not first.failed.any(), first.reason
+    np.testing.assert_allclose(second.X, first.X, rtol=0, atol=0, err_msg="invert is not repeatable")
+    m = metrics.summarize(first.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(np.float64))
+    if solver.family == "direct":
+        assert m["residual_ratio"] < 30, m
+        assert m["rel_err_over_kappa_u"] < 100, m
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_prepare_rejects_bad_input(spec):
+    solver = SOLVERS.build(spec)
+    good = np.eye(3)[None].repeat(2, axis=0)
+    cases = {
+        "square": np.ones((2, 3, 4)),
+        "shape": np.ones((3, 3)),
+        "NaN or Inf": np.where(np.eye(3, dtype=bool), np.nan, 0.0)[None],
+        "empty batch": np.ones((0, 3, 3)),
+        "dtype": good.astype(np.int64),
+    }
+    for words, bad in cases.items():
+        with pytest.raises(InputError, match=words):
+            solver.prepare(bad)
+
+
+def _singular_batch() -> np.ndarray:
+    A = np.random.default_rng(0).standard_normal((4, 5, 5))
+    A[2, :, 3] = 0.0  # exactly singular: a zero column
+    return A
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if SOLVERS.get(s.split("[")[0]).family == "direct"])
+def test_direct_solvers_flag_singular_matrices(spec):
+    solver = SOLVERS.build(spec)
+    A = _singular_batch()
+    if spec == "cholesky":
+        A = A @ A.swapaxes(1, 2)  # SPD except the singular one (rank 4)
+        A[2] = 0.0
+    solver.prepare(A)
+    res = solver.collect(solver.invert())
+    assert res.failed.tolist() == [False, False, True, False]
+    assert np.isnan(res.X[2]).all(), "a failed matrix must be NaN, not a finite guess"
+    assert res.reason and "1 of 4" in res.reason
+    good = np.delete(A, 2, axis=0)
+    np.testing.assert_allclose(np.delete(res.X, 2, axis=0), np.linalg.inv(good), rtol=1e-8, atol=1e-10)
+
+
+def test_cholesky_skips_non_spd_with_a_reason():
+    solver = SOLVERS.build("cholesky")
+    assert "not symmetric" in solver.skip(make_dataset("paper-3x3", n_test=4))
+    indefinite = make_dataset("npy:" + _save_tmp(np.diag([1.0, -1.0])[None]))
+    assert "not positive definite" in solver.skip(indefinite)
+    assert solver.skip(make_dataset("spd[n=4,cond=10]", n_test=4)) is None
+
+
+def _save_tmp(arr: np.ndarray) -> str:
+    import tempfile
+
+    f = tempfile.NamedTemporaryFile(suffix=".npy", delete=False)
+    np.save(f, arr)
+    f.close()
+    return f.name
+
+
+def test_cuda_request_without_cuda_is_a_clear_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from matinv_bench.specs import SpecError
+
+    with pytest.raises(SpecError, match="torch.cuda.is_available"):
+        SOLVERS.build("torch-inv[device=cuda]")
