@@ -63,6 +63,20 @@ def _add_run(sub) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def _add_reproduce(sub) -> None:
+    from matinv_bench.experiments import load_all
+
+    p = sub.add_parser("reproduce", help="reproduce the paper's tables and experiments",
+                       description="Run one of the paper's experiments; each writes Markdown and CSV "
+                                   "beside the paper's published values (labelled as the paper's).")
+    esub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT")
+    for exp in load_all().values():
+        ep = esub.add_parser(exp.name, help=exp.help, description=exp.help)
+        exp.add_arguments(ep)
+        ep.set_defaults(func=exp.run)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
 def cmd_list(args) -> int:
     from matinv_bench.datasets import DATASETS
     from matinv_bench.experiments.suites import SUITES
@@ -136,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_list(sub)
     _add_run(sub)
+    _add_reproduce(sub)
     return parser
 
 

@@ -1,0 +1,125 @@
+"""Learned solvers: ReLU MLPs mapping a matrix to its inverse (the paper's 2-FC and 3-FC nets).
+
+Architecture: n^2 inputs -> hidden -> (hidden ->) n^2 outputs, ReLU between layers.
+Input: on a box dataset (one with ``base`` and ``eps``) the normalised perturbation
+T = (A - A0) / eps, as in the authors' code; on other datasets the matrix A itself.
+Output: the inverse, flattened. Default width 8 n^2 (the paper's 32 for 2x2, 72 for 3x3 and
+2048 for 16x16); the paper's small net of Section 5.3 is ``mlp-2fc[hidden=8]`` on 2x2.
+
+``recipe="none"`` keeps the seeded random initialisation (enough for timing and the scaling
+study). Training recipes live in :mod:`matinv_bench.training`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from matinv_bench.solvers._torch import TorchSolver
+from matinv_bench.solvers.base import check_stack, register
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def default_hidden(n: int) -> int:
+    """The paper's widths: 8 n^2 (32 for 2x2, 72 for 3x3, 2048 for 16x16)."""
+    return 8 * n * n
+
+
+def build_mlp(n: int, hidden: int, layers: int, dtype: torch.dtype = torch.float64) -> nn.Sequential:
+    """n^2 -> hidden -> ... -> n^2 with ``layers`` linear layers and ReLU between them."""
+    if layers < 2:
+        raise ValueError(f"an MLP here has at least 2 layers, got {layers}")
+    widths = [n * n] + [hidden] * (layers - 1) + [n * n]
+    mods: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        mods.append(nn.Linear(a, b, dtype=dtype))
+        if i < layers - 2:
+            mods.append(nn.ReLU())
+    return nn.Sequential(*mods)
+
+
+def mlp_flops(n: int, hidden: int, layers: int) -> float:
+    """Multiply-adds of the dense layers, times 2, per matrix (biases and ReLU left out)."""
+    widths = [n * n] + [hidden] * (layers - 1) + [n * n]
+    return float(sum(2 * a * b for a, b in zip(widths[:-1], widths[1:])))
+
+
+def mlp_param_count(n: int, hidden: int, layers: int) -> int:
+    widths = [n * n] + [hidden] * (layers - 1) + [n * n]
+    return int(sum(a * b + b for a, b in zip(widths[:-1], widths[1:])))
+
+
+class MLPSolver(TorchSolver):
+    """Base of ``mlp-2fc`` and ``mlp-3fc``; subclasses set ``layers``."""
+
+    family = "learned"
+    layers: ClassVar[int] = 2
+    test_spec: ClassVar[str | None] = None
+
+    def __init__(self, hidden: int | None = None, recipe: str = "none", seed: int = 0,
+                 device: str = "auto", dtype: str = "float64"):
+        super().__init__(device)
+        if hidden is not None and (not isinstance(hidden, int) or hidden < 1):
+            raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        self.hidden, self.recipe, self.seed, self.dtype = hidden, recipe, int(seed), dtype
+
+    def width(self, n: int) -> int:
+        return self.hidden if self.hidden is not None else default_hidden(n)
+
+    def fit(self, data) -> MLPSolver:
+        """Build the network for ``data.n`` and train it with ``self.recipe`` ("none": seeded init)."""
+        self.n_ = data.n
+        self.base_ = None if data.base is None else np.asarray(data.base, dtype=np.float64)
+        self.eps_ = data.eps
+        torch.manual_seed(self.seed)
+        self.model_ = build_mlp(data.n, self.width(data.n), self.layers, DTYPES[self.dtype])
+        if self.recipe != "none":
+            from matinv_bench import training
+
+            training.fit(self, data)
+        self.model_.eval()
+        return self
+
+    def features(self, A: np.ndarray) -> np.ndarray:
+        """The network's input for matrices A: T = (A - A0) / eps on boxes, else A; flattened."""
+        X = A if self.base_ is None else (A - self.base_) / self.eps_
+        return X.reshape(len(A), -1)
+
+    def prepare(self, A: np.ndarray) -> None:
+        A = check_stack(A)
+        if A.shape[-1] != self.n_:
+            raise ValueError(f"this network was built for {self.n_} x {self.n_} matrices, got {A.shape[-1]}")
+        dtype = torch.float32 if A.dtype == np.float32 else torch.float64
+        self.model_ = self.model_.to(device=self.device, dtype=dtype)
+        self.A_ = torch.from_numpy(self.features(A.astype(np.float64)).copy()).to(self.device, dtype)
+        self.sync()
+
+    def invert(self):
+        with torch.inference_mode():
+            return self.model_(self.A_).reshape(-1, self.n_, self.n_)
+
+    def flops(self, n: int) -> float:
+        return mlp_flops(n, self.width(n), self.layers)
+
+    def param_bytes(self, n: int) -> int:
+        return mlp_param_count(n, self.width(n), self.layers) * (8 if self.dtype == "float64" else 4)
+
+
+@register("mlp-2fc")
+class MLP2(MLPSolver):
+    """Two dense layers: n^2 -> hidden -> n^2 (ReLU), the paper's 2-FC."""
+
+    layers = 2
+
+
+@register("mlp-3fc")
+class MLP3(MLPSolver):
+    """Three dense layers: n^2 -> hidden -> hidden -> n^2 (ReLU), the paper's 3-FC."""
+
+    layers = 3
