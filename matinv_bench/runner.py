@@ -24,6 +24,7 @@ from scipy.linalg import LinAlgWarning
 from matinv_bench import metrics, results
 from matinv_bench.datasets import DATASETS, MatrixSet, make_dataset
 from matinv_bench.solvers import SOLVERS, Solver
+from matinv_bench.solvers.base import Inversion
 from matinv_bench.specs import parse_spec
 from matinv_bench.timing import Timing, default_threads, measure, pinned_threads
 
@@ -95,8 +96,11 @@ def _base_row(cell: Cell, solver: Solver | None, data: MatrixSet | None) -> dict
     return row
 
 
-def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, time_it: bool = True) -> dict:
-    """Run one cell on an already-built dataset and return its row (never raises for solver errors)."""
+def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, time_it: bool = True,
+             extra: Callable[[Inversion, MatrixSet], dict] | None = None) -> dict:
+    """Run one cell on an already-built dataset and return its row (never raises for solver errors).
+
+    ``extra(result, data)`` may add columns computed from the per-matrix result (untimed)."""
     solver: Solver | None = None
     row = _base_row(cell, None, data)
     try:
@@ -116,6 +120,8 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
             res = solver.collect(solver.invert())
             acc = metrics.summarize(res.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(A.dtype), res.failed)
             row.update(acc)
+            if extra is not None:
+                row.update(extra(res, data))
             if acc["failure_rate"] >= 1.0:
                 return {**row, "status": "failed", "reason": res.reason or "every matrix failed"}
             row["reason"] = res.reason
@@ -138,7 +144,8 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
 
 def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None = None, threads: int | None = None,
              warmup_s: float = 0.25, min_run_s: float = 0.5, time_it: bool = True, progress: bool = True,
-             title: str = "matinv-bench run", command: str = "", on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
+             title: str = "matinv-bench run", command: str = "", on_row: Callable[[dict], None] | None = None,
+             extra: Callable[[Inversion, MatrixSet], dict] | None = None) -> pd.DataFrame:
     """Run every cell, writing ``results.parquet``, ``results.csv`` and ``summary.md`` under ``out``
     after each one. Returns the rows as a DataFrame (schema: :data:`results.COLUMNS`)."""
     threads = threads or default_threads()
@@ -159,7 +166,7 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
                 row = {**_base_row(cell, None, None), "status": "failed",
                        "reason": f"dataset {cell.dataset!r}: {type(data).__name__}: {data}"}
             else:
-                row = run_cell(cell, data, warmup_s=warmup_s, min_run_s=min_run_s, time_it=time_it)
+                row = run_cell(cell, data, warmup_s=warmup_s, min_run_s=min_run_s, time_it=time_it, extra=extra)
             row.update(pinned)
             row.update(env)
             rows.append(row)

@@ -23,7 +23,9 @@ class Experiment:
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
-_MODULES: tuple[str, ...] = ()  # e.g. "matinv_bench.experiments.tables"
+_MODULES: tuple[str, ...] = (  # e.g. "matinv_bench.experiments.tables"
+    "matinv_bench.experiments.where_can",
+)
 
 
 def experiment(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):

@@ -1,0 +1,57 @@
+"""Helpers shared by the paper experiments: the command line that made a result, solver specs
+that may not be registered yet, solvers as plain functions, and figure writing."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from matinv_bench import results
+from matinv_bench.solvers import SOLVERS
+from matinv_bench.specs import SpecError, parse_spec
+
+
+def command_line() -> str:
+    """The ``matinv-bench ...`` command of this process, to record beside what it wrote."""
+    return "matinv-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def split_available(specs: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Solver specs this build can run, and a skip reason for each one it cannot
+    (an unregistered name, e.g. a solver from an issue not merged yet). Bad parameters still raise."""
+    ok, missing = [], {}
+    for spec in specs:
+        name, _ = parse_spec(spec)
+        if name not in SOLVERS:
+            missing[spec] = f"solver {name!r} is not registered in this build"
+            continue
+        SOLVERS.build(spec)  # raises SpecError on bad parameters
+        ok.append(spec)
+    return ok, missing
+
+
+def solver_function(solver) -> Callable[[np.ndarray], np.ndarray]:
+    """A fitted solver as a function from a (B, n, n) stack to its inverses (NaN where it failed)."""
+
+    def F(A: np.ndarray) -> np.ndarray:
+        solver.prepare(np.ascontiguousarray(A))
+        return solver.collect(solver.invert()).X
+
+    return F
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write a matplotlib figure atomically (PNG, 130 dpi) and close it."""
+    import matplotlib.pyplot as plt
+
+    results.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png"))
+    plt.close(fig)
+
+
+def check_positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise SpecError(f"{name} must be positive, got {value!r}")

@@ -1,0 +1,127 @@
+"""``matinv-bench reproduce where-can``: the box sweep. Error against theta = n eps / sigma_min(A0).
+
+For each paper base matrix and each theta (from 0.01 to beyond 1) it builds the box
+``box[base=B,eps=theta*sigma_min(A0)/n]`` and runs every solver on it with the standard runner
+(accuracy only, no timing): MAE, max error, and ``frac_bad``, the fraction of test matrices where
+the solver fails or its relative error ||X - X*||_F / ||X*||_F exceeds ``--threshold``.
+theta < 1 proves the box holds no singular matrix; the linear approximation's error should
+grow like theta^2, and every matmul-only method should break down as theta nears 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matinv_bench import metrics, results
+from matinv_bench.datasets.boxes import BASES
+from matinv_bench.experiments import experiment
+from matinv_bench.experiments.common import check_positive, command_line, save_figure, split_available
+from matinv_bench.runner import make_grid, run_grid
+
+THETAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 0.9, 1.2, 2.0, 4.0)
+BASE_NAMES = ("paper-2x2-1st", "paper-2x2-2nd", "paper-3x3")
+SOLVERS = ("lu", "linear-approx", "neumann[order=1]", "neumann[order=2]", "neumann[order=3]",
+           "newton-schulz[steps=1]", "newton-schulz[steps=2]", "newton-schulz[steps=3]", "mlp-2fc[recipe={recipe}]")
+OUT = Path("results/where-can")
+
+
+def box_spec(base: str, theta: float) -> str:
+    """The box around ``base`` whose theta = n eps / sigma_min(A0) is ``theta``."""
+    A0 = BASES[base]
+    eps = theta * np.linalg.svd(A0, compute_uv=False)[-1] / A0.shape[0]
+    return f"box[base={base},eps={eps:.6g}]"
+
+
+def bad_fraction(threshold: float):
+    """``extra`` for the runner: the fraction of matrices failed or with relative error > threshold."""
+
+    def extra(res, data) -> dict:
+        rel = metrics.per_matrix(res.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(np.float64))["rel_fro_err"]
+        with np.errstate(invalid="ignore"):
+            bad = res.failed | ~np.isfinite(rel) | (rel > threshold)
+        return {"frac_bad": float(bad.mean()), "threshold": threshold, "eps": data.eps,
+                "base": getattr(data.source, "base_name", "")}
+
+    return extra
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", nargs="+", default=list(BASE_NAMES), choices=sorted(BASES), help="base matrices A0")
+    p.add_argument("--theta", nargs="+", type=float, default=list(THETAS), help="theta values to sweep")
+    p.add_argument("--solver", nargs="+", metavar="SPEC", default=None,
+                   help="solver specs (default: LU, linear-approx, Neumann 1-3, Newton-Schulz 1-3, mlp-2fc)")
+    p.add_argument("--recipe", default="quick", help="training recipe of the default MLP (default: quick)")
+    p.add_argument("--threshold", type=float, default=1e-2, help="relative error counted as a breakdown (default: 1e-2)")
+    p.add_argument("--n-matrices", type=int, default=1000, metavar="B", help="test matrices per box (default: 1000)")
+    p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 (default: 1)")
+    p.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT})")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@experiment("where-can", "box sweep: error of every method against theta = n eps / sigma_min(A0)", add_arguments)
+def run(args: argparse.Namespace) -> int:
+    for name in ("threshold", "n_matrices", "seeds"):
+        check_positive("--" + name.replace("_", "-"), getattr(args, name))
+    for t in args.theta:
+        check_positive("--theta", t)
+    specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS)]
+    available, missing = split_available(specs)
+    datasets = [box_spec(b, t) for b in args.base for t in sorted(args.theta)]
+    cells = make_grid(available, datasets, range(args.seeds))
+    command = command_line()
+    df = run_grid(cells, args.out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
+                  title="where can: the box sweep", command=command, extra=bad_fraction(args.threshold))
+    skipped = [{"solver": s, "dataset": d, "seed": seed, "status": "skipped", "reason": why}
+               for s, why in missing.items() for d in datasets for seed in range(args.seeds)]
+    df = results.to_frame(df.to_dict("records") + skipped)
+    write(df, args.out, command)
+    print(f"wrote {args.out}/results.parquet, results.csv, summary.md and where_can.png")
+    for s, why in missing.items():
+        print(f"skipped {s}: {why}")
+    return 0
+
+
+def write(df: pd.DataFrame, out: Path, command: str) -> None:
+    """Tables, the Markdown summary (MAE by theta x solver, per base) and the figure."""
+    results.write_tables(df, out)
+    ok = df[df.status == "ok"].copy()
+    lines = ["# Where can: the box sweep", "", f"Made by: `{command}`", "",
+             "theta = n eps / sigma_min(A0); theta < 1 proves the box holds no singular matrix. "
+             "Errors against trustworthy references; `frac_bad`: failed or relative error above "
+             f"{df['threshold'].dropna().iloc[0] if df['threshold'].notna().any() else '?'}.", ""]
+    for base, g in ok.groupby("base"):
+        for metric in ("mae", "frac_bad"):
+            pivot = g.pivot_table(index="theta", columns="solver", values=metric, aggfunc="median")
+            lines += [f"## {base}: {metric}", "", pivot.to_markdown(floatfmt=".3g"), ""]
+    not_ok = df[df.status != "ok"]
+    if len(not_ok):
+        lines += ["## Not run", "", not_ok.groupby(["solver", "status", "reason"], dropna=False).size()
+                  .rename("cells").reset_index().to_markdown(index=False), ""]
+    results.write_text(out / "summary.md", "\n".join(lines))
+    if len(ok):
+        save_figure(figure(ok), out / "where_can.png")
+
+
+def figure(ok: pd.DataFrame):
+    """MAE against theta, log-log, one line per solver, one panel per base, with a slope-2 guide."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import seaborn as sns
+
+    g = sns.relplot(data=ok, x="theta", y="mae", hue="solver", style="solver", col="base", kind="line",
+                    markers=True, dashes=False, height=3.4, aspect=1.1, facet_kws={"sharey": False})
+    g.set(xscale="log", yscale="log")
+    for base, ax in g.axes_dict.items():
+        ax.axvline(1.0, color="grey", lw=0.8, ls=":")
+        lin = ok[(ok.base == base) & (ok.solver == "linear-approx")].sort_values("theta")
+        if len(lin):
+            t0, e0 = lin.theta.iloc[0], lin.mae.iloc[0]
+            th = np.array([t0, 1.0])
+            ax.plot(th, e0 * (th / t0) ** 2, color="black", lw=0.8, ls="--", label="slope 2")
+    g.set_axis_labels("theta = n eps / sigma_min(A0)", "mean absolute error")
+    return g.figure
