@@ -1,0 +1,190 @@
+"""``matinv-bench reproduce why-cant``: errors near singular matrices, and Theorem 3.2 measured.
+
+Part 1. MLPs trained on regions that hold singular matrices (``uniform[n=2]`` and boxes with
+theta > 1), and LU, on test matrices from the same regions: the error of every matrix against
+its distance to singularity sigma_min (``per_matrix.parquet``, figure ``why_cant_sigma.png``).
+Runs through the standard runner (``results.parquet``: one row per solver x dataset).
+
+Part 2. The moments M_K(r) = E ||inv(A) - F(A)||_F^K over Frobenius balls B(A_s, r) around a
+rank-1 2 x 2 matrix A_s, for F the MLP trained on ``uniform[n=2]`` and F = 0, for K on both sides
+of n^2 = 4, estimated by stratifying on the distance to the singular set
+(:mod:`matinv_bench.analysis.moments`): ``moments.parquet`` (one row per stratum),
+``moments_summary.csv`` and figure ``why_cant_moments.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matinv_bench import metrics, results
+from matinv_bench.analysis.moments import error_moments, summarize_moments
+from matinv_bench.datasets import make_dataset
+from matinv_bench.experiments import experiment
+from matinv_bench.experiments.common import check_positive, command_line, save_figure, solver_function, split_available
+from matinv_bench.experiments.where_can import box_spec
+from matinv_bench.runner import make_grid, run_grid
+from matinv_bench.solvers import SOLVERS
+from matinv_bench.timing import default_threads, pinned_threads
+
+OUT = Path("results/why-cant")
+DATASETS = ("uniform[n=2]", box_spec("paper-2x2-1st", 2.0), box_spec("paper-2x2-1st", 4.0))
+SOLVERS_ = ("lu", "mlp-2fc[recipe={recipe}]", "mlp-3fc[recipe={recipe}]")
+A_SINGULAR = np.array([[0.6, 0.3], [0.4, 0.2]])  # rank 1, inside uniform[n=2]'s region [-1, 1]^{2x2}
+RADII = (0.5, 0.1, 0.01, 0.001)
+KS = (0.5, 1.0, 2.0, 4.0, 6.0)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", nargs="+", default=list(DATASETS), metavar="SPEC",
+                   help="regions that hold singular matrices (default: uniform[n=2] and two boxes with theta 2, 4)")
+    p.add_argument("--solver", nargs="+", default=None, metavar="SPEC", help="default: lu, mlp-2fc, mlp-3fc")
+    p.add_argument("--recipe", default="quick", help="training recipe of the default MLPs (default: quick)")
+    p.add_argument("--n-matrices", type=int, default=5000, metavar="B", help="test matrices per region (default: 5000)")
+    p.add_argument("--radius", nargs="+", type=float, default=list(RADII), help="ball radii r for the moments")
+    p.add_argument("--K", nargs="+", type=float, default=list(KS), help="moment orders K (n^2 = 4)")
+    p.add_argument("--size", type=int, default=1000, help="draws per stratum and replicate (default: 1000)")
+    p.add_argument("--replicates", type=int, default=5, help="independent replicates of the estimator (default: 5)")
+    p.add_argument("--t-min", type=float, default=1e-8, help="innermost stratum [0, t_min] (default: 1e-8)")
+    p.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT})")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def per_matrix_recorder():
+    """(extra, on_row, frames): the runner hooks that keep every matrix's error and sigma_min."""
+    frames: list[pd.DataFrame] = []
+    pending: list[pd.DataFrame] = []
+
+    def extra(res, data) -> dict:
+        m = metrics.per_matrix(res.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(np.float64))
+        pending.append(pd.DataFrame({"sigma_min": data.sigma_min, "mae": m["mae"], "rel_fro_err": m["rel_fro_err"],
+                                     "failed": res.failed}))
+        return {}
+
+    def on_row(row: dict) -> None:
+        if pending:
+            f = pending.pop()
+            f.insert(0, "dataset", row["dataset"])
+            f.insert(0, "solver", row["solver"])
+            frames.append(f)
+
+    return extra, on_row, frames
+
+
+@experiment("why-cant", "errors near singular matrices, and the moments of Theorem 3.2 near a rank-1 matrix",
+            add_arguments)
+def run(args: argparse.Namespace) -> int:
+    for name in ("n_matrices", "size", "replicates", "t_min"):
+        check_positive("--" + name.replace("_", "-"), getattr(args, name))
+    for r in args.radius:
+        check_positive("--radius", r)
+    specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS_)]
+    available, missing = split_available(specs)
+    command = command_line()
+    extra, on_row, frames = per_matrix_recorder()
+    cells = make_grid(available, args.dataset)
+    df = run_grid(cells, args.out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
+                  title="why can't: errors near singular matrices", command=command, extra=extra, on_row=on_row)
+    skipped = [{"solver": s, "dataset": d, "status": "skipped", "reason": why} for s, why in missing.items()
+               for d in args.dataset]
+    df = results.to_frame(df.to_dict("records") + skipped)
+    results.write_tables(df, args.out)
+    per = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["solver", "dataset", "sigma_min", "mae", "rel_fro_err", "failed"])
+    results.atomic_write(args.out / "per_matrix.parquet", lambda tmp: per.to_parquet(tmp, index=False))
+
+    mlp = next((s for s in available if s.startswith("mlp-2fc")), None)
+    Fs = {"zero": lambda A: np.zeros_like(A)}
+    with pinned_threads(default_threads()):
+        if mlp is not None and "uniform[n=2]" in args.dataset:
+            try:
+                Fs[mlp] = solver_function(SOLVERS.build(mlp).fit(make_dataset("uniform[n=2]", n_test=16)))
+            except Exception as exc:  # the MLP row above already records the same failure
+                print(f"moments: skipping {mlp}: {type(exc).__name__}: {exc}")
+        moments = pd.concat([error_moments(A_SINGULAR, F, args.radius, args.K, t_min=args.t_min, size=args.size,
+                                           replicates=args.replicates).assign(F=name) for name, F in Fs.items()],
+                            ignore_index=True)
+    summary = pd.concat([summarize_moments(g).assign(F=name) for name, g in moments.groupby("F")], ignore_index=True)
+    results.atomic_write(args.out / "moments.parquet", lambda tmp: moments.to_parquet(tmp, index=False))
+    results.atomic_write(args.out / "moments_summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
+    write_summary(df, per, moments, summary, args.out, command)
+    print(f"wrote {args.out}/: results, per_matrix.parquet, moments.parquet, moments_summary.csv, summary.md, figures")
+    return 0
+
+
+def decade_slopes(moments: pd.DataFrame) -> pd.DataFrame:
+    """Per (F, r, K): the median over replicates of log10(contribution of stratum j+1 / stratum j)
+    over the strata inside (t_min, 0.01]: about 1 - K when M_K converges like sum 10^{-(1-K) j}."""
+    inner = moments[(moments.stratum > 0) & (moments.t_hi <= 0.01)]
+    med = inner.groupby(["F", "r", "K", "stratum"]).contribution.median().reset_index()
+    med = med.sort_values("stratum")
+    return (med.groupby(["F", "r", "K"]).contribution
+            .apply(lambda c: float(np.median(np.diff(np.log10(c.to_numpy())))))
+            .rename("log10_growth_per_decade_outward").reset_index())
+
+
+def write_summary(df, per, moments, summary, out: Path, command: str) -> None:
+    lines = ["# Why can't: near singular matrices", "", f"Made by: `{command}`", "",
+             "## 1. Error against the distance to singularity", "",
+             "Median relative error ||X - X*||_F / ||X*||_F per band of sigma_min (test matrices of each region):", ""]
+    if len(per):
+        per = per.assign(band=pd.cut(np.log10(per.sigma_min.clip(lower=1e-300)), np.arange(-8, 2), right=False))
+        tab = per.groupby(["dataset", "solver", "band"], observed=True).rel_fro_err.median().unstack("band")
+        tab.columns = [f"1e{int(c.left)}..1e{int(c.right)}" for c in tab.columns]
+        lines += [tab.reset_index().to_markdown(index=False, floatfmt=".2g"), ""]
+    not_ok = df[df.status != "ok"]
+    if len(not_ok):
+        lines += ["Not run:", "", not_ok[["solver", "dataset", "status", "reason"]].to_markdown(index=False), ""]
+    lines += ["## 2. Moments E||inv(A) - F(A)||_F^K over B(A_s, r), A_s = [[0.6, 0.3], [0.4, 0.2]] (rank 1)", "",
+              "Stratified on |t - t*|, the distance to the singular set along lines through the ball "
+              "(sigma_min is proportional to it). `estimate_*`: over all strata, median / min / max over "
+              "replicates; `without_innermost`: leaving out [0, t_min]; `innermost_share`: that stratum's share; "
+              "`log10_growth_per_decade_outward`: how a stratum's contribution changes per decade away from the "
+              "singular set (positive: the contributions shrink toward it, so the moment converges; zero or "
+              "negative: every decade closer adds as much or more, so the moment diverges).", "",
+              summary.merge(decade_slopes(moments), on=["F", "r", "K"])
+              [["F", "r", "K", "estimate_median", "estimate_min", "estimate_max", "without_innermost",
+                "innermost_share", "log10_growth_per_decade_outward"]].to_markdown(index=False, floatfmt=".3g"), ""]
+    results.write_text(out / "summary.md", "\n".join(lines))
+    if len(per):
+        save_figure(sigma_figure(per), out / "why_cant_sigma.png")
+    save_figure(moments_figure(moments), out / "why_cant_moments.png")
+
+
+def sigma_figure(per: pd.DataFrame):
+    """Median relative error in log-spaced sigma_min bins, one line per solver, one panel per region."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import seaborn as sns
+
+    per = per[per.sigma_min > 0].copy()
+    edges = np.logspace(np.floor(np.log10(per.sigma_min.min())), np.ceil(np.log10(per.sigma_min.max())), 25)
+    idx = np.clip(np.searchsorted(edges, per.sigma_min) - 1, 0, len(edges) - 2)
+    per["sigma_min_bin"] = np.sqrt(edges[idx] * edges[idx + 1])
+    g = sns.relplot(data=per, x="sigma_min_bin", y="rel_fro_err", hue="solver", style="solver", col="dataset",
+                    kind="line", estimator="median", errorbar=("pi", 50), markers=True, dashes=False,
+                    height=3.4, aspect=1.1, facet_kws={"sharey": False})
+    g.set(xscale="log", yscale="log")
+    g.set_axis_labels("sigma_min of the test matrix", "relative error (median, IQR band)")
+    return g.figure
+
+
+def moments_figure(moments: pd.DataFrame):
+    """Each stratum's contribution to E||inv(A) - F(A)||^K against its distance |t - t*| to the singular set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import seaborn as sns
+
+    m = moments[(moments.stratum > 0) & (moments.t_hi <= 1) & (moments.contribution > 0)].copy()
+    m["K"] = m.K.map(lambda k: f"K={k:g}")
+    g = sns.relplot(data=m, x="t_lo", y="contribution", hue="K", style="F", row="F", col="r", kind="line",
+                    estimator="median", errorbar=("pi", 100), markers=True, height=2.8, aspect=1.0,
+                    facet_kws={"sharey": False})
+    g.set(xscale="log", yscale="log")
+    g.set_axis_labels("|t - t*| of the stratum", "contribution to the moment")
+    return g.figure
