@@ -120,3 +120,17 @@ def test_taylor_remainder_bounds_the_linear_approximation_error():
     err = np.abs(np.linalg.inv(s.A).reshape(len(s.A), -1) - (s.T.reshape(len(s.A), -1) @ J.T + c)).max()
     assert 0 < err <= bound < 20 * err
     assert R.taylor_remainder_bound(A0, 10.0) == np.inf
+
+
+def test_mlp_solvers_are_relu_nets_the_analysis_can_read():
+    from matinv_bench.datasets import make_dataset
+    from matinv_bench.solvers import SOLVERS
+
+    data = make_dataset("paper-2x2-1st", n_test=8)
+    for spec, n_layers in (("mlp-2fc[hidden=8]", 2), ("mlp-3fc[hidden=8]", 3)):
+        solver = SOLVERS.build(spec).fit(data)
+        layers = R.relu_layers(solver.model_)  # raises unless Linear, ReLU, ..., Linear
+        assert [W.shape for W, _ in layers][0] == (8, 4) and len(layers) == n_layers
+        Y, _ = R.forward(layers, solver.features(data.A))
+        solver.prepare(data.A)
+        np.testing.assert_allclose(Y.reshape(-1, 2, 2), solver.collect(solver.invert()).X, atol=1e-12)

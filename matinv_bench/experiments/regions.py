@@ -1,0 +1,129 @@
+"""``matinv-bench reproduce regions``: what the 4-8-4 ReLU net learned (the paper's Section 5.3, App. D).
+
+Trains ``mlp-2fc[hidden=8]`` on ``paper-2x2-1st`` (``--recipe``), then, with
+:mod:`matinv_bench.analysis.regions`:
+
+- counts activation patterns over ``--samples`` inputs T uniform in [-1, 1]^{n^2} (the box);
+- compares each populated region's affine map with the first-order approximation
+  inv(A0) - inv(A0) (eps T) inv(A0): the largest coefficient difference, in the net's
+  T coordinates and per unit of A (the T coefficients divided by eps);
+- solves, per region and output entry, the LP for max |f - lin| over the region (HiGHS), and the
+  MILP over the whole box (all regions at once, also the ones sampling missed);
+- adds the Taylor remainder of the linear approximation, which bounds |f - inv| on the box.
+
+Writes ``census.csv``, ``regions.csv``, ``bounds.csv`` and ``summary.md`` (beside the paper's values).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matinv_bench import results
+from matinv_bench.analysis import regions as R
+from matinv_bench.datasets import make_dataset
+from matinv_bench.experiments import experiment
+from matinv_bench.experiments.common import check_positive, command_line
+from matinv_bench.solvers import SOLVERS
+from matinv_bench.specs import SpecError
+from matinv_bench.timing import default_threads, pinned_threads
+
+OUT = Path("results/regions")
+# The paper's reported values (Section 5.3 / Appendix D, Tables 3-6), as quoted in issue 6.
+PAPER_TOP_FRACTIONS = (0.557, 0.417)
+PAPER_MAX_COEF_DIFF = 0.06
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="paper-2x2-1st", help="a box dataset (default: paper-2x2-1st)")
+    p.add_argument("--hidden", type=int, default=8, help="hidden width (default: 8, the paper's 4-8-4 net)")
+    p.add_argument("--layers", type=int, default=2, choices=(2, 3), help="2: mlp-2fc, 3: mlp-3fc (default: 2)")
+    p.add_argument("--recipe", default="fast", help="training recipe (default: fast)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the net and the samples (default: 0)")
+    p.add_argument("--samples", type=int, default=1_000_000, help="inputs for the census (default: 1,000,000)")
+    p.add_argument("--max-regions", type=int, default=64, help="LPs for at most this many regions (default: 64)")
+    p.add_argument("--milp-time-limit", type=float, default=120.0, help="seconds per MILP (default: 120)")
+    p.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT})")
+
+
+@experiment("regions", "activation regions of the trained 4-8-4 net, their affine maps, and LP/MILP bounds",
+            add_arguments)
+def run(args: argparse.Namespace) -> int:
+    for name in ("hidden", "samples", "max_regions", "milp_time_limit"):
+        check_positive("--" + name.replace("_", "-"), getattr(args, name))
+    spec = f"mlp-{args.layers}fc[hidden={args.hidden},recipe={args.recipe},seed={args.seed}]"
+    data = make_dataset(args.dataset, n_test=16, seed=args.seed)
+    if data.base is None:
+        raise SpecError(f"dataset {args.dataset!r} is not a box; the regions analysis needs A0 and eps")
+    with pinned_threads(default_threads()):
+        solver = SOLVERS.build(spec).fit(data)
+        tables = analyse(R.relu_layers(solver.model_), data.base, data.eps, args.samples, args.seed,
+                         args.max_regions, args.milp_time_limit)
+    command = command_line()
+    for name, table in tables.items():
+        results.atomic_write(args.out / f"{name}.csv", lambda tmp, t=table: t.to_csv(tmp, index=False))
+    write_summary(tables, args.out, command, spec, args.dataset)
+    print(f"wrote {args.out}/census.csv, regions.csv, bounds.csv and summary.md")
+    return 0
+
+
+def analyse(layers: list, A0: np.ndarray, eps: float, samples: int, seed: int, max_regions: int,
+            milp_time_limit: float) -> dict[str, pd.DataFrame]:
+    """Census, per-region comparison with the linear approximation, and the bounds."""
+    n = A0.shape[0]
+    T = np.random.default_rng(seed).uniform(-1.0, 1.0, size=(samples, n * n))
+    census = R.census(layers, T)
+    J_lin, c_lin = R.linear_approx_map(A0, eps)
+    rows = []
+    for pattern, frac in zip(census.pattern[:max_regions], census.fraction[:max_regions]):
+        m = R.region_map(layers, pattern)
+        lp = R.region_lp_bound(layers, pattern, J_lin, c_lin)
+        rows.append({"pattern": pattern, "fraction": frac,
+                     "max_coef_diff_T": float(np.abs(m.J - J_lin).max()),
+                     "max_coef_diff_per_unit_A": float(np.abs(m.J - J_lin).max() / eps),
+                     "max_const_diff": float(np.abs(m.c - c_lin).max()),
+                     "lp_max_dev_from_linear": None if lp is None else float(lp.max())})
+    regions = pd.DataFrame(rows)
+    Y, _ = R.forward(layers, T)
+    A = A0 + eps * T.reshape(-1, n, n)
+    inv = np.linalg.inv(A).reshape(samples, -1)
+    lin = T @ J_lin.T + c_lin
+    milp = R.milp_bound(layers, J_lin, c_lin, time_limit=milp_time_limit)
+    taylor = R.taylor_remainder_bound(A0, eps)
+    lp_all = regions.lp_max_dev_from_linear.max()
+    covered = float(regions.fraction.sum())
+    bounds = pd.DataFrame([
+        {"quantity": "max |f - lin|, LP over the sampled regions", "value": lp_all,
+         "note": f"regions covering {covered:.6f} of the samples"},
+        {"quantity": "max |f - lin|, MILP over the whole box", "value": float(milp.max()), "note": "exact, all regions"},
+        {"quantity": "max |f - lin|, sampled", "value": float(np.abs(Y - lin).max()), "note": f"{samples} inputs"},
+        {"quantity": "Taylor remainder bound max |inv - lin|", "value": taylor,
+         "note": "theta^2 / ((1 - theta) sigma_min(A0))"},
+        {"quantity": "max |inv - lin|, sampled", "value": float(np.abs(inv - lin).max()), "note": f"{samples} inputs"},
+        {"quantity": "bound on max |f - inv| (MILP + Taylor)", "value": float(milp.max()) + taylor, "note": "whole box"},
+        {"quantity": "max |f - inv|, sampled", "value": float(np.abs(Y - inv).max()), "note": f"{samples} inputs"},
+        {"quantity": "MAE |f - inv|, sampled", "value": float(np.abs(Y - inv).mean()), "note": f"{samples} inputs"},
+    ])
+    return {"census": census, "regions": regions, "bounds": bounds}
+
+
+def write_summary(tables: dict[str, pd.DataFrame], out: Path, command: str, spec: str, dataset: str) -> None:
+    census, regions, bounds = tables["census"], tables["regions"], tables["bounds"]
+    top = census.head(8).copy()
+    top["paper"] = [f"{PAPER_TOP_FRACTIONS[i]:.1%}" if i < len(PAPER_TOP_FRACTIONS) else "" for i in range(len(top))]
+    top["fraction"] = top.fraction.map(lambda f: f"{f:.1%}")
+    lines = [f"# What the network learned: {spec} on {dataset}", "", f"Made by: `{command}`", "",
+             f"## Activation patterns ({census['count'].sum():,} inputs, {len(census)} populated regions)", "",
+             "The `paper` column holds the paper's reported shares of its two dominant patterns (Tables 3-6), "
+             "for a different trained net: compare shares, not pattern strings.", "",
+             top.to_markdown(index=False), "",
+             "## Each region's affine map against the linear approximation", "",
+             f"Largest coefficient difference: in the net's T coordinates and per unit of A (T / eps). "
+             f"The paper reports a largest difference under {PAPER_MAX_COEF_DIFF} (paper's value). "
+             "`lp_max_dev_from_linear`: max over the region and the outputs of |f - lin| (exact LP).", "",
+             regions.to_markdown(index=False, floatfmt=".3g"), "",
+             "## Bounds over the whole box", "", bounds.to_markdown(index=False, floatfmt=".3g"), ""]
+    results.write_text(out / "summary.md", "\n".join(lines))
