@@ -7,7 +7,7 @@ Trains ``mlp-2fc[hidden=8]`` on ``paper-2x2-1st`` (``--recipe``), then, with
 - compares each populated region's affine map with the first-order approximation
   inv(A0) - inv(A0) (eps T) inv(A0): the largest coefficient difference, in the net's
   T coordinates and per unit of A (the T coefficients divided by eps);
-- solves, per region and output entry, the LP for max |f - lin| over the region (HiGHS), and the
+- solves, per region and output entry, the LP for max abs(f - lin) over the region (HiGHS), and the
   MILP over the whole box (all regions at once, also the ones sampling missed);
 - adds the Taylor remainder of the linear approximation, which bounds |f - inv| on the box.
 
@@ -96,16 +96,16 @@ def analyse(layers: list, A0: np.ndarray, eps: float, samples: int, seed: int, m
     lp_all = regions.lp_max_dev_from_linear.max()
     covered = float(regions.fraction.sum())
     bounds = pd.DataFrame([
-        {"quantity": "max |f - lin|, LP over the sampled regions", "value": lp_all,
+        {"quantity": "max abs(f - lin), LP over the sampled regions", "value": lp_all,
          "note": f"regions covering {covered:.6f} of the samples"},
-        {"quantity": "max |f - lin|, MILP over the whole box", "value": float(milp.max()), "note": "exact, all regions"},
-        {"quantity": "max |f - lin|, sampled", "value": float(np.abs(Y - lin).max()), "note": f"{samples} inputs"},
-        {"quantity": "Taylor remainder bound max |inv - lin|", "value": taylor,
+        {"quantity": "max abs(f - lin), MILP over the whole box", "value": float(milp.max()), "note": "exact, all regions"},
+        {"quantity": "max abs(f - lin), sampled", "value": float(np.abs(Y - lin).max()), "note": f"{samples} inputs"},
+        {"quantity": "Taylor remainder bound max abs(inv - lin)", "value": taylor,
          "note": "theta^2 / ((1 - theta) sigma_min(A0))"},
-        {"quantity": "max |inv - lin|, sampled", "value": float(np.abs(inv - lin).max()), "note": f"{samples} inputs"},
-        {"quantity": "bound on max |f - inv| (MILP + Taylor)", "value": float(milp.max()) + taylor, "note": "whole box"},
-        {"quantity": "max |f - inv|, sampled", "value": float(np.abs(Y - inv).max()), "note": f"{samples} inputs"},
-        {"quantity": "MAE |f - inv|, sampled", "value": float(np.abs(Y - inv).mean()), "note": f"{samples} inputs"},
+        {"quantity": "max abs(inv - lin), sampled", "value": float(np.abs(inv - lin).max()), "note": f"{samples} inputs"},
+        {"quantity": "bound on max abs(f - inv) (MILP + Taylor)", "value": float(milp.max()) + taylor, "note": "whole box"},
+        {"quantity": "max abs(f - inv), sampled", "value": float(np.abs(Y - inv).max()), "note": f"{samples} inputs"},
+        {"quantity": "MAE abs(f - inv), sampled", "value": float(np.abs(Y - inv).mean()), "note": f"{samples} inputs"},
     ])
     return {"census": census, "regions": regions, "bounds": bounds}
 
@@ -123,7 +123,7 @@ def write_summary(tables: dict[str, pd.DataFrame], out: Path, command: str, spec
              "## Each region's affine map against the linear approximation", "",
              f"Largest coefficient difference: in the net's T coordinates and per unit of A (T / eps). "
              f"The paper reports a largest difference under {PAPER_MAX_COEF_DIFF} (paper's value). "
-             "`lp_max_dev_from_linear`: max over the region and the outputs of |f - lin| (exact LP).", "",
+             "`lp_max_dev_from_linear`: max over the region and the outputs of abs(f - lin) (exact LP).", "",
              regions.to_markdown(index=False, floatfmt=".3g"), "",
              "## Bounds over the whole box", "", bounds.to_markdown(index=False, floatfmt=".3g"), ""]
     results.write_text(out / "summary.md", "\n".join(lines))
