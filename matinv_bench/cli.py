@@ -77,6 +77,25 @@ def _add_reproduce(sub) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="build results/REPORT.md from the result files",
+                       description="Build REPORT.md from the result files alone: the paper's tables, the "
+                                   "where-can and why-can't figures, the region tables, the scaling summary and "
+                                   "work-precision diagrams. A folder that exists but holds a missing or malformed "
+                                   "file is an error (exit status 2); a folder that does not exist is noted.")
+    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR", help="results folder (default: results)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE", help="report file (default: DIR/REPORT.md)")
+    p.add_argument("--strict", action="store_true", help="also fail when a section's folder does not exist")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args) -> int:
+    from matinv_bench.report import build_report
+
+    print(f"wrote {build_report(args.results, args.out, strict=args.strict)}")
+    return 0
+
+
 def cmd_list(args) -> int:
     from matinv_bench.datasets import DATASETS
     from matinv_bench.experiments.suites import SUITES
@@ -151,12 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_list(sub)
     _add_run(sub)
     _add_reproduce(sub)
+    _add_report(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what experiments record as their command
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

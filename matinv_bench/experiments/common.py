@@ -15,9 +15,11 @@ from matinv_bench.solvers import SOLVERS
 from matinv_bench.specs import SpecError, parse_spec
 
 
-def command_line() -> str:
-    """The ``matinv-bench ...`` command of this process, to record beside what it wrote."""
-    return "matinv-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def command_line(args=None) -> str:
+    """The ``matinv-bench ...`` command that made a result, to record beside it: the arguments the
+    CLI parsed (``args.argv``), else this process's command line."""
+    argv = getattr(args, "argv", None)
+    return "matinv-bench " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
 
 
 def split_available(specs: list[str]) -> tuple[list[str], dict[str, str]]:

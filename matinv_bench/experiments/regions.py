@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         solver = SOLVERS.build(spec).fit(data)
         tables = analyse(R.relu_layers(solver.model_), data.base, data.eps, args.samples, args.seed,
                          args.max_regions, args.milp_time_limit)
-    command = command_line()
+    command = command_line(args)
     for name, table in tables.items():
         results.atomic_write(args.out / f"{name}.csv", lambda tmp, t=table: t.to_csv(tmp, index=False))
     write_summary(tables, args.out, command, spec, args.dataset)

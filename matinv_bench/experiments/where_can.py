@@ -33,7 +33,7 @@ def box_spec(base: str, theta: float) -> str:
     """The box around ``base`` whose theta = n eps / sigma_min(A0) is ``theta``."""
     A0 = BASES[base]
     eps = theta * np.linalg.svd(A0, compute_uv=False)[-1] / A0.shape[0]
-    return f"box[base={base},eps={eps:.6g}]"
+    return f"box[base={base},eps={eps:.12g}]"
 
 
 def bad_fraction(threshold: float):
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     available, missing = split_available(specs)
     datasets = [box_spec(b, t) for b in args.base for t in sorted(args.theta)]
     cells = make_grid(available, datasets, range(args.seeds))
-    command = command_line()
+    command = command_line(args)
     df = run_grid(cells, args.out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
                   title="where can: the box sweep", command=command, extra=bad_fraction(args.threshold))
     skipped = [{"solver": s, "dataset": d, "seed": seed, "status": "skipped", "reason": why}

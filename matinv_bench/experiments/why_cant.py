@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         check_positive("--radius", r)
     specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS_)]
     available, missing = split_available(specs)
-    command = command_line()
+    command = command_line(args)
     extra, on_row, frames = per_matrix_recorder()
     cells = make_grid(available, args.dataset)
     df = run_grid(cells, args.out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,

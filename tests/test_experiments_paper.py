@@ -1,0 +1,126 @@
+"""The where-can, why-can't and regions experiments end to end on tiny settings, and the report
+built from their files (including its one-line failures on missing or malformed files)."""
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matinv_bench.cli import main
+from matinv_bench.datasets import make_dataset
+from matinv_bench.datasets.base import box_theta
+from matinv_bench.datasets.boxes import BASES
+from matinv_bench.experiments.where_can import box_spec
+from matinv_bench.report import ReportError, build_report
+from matinv_bench.results import read_results
+
+
+@pytest.mark.parametrize("base", ["paper-2x2-1st", "paper-3x3"])
+@pytest.mark.parametrize("theta", [0.01, 0.5, 2.0])
+def test_box_spec_hits_the_requested_theta(base, theta):
+    data = make_dataset(box_spec(base, theta), n_test=4)
+    assert data.theta == pytest.approx(theta, rel=1e-5)
+    A0 = BASES[base]
+    assert box_theta(A0, data.eps) == pytest.approx(A0.shape[0] * data.eps / np.linalg.svd(A0)[1][-1])
+
+
+def test_theta_below_one_keeps_every_sampled_matrix_nonsingular_with_the_weyl_margin():
+    # theta < 1: sigma_min(A) >= sigma_min(A0) - n eps = sigma_min(A0) (1 - theta) > 0
+    data = make_dataset(box_spec("paper-2x2-2nd", 0.9), n_test=5000)
+    s0 = np.linalg.svd(BASES["paper-2x2-2nd"])[1][-1]
+    assert data.sigma_min.min() >= s0 * (1 - 0.9) * (1 - 1e-12)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One tiny run of each experiment into a results root (untrained nets: the plumbing, not the science)."""
+    root = tmp_path_factory.mktemp("results")
+    assert main(["reproduce", "where-can", "--base", "paper-2x2-1st", "--theta", "0.01", "0.1", "2",
+                 "--solver", "lu", "mlp-2fc[recipe=none,hidden=8]", "neumann[order=2]", "--n-matrices", "64",
+                 "--out", str(root / "where-can"), "--quiet"]) == 0
+    assert main(["reproduce", "why-cant", "--recipe", "none", "--dataset", "uniform[n=2]", "--n-matrices", "200",
+                 "--radius", "0.1", "--K", "0.5", "2", "--size", "50", "--replicates", "2", "--t-min", "1e-4",
+                 "--out", str(root / "why-cant"), "--quiet"]) == 0
+    assert main(["reproduce", "regions", "--recipe", "none", "--samples", "20000", "--max-regions", "4",
+                 "--out", str(root / "regions")]) == 0
+    return root
+
+
+def test_where_can_rows(runs):
+    df = read_results(runs / "where-can")
+    ok = df[df.status == "ok"]
+    assert set(ok.solver) == {"lu", "mlp-2fc[hidden=8,recipe=none]"}
+    np.testing.assert_allclose(sorted(ok.theta.unique()), [0.01, 0.1, 2.0], rtol=1e-9)
+    lu = ok[ok.solver == "lu"]
+    assert (lu.mae < 1e-12).all() and (lu.frac_bad == 0).all()
+    assert (ok[ok.solver.str.startswith("mlp")].frac_bad == 1).all()  # an untrained net is not an inverse
+    missing = df[df.solver == "neumann[order=2]"]
+    if len(missing) and (missing.status == "skipped").all():  # until the approximations are registered
+        assert missing.reason.str.contains("not registered").all()
+    assert "Made by: `matinv-bench reproduce where-can" in (runs / "where-can" / "summary.md").read_text()
+
+
+def test_why_cant_files(runs):
+    per = pd.read_parquet(runs / "why-cant" / "per_matrix.parquet")
+    assert set(per.solver) >= {"lu", "mlp-2fc[recipe=none]"} and len(per[per.solver == "lu"]) == 200
+    lu = per[per.solver == "lu"]
+    assert lu.rel_fro_err.max() < 1e-10
+    m = pd.read_parquet(runs / "why-cant" / "moments.parquet")
+    assert set(m.F) == {"zero", "mlp-2fc[recipe=none]"} and set(m.K) == {0.5, 2.0}
+    s = pd.read_csv(runs / "why-cant" / "moments_summary.csv")
+    # K = 2 > 1 diverges: the innermost stratum [0, t_min] dominates the estimate; K = 1/2 converges
+    share = s.set_index(["F", "K"]).innermost_share
+    assert (share.xs(2.0, level="K") > 0.5).all() and (share.xs(0.5, level="K") < 0.05).all()
+
+
+def test_regions_files(runs):
+    census = pd.read_csv(runs / "regions" / "census.csv")
+    assert census["count"].sum() == 20000 and census.fraction.is_monotonic_decreasing
+    regions = pd.read_csv(runs / "regions" / "regions.csv")
+    assert len(regions) == min(4, len(census))
+    bounds = pd.read_csv(runs / "regions" / "bounds.csv").set_index("quantity").value
+    assert bounds["max abs(f - lin), MILP over the whole box"] >= bounds["max abs(f - lin), sampled"] - 1e-12
+    assert bounds["Taylor remainder bound max abs(inv - lin)"] >= bounds["max abs(inv - lin), sampled"]
+    assert bounds["bound on max abs(f - inv) (MILP + Taylor)"] >= bounds["max abs(f - inv), sampled"]
+
+
+def test_report_builds_from_files_and_notes_missing_sections(runs, tmp_path):
+    root = tmp_path / "results"
+    shutil.copytree(runs, root)
+    out = build_report(root)
+    text = out.read_text()
+    for title in ("Where can", "Why can't", "What the network learned"):
+        assert f"## {title}" in text
+    assert "Made by: `matinv-bench reproduce where-can" in text and "(where-can/where_can.png)" in text
+    assert "Missing sections (no folder yet): paper, scaling." in text
+    with pytest.raises(ReportError, match="missing result folders: paper, scaling"):
+        build_report(root, strict=True)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda r: (r / "why-cant" / "moments.parquet").unlink(), "moments.parquet: missing"),
+    (lambda r: (r / "regions" / "census.csv").write_text("pattern,count\n0101,3\n"), "census.csv: malformed, missing columns fraction"),
+    (lambda r: (r / "where-can" / "results.parquet").write_bytes(b"not parquet"), "cannot be read"),
+    (lambda r: (r / "where-can" / "where_can.png").write_bytes(b"GIF89a"), "not a PNG"),
+    (lambda r: (r / "regions" / "summary.md").write_text("# no command here\n"), "no 'Made by"),
+])
+def test_report_fails_loudly_on_a_missing_or_malformed_file(runs, tmp_path, capsys, damage, message):
+    root = tmp_path / "results"
+    shutil.copytree(runs, root)
+    damage(root)
+    with pytest.raises(ReportError, match=message):
+        build_report(root)
+    assert main(["report", "--results", str(root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("matinv-bench: error:") and message.split(":")[0] in err[0]
+    assert not (root / "REPORT.md").exists()
+
+
+def test_bad_experiment_arguments_are_one_line_errors(capsys):
+    assert main(["reproduce", "where-can", "--theta", "-1"]) == 2
+    assert main(["reproduce", "regions", "--dataset", "uniform[n=2]", "--recipe", "none", "--samples", "10"]) == 2
+    assert main(["report", "--results", "/nonexistent/results"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("matinv-bench: error:") for line in lines)
+    assert "not a box" in lines[1]
