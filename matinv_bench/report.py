@@ -36,12 +36,13 @@ class Section:
     title: str
     makes: str
     files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    collection: bool = False  # a folder of runs: Markdown tables and run subfolders (see render_collection)
 
 
 SECTIONS = (
     Section("paper", "Tables 1 and 2: the paper's datasets (issue 3)",
             "the paper-table experiments of `matinv-bench reproduce` (issue 3), writing to results/paper/",
-            {"results": ()}),
+            collection=True),
     Section("where-can", "Where can: the box sweep", "matinv-bench reproduce where-can",
             {"results": (), "where_can.png": ()}),
     Section("why-cant", "Why can't: near singular matrices", "matinv-bench reproduce why-cant",
@@ -102,12 +103,41 @@ def made_by(folder: Path) -> tuple[str, str]:
     path = folder / "summary.md"
     if not path.is_file():
         raise ReportError(f"{path}: missing (every results folder states the command that made it there)")
+    found = _made_by_text(path)
+    if found is None:
+        raise ReportError(f"{path}: malformed, no 'Made by: `command`' line")
+    return found
+
+
+def _made_by_text(path: Path) -> tuple[str, str] | None:
     text = path.read_text()
     m = _MADE_BY.search(text)
-    if not m:
-        raise ReportError(f"{path}: malformed, no 'Made by: `command`' line")
-    body = text[m.end():].strip()
-    return m.group(1), re.sub(r"^(#+) ", r"\1## ", body, flags=re.M)  # demote headings under the section
+    return None if m is None else (m.group(1), re.sub(r"^(#+) ", r"\1## ", text[m.end():].strip(), flags=re.M))
+
+
+def render_collection(root: Path, section: Section) -> list[str]:
+    """A folder of runs: every run subfolder's results table and summary are checked; the Markdown
+    tables at the top (each with its ``Made by:`` line) are shown, else the runs' summaries."""
+    folder = root / section.folder
+    runs = sorted(p for p in folder.iterdir() if p.is_dir()
+                  and ((p / "results.parquet").is_file() or (p / "results.csv").is_file()))
+    for run in runs:
+        check_file(run, "results")
+        made_by(run)
+    for table in sorted(folder.glob("*.csv")):
+        _check_table(table, ())
+    docs = [(p, _made_by_text(p)) for p in sorted(folder.glob("*.md"))]
+    docs = [(p, d) for p, d in docs if d is not None] or [(r / "summary.md", made_by(r)) for r in runs]
+    if not docs:
+        raise ReportError(f"{folder}: no Markdown table with a 'Made by: `command`' line and no run subfolder")
+    lines = []
+    for path, (command, body) in docs:
+        rel = path.relative_to(root)
+        lines += [f"### {rel}", "", f"Made by: `{command}`", "", body, ""]
+    for png in sorted(folder.rglob("*.png")):
+        check_file(png.parent, png.name)
+        lines += [f"![{png.stem}]({png.relative_to(root)})", ""]
+    return lines
 
 
 def render_section(root: Path, section: Section) -> list[str]:
@@ -115,6 +145,8 @@ def render_section(root: Path, section: Section) -> list[str]:
     lines = [f"## {section.title}", ""]
     if not folder.is_dir():
         return lines + [f"*Missing: no `{folder}` folder. Made by {section.makes}.*", ""]
+    if section.collection:
+        return lines + render_collection(root, section)
     for name, cols in section.files.items():
         check_file(folder, name, cols)
     command, body = made_by(folder)
