@@ -124,3 +124,17 @@ def test_bad_experiment_arguments_are_one_line_errors(capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 3 and all(line.startswith("matinv-bench: error:") for line in lines)
     assert "not a box" in lines[1]
+
+
+def test_report_reads_a_folder_of_runs_for_the_paper_tables(runs, tmp_path):
+    root = tmp_path / "results"
+    shutil.copytree(runs, root)
+    shutil.copytree(runs / "where-can", root / "paper" / "table9")
+    (root / "paper" / "table9.md").write_text("# Table 9\n\nMade by: `matinv-bench reproduce table9`\n\n| a |\n|---|\n| 1 |\n")
+    text = build_report(root).read_text()
+    assert "### paper/table9.md" in text and "Made by: `matinv-bench reproduce table9`" in text
+    assert "(paper/table9/where_can.png)" in text
+    (root / "paper" / "table9" / "results.csv").write_text("solver,mae\nlu,1e-16\n")
+    (root / "paper" / "table9" / "results.parquet").unlink()
+    with pytest.raises(ReportError, match="not a matinv-bench results file"):
+        build_report(root)
