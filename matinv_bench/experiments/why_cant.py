@@ -22,7 +22,7 @@ import pandas as pd
 
 from matinv_bench import metrics, results
 from matinv_bench.analysis.moments import error_moments, summarize_moments
-from matinv_bench.datasets import make_dataset
+from matinv_bench.datasets import DATASETS, make_dataset
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import check_positive, command_line, save_figure, solver_function, split_available
 from matinv_bench.experiments.where_can import box_spec
@@ -31,7 +31,7 @@ from matinv_bench.solvers import SOLVERS
 from matinv_bench.timing import default_threads, pinned_threads
 
 OUT = Path("results/why-cant")
-DATASETS = ("uniform[n=2]", box_spec("paper-2x2-1st", 2.0), box_spec("paper-2x2-1st", 4.0))
+REGIONS = ("uniform[n=2]", box_spec("paper-2x2-1st", 2.0), box_spec("paper-2x2-1st", 4.0))
 SOLVERS_ = ("lu", "mlp-2fc[recipe={recipe}]", "mlp-3fc[recipe={recipe}]")
 A_SINGULAR = np.array([[0.6, 0.3], [0.4, 0.2]])  # rank 1, inside uniform[n=2]'s region [-1, 1]^{2x2}
 RADII = (0.5, 0.1, 0.01, 0.001)
@@ -39,7 +39,7 @@ KS = (0.5, 1.0, 2.0, 4.0, 6.0)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", nargs="+", default=list(DATASETS), metavar="SPEC",
+    p.add_argument("--dataset", nargs="+", default=list(REGIONS), metavar="SPEC",
                    help="regions that hold singular matrices (default: uniform[n=2] and two boxes with theta 2, 4)")
     p.add_argument("--solver", nargs="+", default=None, metavar="SPEC", help="default: lu, mlp-2fc, mlp-3fc")
     p.add_argument("--recipe", default="quick", help="training recipe of the default MLPs (default: quick)")
@@ -154,6 +154,12 @@ def write_summary(df, per, moments, summary, out: Path, command: str) -> None:
     save_figure(moments_figure(moments), out / "why_cant_moments.png")
 
 
+def region_label(spec: str) -> str:
+    """A short panel title: ``box around NAME, theta=T`` for boxes, else the spec."""
+    ds = DATASETS.build(spec)
+    return f"box around {ds.base_name}, theta={ds.theta:.3g}" if getattr(ds, "base_name", None) else spec
+
+
 def sigma_figure(per: pd.DataFrame):
     """Median relative error in log-spaced sigma_min bins, one line per solver, one panel per region."""
     import matplotlib
@@ -162,10 +168,11 @@ def sigma_figure(per: pd.DataFrame):
     import seaborn as sns
 
     per = per[per.sigma_min > 0].copy()
+    per["region"] = per.dataset.map(region_label)
     edges = np.logspace(np.floor(np.log10(per.sigma_min.min())), np.ceil(np.log10(per.sigma_min.max())), 25)
     idx = np.clip(np.searchsorted(edges, per.sigma_min) - 1, 0, len(edges) - 2)
     per["sigma_min_bin"] = np.sqrt(edges[idx] * edges[idx + 1])
-    g = sns.relplot(data=per, x="sigma_min_bin", y="rel_fro_err", hue="solver", style="solver", col="dataset",
+    g = sns.relplot(data=per, x="sigma_min_bin", y="rel_fro_err", hue="solver", style="solver", col="region",
                     kind="line", estimator="median", errorbar=("pi", 50), markers=True, dashes=False,
                     height=3.4, aspect=1.1, facet_kws={"sharey": False})
     g.set(xscale="log", yscale="log")
