@@ -107,21 +107,30 @@ def write(df: pd.DataFrame, out: Path, command: str) -> None:
 
 
 def figure(ok: pd.DataFrame):
-    """MAE against theta, log-log, one line per solver, one panel per base, with a slope-2 guide."""
+    """Top row: MAE against theta (log-log) over the matrices a method did not fail on, with a slope-2
+    guide on the linear approximation. Bottom row: ``frac_bad``, where each method breaks down.
+    One line per solver, one column per base."""
     import matplotlib
 
     matplotlib.use("Agg")
     import seaborn as sns
 
-    g = sns.relplot(data=ok, x="theta", y="mae", hue="solver", style="solver", col="base", kind="line",
-                    markers=True, dashes=False, height=3.4, aspect=1.1, facet_kws={"sharey": False})
-    g.set(xscale="log", yscale="log")
-    for base, ax in g.axes_dict.items():
+    long = ok.melt(id_vars=["solver", "base", "theta"], value_vars=["mae", "frac_bad"], var_name="metric")
+    g = sns.relplot(data=long, x="theta", y="value", hue="solver", style="solver", col="base", row="metric",
+                    kind="line", markers=True, dashes=False, height=3.2, aspect=1.15,
+                    facet_kws={"sharey": False}, row_order=["mae", "frac_bad"])
+    g.set(xscale="log")
+    for (metric, base), ax in g.axes_dict.items():
         ax.axvline(1.0, color="grey", lw=0.8, ls=":")
-        lin = ok[(ok.base == base) & (ok.solver == "linear-approx")].sort_values("theta")
-        if len(lin):
-            t0, e0 = lin.theta.iloc[0], lin.mae.iloc[0]
-            th = np.array([t0, 1.0])
-            ax.plot(th, e0 * (th / t0) ** 2, color="black", lw=0.8, ls="--", label="slope 2")
-    g.set_axis_labels("theta = n eps / sigma_min(A0)", "mean absolute error")
+        if metric == "mae":
+            ax.set_yscale("log")
+            lin = ok[(ok.base == base) & (ok.solver == "linear-approx")].sort_values("theta")
+            if len(lin):
+                t0, e0 = lin.theta.iloc[0], lin.mae.iloc[0]
+                th = np.array([t0, 1.0])
+                ax.plot(th, e0 * (th / t0) ** 2, color="black", lw=0.8, ls="--")
+                ax.annotate("slope 2", (0.3, e0 * (0.3 / t0) ** 2), fontsize=8, ha="right", va="bottom")
+        ax.set_title(f"{base}", fontsize=9)
+        ax.set_ylabel("mean absolute error" if metric == "mae" else "fraction failed or rel. err > threshold")
+    g.set_xlabels("theta = n eps / sigma_min(A0)")
     return g.figure
