@@ -142,7 +142,7 @@ def summary_table(df: pd.DataFrame, fmt: str = "github") -> str:
 
 def write_summary(df: pd.DataFrame, folder: Path, title: str, command: str) -> None:
     """``summary.md``: the command that made the run, where it ran, and the table."""
-    env = df.iloc[0] if len(df) else {}
+    env = {c: df[c].dropna().iloc[0] for c in df.columns if df[c].notna().any()}  # rows lost with a worker have none
     lines = [
         f"# {title}",
         "",

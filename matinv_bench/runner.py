@@ -178,7 +178,7 @@ def machine() -> dict:
 
 def _dask_worker() -> tuple[str, int | None]:
     """This process's Dask worker address and thread count, or ``("local", None)``."""
-    if "distributed" in sys.modules:  # never import dask just to find out that we are not on it
+    if sys.modules.get("distributed") is not None:  # never import dask just to find out that we are not on it
         from distributed import get_worker
 
         try:
