@@ -92,8 +92,8 @@ class PaperDir(Dataset):
         base = load_npy(root / "base_matrix.npy", "paper-dir")
         data = load_npy(root / "test_set.npy", "paper-dir")
         n = base.shape[0] if base.ndim == 2 else -1
-        if base.ndim != 2 or base.shape != (n, n):
-            raise DataFileError(f"paper-dir: base_matrix.npy must be square (n, n), got {base.shape}")
+        if base.ndim != 2 or base.shape != (n, n) or n < 1:
+            raise DataFileError(f"paper-dir: base_matrix.npy must be square (n, n) with n >= 1, got {base.shape}")
         if data.ndim != 4 or data.shape[1:] != (n, n, 2) or data.shape[0] == 0:
             raise DataFileError(f"paper-dir: test_set.npy must have shape (N, {n}, {n}, 2), got {data.shape}")
         self.path, self.base, self.eps, self.n = path, base, PAPER_EPS, n
