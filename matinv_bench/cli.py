@@ -196,11 +196,11 @@ def _executor(args):
     if args.scheduler is None and args.workers is None:
         yield None
         return
-    from matinv_bench.cluster import dask_executor, describe
+    from matinv_bench.cluster import dask_executor
 
-    with dask_executor(args.scheduler, args.workers) as executor:
+    with dask_executor(args.scheduler, args.workers) as (executor, workers):
         if not args.quiet:
-            print(describe(executor), file=sys.stderr)
+            print(workers, file=sys.stderr)
         yield executor
 
 

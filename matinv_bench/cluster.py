@@ -37,9 +37,10 @@ def _distributed():
 
 @contextmanager
 def dask_executor(scheduler: str | None = None, workers: int | None = None,
-                  connect_timeout_s: float = 10.0) -> Iterator[Executor]:
+                  connect_timeout_s: float = 10.0) -> Iterator[tuple[Executor, str]]:
     """Yield an executor on the Dask scheduler at ``scheduler``, or on a new local cluster of
-    ``workers`` processes sharing this machine's cores; close what was opened on exit."""
+    ``workers`` processes sharing this machine's cores, with a line describing the workers;
+    close what was opened on exit."""
     distributed = _distributed()
     cluster = None
     try:
@@ -53,10 +54,10 @@ def dask_executor(scheduler: str | None = None, workers: int | None = None,
                 raise ClusterError(f"--workers must be at least 1, got {workers!r}")
             cluster = distributed.LocalCluster(
                 n_workers=workers, threads_per_worker=max(1, default_threads() // workers), processes=True,
-                host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR)
             client = distributed.Client(cluster)
         try:
-            yield client.get_executor()
+            yield client.get_executor(), describe(client)
         finally:
             client.close()
     finally:
@@ -64,9 +65,9 @@ def dask_executor(scheduler: str | None = None, workers: int | None = None,
             cluster.close()
 
 
-def describe(executor: Executor) -> str:
-    """One line naming the cluster's workers, their hosts and threads."""
-    info = executor._client.scheduler_info()  # the executor keeps its Client here
+def describe(client) -> str:
+    """One line naming a Dask client's scheduler, workers, their hosts and threads."""
+    info = client.scheduler_info()
     workers = info.get("workers", {})
     parts = [f"{w.get('host', addr)} ({w.get('nthreads', '?')} threads)" for addr, w in workers.items()]
     return f"Dask scheduler {info.get('address', '?')}: {len(workers)} workers: " + ", ".join(parts)

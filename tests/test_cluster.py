@@ -23,7 +23,7 @@ ACCURACY = ["solver", "dataset", "seed", "dtype", "n", "status", "reason", "mae"
 def cluster():
     """Two single-threaded workers in this process, talking TCP over 127.0.0.1; always closed."""
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://",
-                                  host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR) as c:
+                                  host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR) as c:
         yield c
 
 
@@ -81,9 +81,18 @@ def test_missing_extra_and_unreachable_scheduler_are_one_line(monkeypatch, capsy
     from matinv_bench.cluster import ClusterError, dask_executor
 
     with pytest.raises(ClusterError, match="cannot reach the Dask scheduler"):
-        with dask_executor("tcp://127.0.0.1:9", connect_timeout_s=0.5):
+        with dask_executor("tcp://127.0.0.1:9", connect_timeout_s=0.5):  # nothing listens on port 9
             pass
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now fails
     assert main(["run", "--workers", "1", "--solver", "lu", "--dataset", "paper-3x3"]) == 2
     err = capsys.readouterr().err.strip()
     assert "matinv-bench[dask]" in err and len(err.splitlines()) == 1
+
+
+def test_cli_workers_start_and_close_a_local_process_cluster(tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", "--solver", "lu", "gauss-jordan", "--dataset", "paper-2x2-1st", "--n-matrices", "8",
+                 "--no-timing", "--quiet", "--workers", "1", "--out", str(out)]) == 0
+    df = read_results(out)
+    assert (df.status == "ok").all() and df.worker.str.startswith("tcp://127.0.0.1:").all()
+    assert df.worker.nunique() == 1 and (df.threads >= 1).all()
