@@ -18,6 +18,7 @@ import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -82,9 +83,17 @@ class CellProcess:
             self.proc = None
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A parent killed with SIGKILL cannot kill us: leave as soon as we are orphaned, mid-cell or not."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
 def _serve() -> None:
     """The child's loop: read a request, run the cell, answer with its row."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills us
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the protocol
     from matinv_bench.runner import Cell, Settings, run_here

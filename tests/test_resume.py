@@ -28,10 +28,10 @@ ACCURACY = ["solver", "dataset", "seed", "dtype", "n", "n_matrices", "status", "
             "ref_method"]
 
 
-def _start(out: Path) -> subprocess.Popen:
+def _start(out: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "matinv_bench", "run", *GRID, *SLOW_CLOCK, "--quiet",
-                             "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             "--out", str(out), *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -48,11 +48,17 @@ def _cell_rows(out: Path) -> dict[str, dict]:
 
 
 def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
+    import psutil
+
     out = tmp_path / "run"
-    proc = _start(out)
+    proc = _start(out, "--cell-timeout", "120")  # cells run in a child process: it must not outlive the run
     _wait_for_cells(proc, out, 3)
+    children = psutil.Process(proc.pid).children()
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
+    assert children, "with --cell-timeout the cells run in a child process"
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, "the cell process outlived its killed parent"
     before = _cell_rows(out)
     assert 3 <= len(before) < 12, "the run must be killed mid-way for this test to mean anything"
 
