@@ -176,6 +176,10 @@ def _resumed_grid(args) -> tuple[list, Path, dict]:
     given = [flag for flag, value in (("--solver", args.solver), ("--dataset", args.dataset), ("--seeds", args.seeds),
                                       ("--n-matrices", args.n_matrices), ("--out", args.out),
                                       ("--threads", args.threads)) if value is not None]
+    given += [flag for flag, changed in (("--suite", args.suite != "quick"), ("--dtype", args.dtype != ["float64"]),
+                                         ("--device", args.device != "auto"), ("--warmup", args.warmup != 0.25),
+                                         ("--min-time", args.min_time != 0.5), ("--no-timing", args.no_timing))
+              if changed]
     if given:
         raise UserError(f"--resume reuses the grid and settings saved in {args.resume}/run.json; drop {', '.join(given)}")
     manifest = RunFolder(args.resume).read_manifest()

@@ -129,6 +129,7 @@ def test_cell_timeout_kills_the_cell_and_goes_on(tmp_path):
 @pytest.mark.parametrize("args, words", [
     (["run", "--resume", "{tmp}"], "no run.json there"),
     (["run", "--resume", "{tmp}", "--solver", "lu"], "drop --solver"),
+    (["run", "--resume", "{tmp}", "--dtype", "float32", "--no-timing"], "drop --dtype, --no-timing"),
     (["run", "--cell-timeout", "-1"], "--cell-timeout must be a positive"),
     (["run", "--workers", "0"], "--workers must be at least 1"),
 ])
