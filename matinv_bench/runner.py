@@ -78,7 +78,7 @@ def make_grid(solvers: Iterable[str], datasets: Iterable[str], seeds: Iterable[i
 
 
 def _base_row(cell: Cell, solver: Solver | None, data: MatrixSet | None) -> dict:
-    name, params = parse_spec(cell.solver)
+    params = parse_spec(cell.solver)[1]
     row = {
         "solver": getattr(solver, "spec", cell.solver),
         "family": getattr(solver, "family", ""),
@@ -343,6 +343,3 @@ class _progress:
                 self.bar.update(self.task, completed=self.total, description="done")
             self.bar.__exit__(*exc)
 
-
-def replace_seed(cell: Cell, seed: int) -> Cell:
-    return replace(cell, seed=seed)
