@@ -131,6 +131,14 @@ def cmd_run(args) -> int:
     from matinv_bench.experiments.suites import SUITES
     from matinv_bench.runner import make_grid, run_grid
 
+    suite = SUITES[args.suite]
+    seeds = range(args.seeds if args.seeds is not None else suite.seeds)
+    if len(seeds) < 1:
+        raise UserError("--seeds must be at least 1")
+    if args.n_matrices is not None and args.n_matrices < 1:
+        raise UserError("--n-matrices must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        raise UserError("--threads must be at least 1")
     if args.cell_timeout is not None and not args.cell_timeout > 0:
         raise UserError("--cell-timeout must be a positive number of seconds")
     if args.workers is not None and args.workers < 1:
@@ -138,14 +146,6 @@ def cmd_run(args) -> int:
     if args.resume is not None:
         cells, out, grid = _resumed_grid(args)
     else:
-        suite = SUITES[args.suite]
-        seeds = range(args.seeds if args.seeds is not None else suite.seeds)
-        if len(seeds) < 1:
-            raise UserError("--seeds must be at least 1")
-        if args.n_matrices is not None and args.n_matrices < 1:
-            raise UserError("--n-matrices must be at least 1")
-        if args.threads is not None and args.threads < 1:
-            raise UserError("--threads must be at least 1")
         cells = make_grid(args.solver or suite.solvers, args.dataset or suite.datasets, seeds, args.dtype, args.device)
         out = args.out or Path("results") / f"{args.suite if not (args.solver or args.dataset) else 'run'}-{datetime.now():%Y%m%d-%H%M%S}"
         command = "matinv-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
