@@ -41,7 +41,8 @@ def _add_run(sub) -> None:
         "run", help="run a suite or a grid of solvers x datasets x seeds",
         description="Run every solver on every dataset for every seed and dtype, measuring accuracy "
                     "against trustworthy references and the time per matrix. Writes results.parquet, "
-                    "results.csv and summary.md to the output folder, after every cell.",
+                    "results.csv and summary.md to the output folder; every finished cell is saved at "
+                    "once (see --resume).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--suite", default="quick", choices=sorted(SUITES),
                    help="named suite of solvers and datasets (default: quick)")
@@ -181,7 +182,8 @@ def _resumed_grid(args) -> tuple[list, Path, dict]:
                                          ("--min-time", args.min_time != 0.5), ("--no-timing", args.no_timing))
               if changed]
     if given:
-        raise UserError(f"--resume reuses the grid and settings saved in {args.resume}/run.json; drop {', '.join(given)}")
+        raise UserError(f"--resume reuses the grid and settings saved in {args.resume}/run.json; "
+                        f"drop {', '.join(given)}")
     manifest = RunFolder(args.resume).read_manifest()
     try:
         cells = [Cell(**c) for c in manifest["cells"]]
@@ -190,7 +192,8 @@ def _resumed_grid(args) -> tuple[list, Path, dict]:
                     time_it=s["time_it"], title=manifest["title"], command=manifest["command"],
                     cell_timeout=args.cell_timeout if args.cell_timeout is not None else s.get("cell_timeout"))
     except (KeyError, TypeError) as exc:
-        raise UserError(f"cannot resume {str(args.resume)!r}: run.json is malformed ({type(exc).__name__}: {exc})") from None
+        raise UserError(f"cannot resume {str(args.resume)!r}: run.json is malformed "
+                        f"({type(exc).__name__}: {exc})") from None
     return cells, args.resume, grid
 
 

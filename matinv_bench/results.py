@@ -150,7 +150,8 @@ def write_summary(df: pd.DataFrame, folder: Path, title: str, command: str) -> N
         "",
         f"- package {env.get('package_version', '')} at git {env.get('git_sha', '') or 'unknown'}; "
         f"torch {env.get('torch_version', '')}, numpy {env.get('numpy_version', '')}",
-        f"- host {env.get('host', '')}: {env.get('cpu', '')}; {env.get('threads', '')} threads; BLAS {env.get('blas', '')}"
+        f"- host {env.get('host', '')}: {env.get('cpu', '')}; {env.get('threads', '')} threads; "
+        f"BLAS {env.get('blas', '')}"
         if "host" not in df or df["host"].nunique() <= 1 else
         "- hosts (each row's `host`, `cpu`, `cores` and `worker` say where it ran): "
         + "; ".join(f"{h}: {c}" for h, c in df[["host", "cpu"]].drop_duplicates().itertuples(index=False)),

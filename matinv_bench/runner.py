@@ -148,6 +148,11 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
         return {**row, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
 
 
+# rebuilding results.parquet/csv after every cell costs O(cells^2) on a long sweep; cells/ is
+# written at once regardless, so the tables may trail it by this long
+TABLES_EVERY_S = 2.0
+
+
 @dataclass(frozen=True)
 class Settings:
     """What running a cell needs besides the cell: the test-set size, threads, the clock's budget
@@ -253,10 +258,11 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
              executor: Executor | None = None) -> pd.DataFrame:
     """Run every cell and return the rows in grid order (schema: :data:`results.COLUMNS`).
 
-    With ``out``, each finished cell is saved at once to ``out/cells/<key>.json`` and
-    ``results.parquet``, ``results.csv`` and ``summary.md`` are rebuilt from the finished cells,
-    all atomically (see :mod:`matinv_bench.checkpoint`); ``out/run.json`` keeps the grid and
-    settings. ``resume=True`` keeps the cells ``out`` already holds and runs only the others.
+    With ``out``, each finished cell is saved at once to ``out/cells/<key>.json``, and
+    ``results.parquet``, ``results.csv`` and ``summary.md`` are rebuilt from the finished cells
+    (every few seconds and at the end, also after Ctrl-C), all atomically (see
+    :mod:`matinv_bench.checkpoint`); ``out/run.json`` keeps the grid and settings.
+    ``resume=True`` keeps the cells ``out`` already holds and runs only the others.
 
     ``cell_timeout`` (seconds) runs cells in a child process that is killed when a cell takes
     longer; the cell becomes a ``failed`` row that says so. ``executor`` (any
@@ -281,17 +287,22 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
         return [rows[k] for k in keys if k in rows]
 
     todo = [(k, c) for k, c in zip(keys, cells) if k not in rows]
-    with _progress(progress, len(todo)) as step:
-        for key, row in _execute(todo, settings, executor):
-            rows[key] = row
-            if folder is not None:
-                folder.save_cell(key, row)
-                folder.write_tables(ordered(), title, command)
-            if on_row:
-                on_row(row)
-            step(f"{row['solver']} on {row['dataset']}")
-    if folder is not None and not todo:
-        folder.write_tables(ordered(), title, command)
+    last_tables = time.monotonic()
+    try:
+        with _progress(progress, len(todo)) as step:
+            for key, row in _execute(todo, settings, executor):
+                rows[key] = row
+                if folder is not None:
+                    folder.save_cell(key, row)  # the durable record; the tables below are derived
+                    if time.monotonic() - last_tables > TABLES_EVERY_S:
+                        folder.write_tables(ordered(), title, command)
+                        last_tables = time.monotonic()
+                if on_row:
+                    on_row(row)
+                step(f"{row['solver']} on {row['dataset']}")
+    finally:  # also after Ctrl-C; after SIGKILL, --resume rebuilds them from cells/
+        if folder is not None:
+            folder.write_tables(ordered(), title, command)
     return results.to_frame(ordered())
 
 

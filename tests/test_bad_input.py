@@ -301,7 +301,8 @@ def test_cli_gives_one_line_for_any_solver_spec(text):
     import io
 
     err = io.StringIO()
-    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    quiet = contextlib.redirect_stdout(io.StringIO())
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stderr(err), quiet:
         rc = main(["run", "--solver", text, "--dataset", "paper-2x2-1st", "--n-matrices", "2", "--no-timing",
                    "--quiet", "--out", tmp])
     assert rc in (0, 2)
