@@ -11,6 +11,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_DATA = ROOT.parent / "shared" / "paper-data"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """pyproject's addopts hold ``--benchmark-disable``, so plain pytest runs every benchmark
+    once, untimed; ``--benchmark-only`` asks for timings, so it re-enables them."""
+    if config.getoption("benchmark_only", default=False):
+        config.option.benchmark_enable = True
+
+
 @pytest.fixture
 def paper_data() -> Path:
     """``../shared/paper-data`` next to the project; the test is skipped when it is absent."""
