@@ -17,7 +17,7 @@ class TimeInvert(Pinned):
     params = (list(TIME_SOLVERS), list(TIME_N), list(DTYPES))
     param_names = ("solver", "n", "dtype")
     warmup_time = 0.1
-    min_run_count = 5
+    repeat = (3, 10, 1.0)  # 3 to 10 samples per process, at most ~1 s: a 2-core machine stays usable
 
     def setup(self, spec, n, dtype):
         self._pin()
@@ -37,7 +37,7 @@ class TimeMLPInference(Pinned):
     params = (list(MLP_SOLVERS), list(MLP_DATASETS), list(DTYPES))
     param_names = ("solver", "dataset", "dtype")
     warmup_time = 0.1
-    min_run_count = 5
+    repeat = (3, 10, 1.0)  # 3 to 10 samples per process, at most ~1 s: a 2-core machine stays usable
     timeout = 600
 
     def setup_cache(self):
