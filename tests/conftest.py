@@ -11,11 +11,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_DATA = ROOT.parent / "shared" / "paper-data"
 
 
+# options that ask pytest-benchmark for timings (to show, save or compare)
+TIMING_OPTIONS = ("benchmark_only", "benchmark_save", "benchmark_autosave", "benchmark_compare", "benchmark_json")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """pyproject's addopts hold ``--benchmark-disable``, so plain pytest runs every benchmark
-    once, untimed; ``--benchmark-only`` asks for timings, so it re-enables them."""
-    if config.getoption("benchmark_only", default=False):
+    once, untimed; an option that asks for timings (``--benchmark-only``, ``--benchmark-autosave``,
+    ``--benchmark-compare``, ...) re-enables them."""
+    if any(config.getoption(name, default=None) for name in TIMING_OPTIONS):
         config.option.benchmark_enable = True
 
 
