@@ -18,6 +18,19 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_DATA = ROOT.parent / "shared" / "paper-data"
 
 
+# options that ask pytest-benchmark for timings (to show, save or compare)
+TIMING_OPTIONS = ("benchmark_only", "benchmark_save", "benchmark_autosave", "benchmark_compare", "benchmark_json")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """pyproject's addopts hold ``--benchmark-disable``, so plain pytest runs every benchmark
+    once, untimed; an option that asks for timings (``--benchmark-only``, ``--benchmark-autosave``,
+    ``--benchmark-compare``, ...) re-enables them."""
+    if any(config.getoption(name, default=None) for name in TIMING_OPTIONS):
+        config.option.benchmark_enable = True
+
+
 @pytest.fixture
 def paper_data() -> Path:
     """``../shared/paper-data`` next to the project; the test is skipped when it is absent."""
