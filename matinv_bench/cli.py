@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from datetime import datetime
@@ -60,6 +61,7 @@ def _add_run(sub) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder (default: results/<suite>-<date>-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--retrain", action="store_true", help="train learned solvers again even when a cached model exists")
     p.set_defaults(func=cmd_run)
 
 
@@ -128,6 +130,8 @@ def cmd_run(args) -> int:
     cells = make_grid(args.solver or suite.solvers, args.dataset or suite.datasets, seeds, args.dtype, args.device)
     out = args.out or Path("results") / f"{args.suite if not (args.solver or args.dataset) else 'run'}-{datetime.now():%Y%m%d-%H%M%S}"
     command = "matinv-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if args.retrain:  # learned solvers train again even when a cached model exists (read by training.fit)
+        os.environ["MATINV_BENCH_RETRAIN"] = "1"
     df = run_grid(cells, out, n_test=args.n_matrices, threads=args.threads, warmup_s=args.warmup,
                   min_run_s=args.min_time, time_it=not args.no_timing, progress=not args.quiet,
                   title=f"matinv-bench run ({args.suite if not (args.solver or args.dataset) else 'custom grid'})",
