@@ -40,6 +40,14 @@ def test_table1_on_one_box_and_the_authors_test_sets(tmp_path, paper_data):
     assert np.isfinite(lin) and lin < 1e-3
 
 
+def test_the_papers_values_go_beside_our_split_and_the_authors_set():
+    from matinv_bench.experiments.tables import box_of
+
+    assert box_of("paper-dir:../shared/paper-data/matrix_2_dataset") == "paper-2x2-1st"
+    assert box_of("paper-dir:/x/matrix_2_dataset_2/") == "paper-2x2-2nd"
+    assert box_of("paper-3x3") == "paper-3x3" and box_of("paper-dir:/x/other") == "paper-dir:/x/other"
+
+
 @pytest.mark.parametrize("args, words", [
     (["reproduce", "table1", "--seeds", "0"], "--seeds must be at least 1"),
     (["reproduce", "table2", "--paper-data", "/does/not/exist"], "no matrix_2_dataset/test_set.npy"),

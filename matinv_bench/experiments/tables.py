@@ -60,6 +60,14 @@ def method_of(solver_spec: str) -> str:
     return format_spec(name, {k: v for k, v in params.items() if k not in ("seed", "device", "recipe")})
 
 
+def box_of(dataset: str) -> str:
+    """The paper box a dataset spec stands for (an authors' released folder -> its box)."""
+    if dataset.startswith("paper-dir:"):
+        folder = Path(dataset.split(":", 1)[1]).name
+        return next((box for box, name in PAPER_DIRS.items() if name == folder), dataset)
+    return dataset
+
+
 def summarize(df: pd.DataFrame, table: str) -> pd.DataFrame:
     """One line per method x dataset: MAE mean and std over seeds, training cost, the paper's value.
 
@@ -78,7 +86,7 @@ def summarize(df: pd.DataFrame, table: str) -> pd.DataFrame:
             "mae_mean": ok["mae"].mean() if len(ok) else np.nan,
             "mae_std": ok["mae"].std(ddof=1) if len(ok) > 1 else np.nan,
             "seeds": len(ok), "n_matrices": g["n_matrices"].max(),
-            "paper_mae": PAPER_VALUES.get((table, method, dataset), np.nan),
+            "paper_mae": PAPER_VALUES.get((table, method, box_of(dataset)), np.nan),
             "train_steps": ok["train_steps"].mean() if "train_steps" in ok else np.nan,
             "fit_time_s": ok["fit_time_s"].mean() if "train_steps" in ok and ok["train_steps"].notna().any() else np.nan,
             "time_per_matrix_s": ok["time_per_matrix_s"].median(),
