@@ -42,3 +42,14 @@ def paper_data() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _model_cache(tmp_path_factory) -> Path:
+    """Trained models go to a temporary cache, never the user's (see matinv_bench.training)."""
+    mp = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("model-cache")
+    mp.setenv("MATINV_BENCH_CACHE", str(path))
+    mp.delenv("MATINV_BENCH_RETRAIN", raising=False)
+    yield path
+    mp.undo()
