@@ -23,7 +23,8 @@ class Experiment:
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
-_MODULES: tuple[str, ...] = (  # e.g. "matinv_bench.experiments.tables"
+_MODULES: tuple[str, ...] = (
+    "matinv_bench.experiments.tables",
     "matinv_bench.experiments.where_can",
     "matinv_bench.experiments.why_cant",
     "matinv_bench.experiments.regions",

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from matinv_bench import results
 from matinv_bench.solvers import SOLVERS
@@ -36,6 +37,31 @@ def split_available(specs: list[str]) -> tuple[list[str], dict[str, str]]:
     return ok, missing
 
 
+def run_cells(cells: list, n_test: int | None, extra: Callable | None = None,
+              on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Run grid cells in this process, accuracy only (no timing), with the runner's ``run_cell``
+    and its ``extra(result, data)`` hook for per-matrix columns; threads pinned and recorded.
+
+    The experiments use this instead of ``run_grid`` because their hooks are Python callables
+    that cannot travel to a child process or a Dask worker; their runs take minutes."""
+    from matinv_bench.datasets import make_dataset
+    from matinv_bench.runner import machine, run_cell
+    from matinv_bench.timing import default_threads, pinned_threads
+
+    rows, data = [], {}
+    with pinned_threads(default_threads()) as pinned:
+        for cell in cells:
+            key = (cell.dataset, cell.seed)
+            if key not in data:
+                data[key] = make_dataset(cell.dataset, n_test=n_test, seed=cell.seed)
+            row = {**run_cell(cell, data[key], warmup_s=0, min_run_s=0, time_it=False, extra=extra),
+                   **pinned, **machine()}
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return results.to_frame(rows)
+
+
 def solver_function(solver) -> Callable[[np.ndarray], np.ndarray]:
     """A fitted solver as a function from a (B, n, n) stack to its inverses (NaN where it failed)."""
 
@@ -57,3 +83,13 @@ def save_figure(fig, path: Path) -> None:
 def check_positive(name: str, value: float) -> None:
     if not value > 0:
         raise SpecError(f"{name} must be positive, got {value!r}")
+
+
+def progress(quiet: bool) -> Callable[[dict], None]:
+    """An ``on_row`` that prints one line per finished cell (nothing when ``quiet``)."""
+
+    def show(row: dict) -> None:
+        if not quiet:
+            print(f"{row['status']:<8} {row['solver']} on {row['dataset']}", flush=True)
+
+    return show

@@ -19,8 +19,9 @@ import pandas as pd
 from matinv_bench import metrics, results
 from matinv_bench.datasets.boxes import BASES
 from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import check_positive, command_line, save_figure, split_available
-from matinv_bench.runner import make_grid, run_grid
+from matinv_bench.experiments.common import (check_positive, command_line, progress, run_cells, save_figure,
+                                             split_available)
+from matinv_bench.runner import make_grid
 
 THETAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 0.9, 1.2, 2.0, 4.0)
 BASE_NAMES = ("paper-2x2-1st", "paper-2x2-2nd", "paper-3x3")
@@ -59,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-matrices", type=int, default=1000, metavar="B", help="test matrices per box (default: 1000)")
     p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 (default: 1)")
     p.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT})")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no line per cell")
 
 
 @experiment("where-can", "box sweep: error of every method against theta = n eps / sigma_min(A0)", add_arguments)
@@ -73,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
     datasets = [box_spec(b, t) for b in args.base for t in sorted(args.theta)]
     cells = make_grid(available, datasets, range(args.seeds))
     command = command_line(args)
-    df = run_grid(cells, args.out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
-                  title="where can: the box sweep", command=command, extra=bad_fraction(args.threshold))
+    df = run_cells(cells, args.n_matrices, extra=bad_fraction(args.threshold), on_row=progress(args.quiet))
     skipped = [{"solver": s, "dataset": d, "seed": seed, "status": "skipped", "reason": why}
                for s, why in missing.items() for d in datasets for seed in range(args.seeds)]
     df = results.to_frame(df.to_dict("records") + skipped)

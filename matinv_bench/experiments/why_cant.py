@@ -24,9 +24,10 @@ from matinv_bench import metrics, results
 from matinv_bench.analysis.moments import error_moments, summarize_moments
 from matinv_bench.datasets import DATASETS, make_dataset
 from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import check_positive, command_line, save_figure, solver_function, split_available
+from matinv_bench.experiments.common import (check_positive, command_line, progress, run_cells, save_figure,
+                                             solver_function, split_available)
 from matinv_bench.experiments.where_can import box_spec
-from matinv_bench.runner import make_grid, run_grid
+from matinv_bench.runner import make_grid
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.timing import default_threads, pinned_threads
 
@@ -50,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replicates", type=int, default=5, help="independent replicates of the estimator (default: 5)")
     p.add_argument("--t-min", type=float, default=1e-8, help="innermost stratum [0, t_min] (default: 1e-8)")
     p.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT})")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no line per cell")
 
 
 def per_matrix_recorder():
@@ -86,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     command = command_line(args)
     extra, on_row, frames = per_matrix_recorder()
     cells = make_grid(available, args.dataset)
-    df = run_grid(cells, args.out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
-                  title="why can't: errors near singular matrices", command=command, extra=extra, on_row=on_row)
+    show = progress(args.quiet)
+    df = run_cells(cells, args.n_matrices, extra=extra, on_row=lambda row: (on_row(row), show(row)))
     skipped = [{"solver": s, "dataset": d, "status": "skipped", "reason": why} for s, why in missing.items()
                for d in args.dataset]
     df = results.to_frame(df.to_dict("records") + skipped)
