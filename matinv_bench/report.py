@@ -158,16 +158,17 @@ def render_section(root: Path, section: Section) -> list[str]:
 
 
 def timed_tables(root: Path) -> pd.DataFrame:
-    """Every ok, timed row of every results table directly under ``root`` (malformed: ReportError)."""
+    """Every ok, timed row of every results table in a folder under ``root``, or one level deeper
+    (a folder of runs, such as ``paper/``); a malformed table is a ReportError."""
     frames = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if not ((folder / "results.parquet").is_file() or (folder / "results.csv").is_file()):
-            continue
+    folders = {p.parent for pattern in ("*/results.*", "*/*/results.*") for p in root.glob(pattern)
+               if p.name in ("results.parquet", "results.csv")}
+    for folder in sorted(folders):
         check_file(folder, "results")
         df = results.read_results(folder)
         df = df[(df.status == "ok") & df.time_per_matrix_s.notna() & df.mae.notna()]
         if len(df):
-            frames.append(df.assign(run=folder.name))
+            frames.append(df.assign(run=folder.relative_to(root).as_posix()))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

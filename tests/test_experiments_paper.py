@@ -142,3 +142,17 @@ def test_report_reads_a_folder_of_runs_for_the_paper_tables(runs, tmp_path):
     (root / "paper" / "table9" / "results.parquet").unlink()
     with pytest.raises(ReportError, match="not a matinv-bench results file"):
         build_report(root)
+
+
+def test_report_draws_work_precision_from_timed_tables_one_level_deep(runs, tmp_path):
+    from matinv_bench import results
+
+    root = tmp_path / "results"
+    shutil.copytree(runs, root)
+    df = read_results(runs / "where-can")
+    df = df[df.status == "ok"].assign(time_per_matrix_s=1e-6)
+    results.write_tables(df, root / "paper" / "timed")
+    (root / "paper" / "timed" / "summary.md").write_text("# t\n\nMade by: `matinv-bench run`\n")
+    text = build_report(root).read_text()
+    assert "![work-precision](report/work_precision.png)" in text and "`paper/timed/`" in text
+    assert (root / "report" / "work_precision.png").read_bytes()[:4] == b"\x89PNG"
