@@ -188,9 +188,12 @@ def work_precision(root: Path, out: Path) -> list[str]:
 
     df = df.sort_values("timestamp").drop_duplicates(["solver", "dataset", "dtype", "seed"], keep="last")
     df = df[(df.mae > 0) & (df.time_per_matrix_s > 0)]
-    g = sns.relplot(data=df, x="time_per_matrix_s", y="mae", hue="solver", style="solver", col="dataset",
+    # a file dataset's title is its file name, not its path
+    df = df.assign(panel=df.dataset.str.replace(r"^(\w+-?\w*):.*/([^/]+)$", r"\1:\2", regex=True))
+    g = sns.relplot(data=df, x="time_per_matrix_s", y="mae", hue="solver", style="solver", col="panel",
                     col_wrap=4, height=2.8, aspect=1.0, s=60, facet_kws={"sharex": False, "sharey": False})
     g.set(xscale="log", yscale="log")
+    g.set_titles("{col_name}", size=8)
     g.set_axis_labels("time per matrix (s)", "mean absolute error")
     save_figure(g.figure, out.parent / "report" / "work_precision.png")
     runs = ", ".join(f"`{r}/`" for r in sorted(df.run.unique()))
