@@ -108,7 +108,9 @@ class Crossover:
     n: float | None = None
 
     def text(self) -> str:
-        return {"crosses": f"{self.n:.3g}", "always": "all n", "never": "none", "no data": "n/a"}[self.kind]
+        if self.kind == "crosses":
+            return f"{self.n:.3g}"
+        return {"always": "all n", "never": "none", "no data": "n/a"}[self.kind]
 
 
 def crossover(n: Sequence[float], t_a: Sequence[float], t_b: Sequence[float]) -> Crossover:
