@@ -116,8 +116,9 @@ def _peak(device: str) -> tuple[int, str]:
 
 # --- the machine's matmul peak and the host-device copies ----------------------------------
 
-def matmul_peak(library: str, dtype: str, device: str, n: int = MATMUL_N, min_run_s: float = 0.3) -> float:
-    """GFLOP/s of an n x n matmul in ``library`` ("numpy" or "torch"), dtype and device."""
+def matmul_peak(library: str, dtype: str, device: str, n: int | None = None, min_run_s: float = 0.3) -> float:
+    """GFLOP/s of an n x n matmul (default ``MATMUL_N``) in ``library`` ("numpy" or "torch")."""
+    n = n or MATMUL_N
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
     if library == "torch":
