@@ -40,7 +40,7 @@ import torch
 
 from matinv_bench import fits, results
 from matinv_bench.datasets import make_dataset
-from matinv_bench.runner import Cell, _base_row, run_cell, with_device
+from matinv_bench.runner import Cell, _base_row, _progress, run_cell, with_device
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers._torch import resolve_device
 from matinv_bench.specs import SpecError, parse_spec
@@ -172,15 +172,17 @@ def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: 
     """Run the sweep, writing the rows to ``out`` after every cell; returns them."""
     torch_device = resolve_device(device)
     cells = plan(templates, ns, dtypes, device)
-    limit = int(max_memory if max_memory else MEMORY_FRACTION * psutil.virtual_memory().available)
-    env = {**results.environment(), "memory_limit_bytes": limit,
-           "memory_total_bytes": int(torch.cuda.get_device_properties(torch_device).total_memory
-                                     if torch_device.startswith("cuda") else psutil.virtual_memory().total)}
+    on_gpu = torch_device.startswith("cuda")
+    # the limit of the memory the torch solvers use: the GPU's on CUDA, else the host's
+    free, total = (torch.cuda.mem_get_info(torch_device) if on_gpu
+                   else (psutil.virtual_memory().available, psutil.virtual_memory().total))
+    limit = int(max_memory if max_memory else MEMORY_FRACTION * free)
+    host_limit = int(max_memory if max_memory else MEMORY_FRACTION * psutil.virtual_memory().available)
+    env = {**results.environment(), "memory_limit_bytes": limit, "memory_total_bytes": int(total)}
     rows: list[dict] = []
     datasets: dict = {}
     peaks: dict = {}
     transfers: dict = {}
-    from matinv_bench.runner import _progress
 
     with pinned_threads(threads or default_threads()) as pinned, _progress(progress, len(cells)) as advance:
         for c in cells:
@@ -190,14 +192,15 @@ def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: 
             if not c["known"]:
                 row = _skip_row(c, f"solver {parse_spec(c['spec'])[0]!r} is not registered in this version", **extra)
             else:
-                row = _one_cell(c, B, torch_device, limit, warmup_s, min_run_s, datasets, peaks, transfers)
+                row = _one_cell(c, B, limit if c["library"] == "torch" else host_limit, warmup_s, min_run_s,
+                                datasets, peaks, transfers)
                 row.update(extra)
             rows.append(row)
             results.write_tables(results.to_frame(rows), out)
     return results.to_frame(rows)
 
 
-def _one_cell(c: dict, B: int, device: str, limit: int, warmup_s: float, min_run_s: float,
+def _one_cell(c: dict, B: int, limit: int, warmup_s: float, min_run_s: float,
               datasets: dict, peaks: dict, transfers: dict) -> dict:
     solver = SOLVERS.build(c["spec"])
     itemsize = np.dtype(c["dtype"]).itemsize
