@@ -340,6 +340,14 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
     if len(wall):
         lines += ["## Where the networks' weights stop fitting", "", wall.to_markdown(index=False), ""]
     if len(ok):
+        last = ok.sort_values("n").groupby(["solver_label", "dtype", "device"], sort=False).tail(1).copy()
+        last["% of matmul peak"] = 100 * last["peak_fraction"]
+        last["peak memory"] = last["peak_mem_bytes"].map(_gib) + " (" + last["peak_mem_kind"].astype(str) + ")"
+        last["h2d_s_per_matrix"] = last["h2d_s_per_matrix"].map(lambda x: "" if pd.isna(x) else f"{x:.3g}")
+        lines += ["## At the largest size each solver ran", "",
+                  last[["solver_label", "dtype", "device", "n", "batch", "time_per_matrix_s", "gflops",
+                        "% of matmul peak", "peak memory", "h2d_s_per_matrix"]]
+                  .to_markdown(index=False, floatfmt=".3g", missingval=""), ""]
         t = ok.pivot_table(index="n", columns="solver_label", values="time_per_matrix_s", aggfunc="median")
         lines += ["## Time per matrix (s, median over timed blocks)", "",
                   t.to_markdown(floatfmt=".3g"), ""]
