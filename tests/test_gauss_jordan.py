@@ -111,3 +111,14 @@ def test_block_must_be_a_non_negative_integer(bad):
 
     with pytest.raises(SpecError, match="block must be an integer"):
         SOLVERS.build(f"gauss-jordan[block={bad}]")
+
+
+@pytest.mark.parametrize("block", [0, 2])
+def test_single_matrix_path_pivots_and_flags(block):
+    # a batch of one takes the plain-index row swaps: pivoting and singular flags still hold
+    A = np.array([[[0.0, 2.0, 1.0], [1.0, 1.0, 0.0], [3.0, 0.0, 1.0]]])
+    X, singular = gauss_jordan_inplace(A.copy(), block)
+    assert not singular.any()
+    np.testing.assert_allclose(X, np.linalg.inv(A), rtol=1e-14, atol=1e-14)
+    S = np.array([[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]])
+    assert gauss_jordan_inplace(S.copy(), block)[1].tolist() == [True]
