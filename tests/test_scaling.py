@@ -142,3 +142,10 @@ def test_cli_rejects_bad_arguments_in_one_line(argv, words, capsys, tmp_path):
 def test_cli_replot_needs_results(capsys, tmp_path):
     assert main(["scaling", "--replot", "--out", str(tmp_path)]) == 2
     assert "no results.parquet" in capsys.readouterr().err
+
+
+def test_default_batch_rule():
+    assert scaling.default_batch(2) == 1024 and scaling.default_batch(512) == 1
+    assert scaling.default_batch(64) == 2**22 // 64**3
+    assert scaling.default_batch(512, "learned") == scaling.LEARNED_MIN_BATCH
+    assert scaling.default_batch(2, "learned") == 1024

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import sys
@@ -58,6 +59,7 @@ BASELINES = ("lu", "torch-inv")  # the crossovers are against these
 MATMUL_N = 1024  # size of the peak-matmul probe
 MEMORY_FRACTION = 0.4  # default limit: this share of the memory available at start (shared machines)
 BATCH_BUDGET = 2**22  # default batch: about this many n^3 flops' worth of matrices, 1 to 1024
+LEARNED_MIN_BATCH = 32
 
 _WIDTH = re.compile(r"(\d+)\s*n\^2")
 
@@ -67,8 +69,12 @@ def expand(spec: str, n: int) -> str:
     return _WIDTH.sub(lambda m: str(int(m.group(1)) * n * n), spec)
 
 
-def default_batch(n: int) -> int:
-    return int(min(1024, max(1, BATCH_BUDGET // n**3)))
+def default_batch(n: int, family: str = "direct") -> int:
+    """About ``BATCH_BUDGET / n^3`` matrices (1 to 1024); networks get at least
+    ``LEARNED_MIN_BATCH``, as in batched inference: a batch of one or two would measure
+    streaming the weights from memory, not the O(n^4) arithmetic."""
+    b = int(min(1024, max(1, BATCH_BUDGET // n**3)))
+    return max(b, LEARNED_MIN_BATCH) if family == "learned" else b
 
 
 def _with_param(spec: str, key: str, value: str) -> str:
@@ -151,12 +157,13 @@ def plan(templates: list[str], ns: list[int], dtypes: list[str], device: str) ->
         for dtype in dtypes:
             for n in ns:
                 spec = expand(label, n)
-                library = "?"
+                library, family = "?", "?"
                 if known:
                     spec = _with_param(with_device(spec, device), "dtype", dtype)
-                    library = SOLVERS.build(spec).library  # validates parameters now, not mid-run
+                    solver = SOLVERS.build(spec)  # validates parameters now, not mid-run
+                    library, family = solver.library, solver.family
                 cells.append({"label": label, "spec": spec, "n": n, "dtype": dtype, "library": library,
-                              "known": known})
+                              "family": family, "known": known})
     order = {"numpy": 0, "torch": 1}
     return sorted(cells, key=lambda c: (order.get(c["library"], 2), c["dtype"], c["n"]))
 
@@ -167,8 +174,8 @@ def _skip_row(c: dict, reason: str, **extra) -> dict:
 
 
 def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: str, out: Path, *,
-                batch: int | None = None, threads: int | None = None, warmup_s: float = 0.1,
-                min_run_s: float = 0.3, max_memory: int | None = None, progress: bool = True) -> pd.DataFrame:
+                batch: int | None = None, threads: int | None = None, warmup_s: float = 0.25,
+                min_run_s: float = 0.5, max_memory: int | None = None, progress: bool = True) -> pd.DataFrame:
     """Run the sweep, writing the rows to ``out`` after every cell; returns them."""
     torch_device = resolve_device(device)
     cells = plan(templates, ns, dtypes, device)
@@ -187,8 +194,8 @@ def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: 
     with pinned_threads(threads or default_threads()) as pinned, _progress(progress, len(cells)) as advance:
         for c in cells:
             advance(f"{c['spec']} n={c['n']} {c['dtype']}")
-            B = batch or default_batch(c["n"])
-            extra = {"solver_label": c["label"], "batch": B, **pinned, **env}
+            B = batch or default_batch(c["n"], c["family"])
+            extra = {"solver_label": c["label"], "batch": B, "loadavg_1m": os.getloadavg()[0], **pinned, **env}
             if not c["known"]:
                 row = _skip_row(c, f"solver {parse_spec(c['spec'])[0]!r} is not registered in this version", **extra)
             else:
@@ -314,10 +321,14 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
         + ("" if torch.cuda.is_available() else " (no GPU on this machine: the CUDA run is still to do)"),
         f"- memory: {_gib(env.get('memory_total_bytes'))} in total; cells needing more than "
         f"{_gib(env.get('memory_limit_bytes'))} were skipped, not run",
-        f"- data: `{DATASET}` (SPD box, kappa about 10), batch per size in column `batch`; "
+        f"- data: `{DATASET}` (SPD box, kappa about 10); batch: about {BATCH_BUDGET} / n^3 matrices (1 to 1024), "
+        f"at least {LEARNED_MIN_BATCH} for networks (column `batch`); "
         f"{len(df)} rows: " + ", ".join(f"{(df['status'] == s).sum()} {s}" for s in results.STATUSES),
-        "",
     ]
+    if "loadavg_1m" in df and df["loadavg_1m"].notna().any():
+        lines.append(f"- load average (1 min) of the machine during the run: {df['loadavg_1m'].min():.2f} to "
+                     f"{df['loadavg_1m'].max():.2f} (above the thread count means other work shared the cores)")
+    lines.append("")
     if peaks is not None and len(peaks):
         lines += ["Matmul peak measured in this run (GFLOP/s, "
                   f"{MATMUL_N} x {MATMUL_N}): " + "; ".join(
@@ -381,12 +392,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="solver specs; 'K n^2' in a spec is K*n*n at each size, e.g. 'mlp-2fc[hidden=2n^2]'")
     p.add_argument("--dtype", nargs="+", default=["float64"], choices=("float64", "float32"))
     p.add_argument("--batch", type=int, default=None, metavar="B",
-                   help=f"matrices per batch (default: {BATCH_BUDGET} // n^3, clipped to 1..1024)")
+                   help=f"matrices per batch (default: {BATCH_BUDGET} // n^3, clipped to 1..1024; "
+                        f"at least {LEARNED_MIN_BATCH} for networks)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="device of the torch solvers (default: auto = CUDA when available)")
     p.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: all usable cores)")
-    p.add_argument("--warmup", type=float, default=0.1, metavar="S", help="warm-up seconds per cell (default 0.1)")
-    p.add_argument("--min-time", type=float, default=0.3, metavar="S", help="timed seconds per cell (default 0.3)")
+    p.add_argument("--warmup", type=float, default=0.25, metavar="S", help="warm-up seconds per cell (default 0.25)")
+    p.add_argument("--min-time", type=float, default=0.5, metavar="S", help="timed seconds per cell (default 0.5)")
     p.add_argument("--max-memory", type=float, default=None, metavar="GIB",
                    help=f"skip cells needing more (default: {MEMORY_FRACTION:.0%} of the memory available at start)")
     p.add_argument("--fit-from", type=int, default=None, metavar="N",
