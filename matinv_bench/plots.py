@@ -44,9 +44,8 @@ def _slope_text(slopes: pd.DataFrame, label: str, dtype: str, device: str) -> st
 def _reference_lines(ax, ns: np.ndarray, anchor: dict[int, tuple[float, float]]) -> None:
     for p, (n0, t0) in anchor.items():
         x = np.array([ns.min(), ns.max()], dtype=float)
-        ax.plot(x, t0 * (x / n0) ** p, color="0.55", lw=1, ls=(0, (1, 3)), zorder=0)
-        ax.annotate(f"n^{p}", (x[-1], t0 * (x[-1] / n0) ** p), fontsize=8, color="0.4",
-                    xytext=(2, 0), textcoords="offset points", va="center")
+        ax.plot(x, t0 * (x / n0) ** p, color="0.35", lw=1.2, ls=(0, (1, 2 + 2 * (p - 3))), zorder=0,
+                label=f"reference: n^{p}")
 
 
 def _finish(fig, ax, ns: np.ndarray, path: Path, legend: dict) -> None:
@@ -81,6 +80,8 @@ def _time_figure(ok: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device: str
                 n0 = t[name].dropna().index.max()
                 anchor[p] = (n0, t[name][n0] * 3)
                 break
+    lo, hi = ok["time_per_matrix_s"].min(), ok["time_per_matrix_s"].max()
+    ax.set_ylim(lo / 3, hi * 3)  # the reference lines may leave the data's range; the axes may not
     _reference_lines(ax, ns, anchor)
     ax.set(xlabel="n (matrix size)", ylabel="seconds per matrix (median; band: IQR)",
            title=f"Time per matrix against n ({dtype}, {device})")
