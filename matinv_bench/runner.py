@@ -14,7 +14,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +69,7 @@ def make_grid(solvers: Iterable[str], datasets: Iterable[str], seeds: Iterable[i
 
 
 def _base_row(cell: Cell, solver: Solver | None, data: MatrixSet | None) -> dict:
-    name, params = parse_spec(cell.solver)
+    params = parse_spec(cell.solver)[1]
     row = {
         "solver": getattr(solver, "spec", cell.solver),
         "family": getattr(solver, "family", ""),
@@ -209,6 +209,3 @@ class _progress:
                 self.bar.update(self.task, completed=self.total, description="done")
             self.bar.__exit__(*exc)
 
-
-def replace_seed(cell: Cell, seed: int) -> Cell:
-    return replace(cell, seed=seed)

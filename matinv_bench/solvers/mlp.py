@@ -37,7 +37,7 @@ def build_mlp(n: int, hidden: int, layers: int, dtype: torch.dtype = torch.float
     mods: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
         mods.append(nn.Linear(a, b, dtype=dtype))
-        if i < layers - 2:
+        if i < layers - 1:  # a ReLU after every layer but the last
             mods.append(nn.ReLU())
     return nn.Sequential(*mods)
 
