@@ -149,3 +149,14 @@ def test_default_batch_rule():
     assert scaling.default_batch(64) == 2**22 // 64**3
     assert scaling.default_batch(512, "learned") == scaling.LEARNED_MIN_BATCH
     assert scaling.default_batch(2, "learned") == 1024
+
+
+def test_a_cell_that_raises_is_a_failed_row(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise MemoryError("1000 matrices of size 4 x 4 need about 9 GiB")
+
+    monkeypatch.setattr(scaling, "make_dataset", boom)
+    df = scaling.run_scaling(["lu"], [4], ["float64"], "cpu", tmp_path, batch=2, warmup_s=0.0, min_run_s=0.01,
+                             progress=False)
+    assert df["status"].tolist() == ["failed"]
+    assert "MemoryError: 1000 matrices" in df["reason"].iloc[0]

@@ -199,8 +199,11 @@ def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: 
             if not c["known"]:
                 row = _skip_row(c, f"solver {parse_spec(c['spec'])[0]!r} is not registered in this version", **extra)
             else:
-                row = _one_cell(c, B, limit if c["library"] == "torch" else host_limit, warmup_s, min_run_s,
-                                datasets, peaks, transfers)
+                try:
+                    row = _one_cell(c, B, limit if c["library"] == "torch" else host_limit, warmup_s, min_run_s,
+                                    datasets, peaks, transfers)
+                except Exception as exc:  # e.g. the dataset itself does not fit: a row, not the end
+                    row = {**_skip_row(c, f"{type(exc).__name__}: {exc}"), "status": "failed"}
                 row.update(extra)
             rows.append(row)
             results.write_tables(results.to_frame(rows), out)
