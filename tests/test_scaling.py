@@ -160,3 +160,12 @@ def test_a_cell_that_raises_is_a_failed_row(tmp_path, monkeypatch):
                              progress=False)
     assert df["status"].tolist() == ["failed"]
     assert "MemoryError: 1000 matrices" in df["reason"].iloc[0]
+
+
+def test_cli_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["scaling", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--n", "--solver", "--dtype", "--batch", "--device", "--out", "--max-memory", "--replot"):
+        assert option in out

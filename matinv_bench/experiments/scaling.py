@@ -390,10 +390,13 @@ def finish(out: Path, command: str, fit_from: int | None = None) -> tuple[pd.Dat
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n", nargs="+", type=int, default=list(DEFAULT_N), metavar="N", help="matrix sizes")
+    p.add_argument("--n", nargs="+", type=int, default=list(DEFAULT_N), metavar="N",
+                   help=f"matrix sizes (default: {' '.join(map(str, DEFAULT_N))})")
     p.add_argument("--solver", nargs="+", default=list(DEFAULT_SOLVERS), metavar="SPEC",
-                   help="solver specs; 'K n^2' in a spec is K*n*n at each size, e.g. 'mlp-2fc[hidden=2n^2]'")
-    p.add_argument("--dtype", nargs="+", default=["float64"], choices=("float64", "float32"))
+                   help="solver specs; 'K n^2' in a spec is K*n*n at each size, e.g. 'mlp-2fc[hidden=2n^2]' "
+                        "(default: the classical solvers, neumann, newton-schulz and four networks)")
+    p.add_argument("--dtype", nargs="+", default=["float64"], choices=("float64", "float32"),
+                   help="precision the solvers compute in (default: float64)")
     p.add_argument("--batch", type=int, default=None, metavar="B",
                    help=f"matrices per batch (default: {BATCH_BUDGET} // n^3, clipped to 1..1024; "
                         f"at least {LEARNED_MIN_BATCH} for networks)")
@@ -403,7 +406,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=float, default=0.25, metavar="S", help="warm-up seconds per cell (default 0.25)")
     p.add_argument("--min-time", type=float, default=0.5, metavar="S", help="timed seconds per cell (default 0.5)")
     p.add_argument("--max-memory", type=float, default=None, metavar="GIB",
-                   help=f"skip cells needing more (default: {MEMORY_FRACTION:.0%} of the memory available at start)")
+                   help=f"skip cells needing more (default: {100 * MEMORY_FRACTION:.0f}%% of the memory available at start, "
+                        "the GPU's for torch solvers on CUDA)")
     p.add_argument("--fit-from", type=int, default=None, metavar="N",
                    help="fit slopes over sizes >= N (default: the larger half of each solver's sizes)")
     p.add_argument("--out", type=Path, default=Path("results") / "scaling", metavar="DIR",
