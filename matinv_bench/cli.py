@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,8 @@ EPILOG = """examples:
   matinv-bench run --solver lu gauss-jordan --dataset 'randsvd[n=64,cond=1e8]' --seeds 3
   matinv-bench run --solver 'gauss-jordan[backend=torch]' --device cuda --dtype float32
   matinv-bench list solvers
+  matinv-bench run --resume results/run-20260101-120000   # finish an interrupted run
+  matinv-bench run --workers 2 --cell-timeout 600          # a local Dask cluster; kill cells after 10 min
 """
 
 
@@ -38,7 +41,8 @@ def _add_run(sub) -> None:
         "run", help="run a suite or a grid of solvers x datasets x seeds",
         description="Run every solver on every dataset for every seed and dtype, measuring accuracy "
                     "against trustworthy references and the time per matrix. Writes results.parquet, "
-                    "results.csv and summary.md to the output folder, after every cell.",
+                    "results.csv and summary.md to the output folder; every finished cell is saved at "
+                    "once (see --resume).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--suite", default="quick", choices=sorted(SUITES),
                    help="named suite of solvers and datasets (default: quick)")
@@ -60,6 +64,17 @@ def _add_run(sub) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder (default: results/<suite>-<date>-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                   help="continue the run in DIR: run only its missing cells, with the grid and settings "
+                        "it saved in DIR/run.json (grid and clock options are then not allowed)")
+    p.add_argument("--cell-timeout", type=float, default=None, metavar="S",
+                   help="stop a cell after S seconds and record it as failed (cells then run in a child "
+                        "process that is killed at the limit)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="run the cells on this Dask cluster (needs the 'dask' extra)")
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="start a local Dask cluster of N worker processes and run the cells there")
     p.set_defaults(func=cmd_run)
 
 
@@ -135,19 +150,75 @@ def cmd_run(args) -> int:
         raise UserError("--n-matrices must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
-    cells = make_grid(args.solver or suite.solvers, args.dataset or suite.datasets, seeds, args.dtype, args.device)
-    out = args.out or Path("results") / f"{args.suite if not (args.solver or args.dataset) else 'run'}-{datetime.now():%Y%m%d-%H%M%S}"
-    command = "matinv-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    df = run_grid(cells, out, n_test=args.n_matrices, threads=args.threads, warmup_s=args.warmup,
-                  min_run_s=args.min_time, time_it=not args.no_timing, progress=not args.quiet,
-                  title=f"matinv-bench run ({args.suite if not (args.solver or args.dataset) else 'custom grid'})",
-                  command=command)
+    if args.cell_timeout is not None and not args.cell_timeout > 0:
+        raise UserError("--cell-timeout must be a positive number of seconds")
+    if args.workers is not None and args.workers < 1:
+        raise UserError("--workers must be at least 1")
+    if args.resume is not None:
+        cells, out, grid = _resumed_grid(args)
+    else:
+        cells = make_grid(args.solver or suite.solvers, args.dataset or suite.datasets, seeds, args.dtype, args.device)
+        out = args.out or Path("results") / f"{args.suite if not (args.solver or args.dataset) else 'run'}-{datetime.now():%Y%m%d-%H%M%S}"
+        command = "matinv-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        grid = dict(n_test=args.n_matrices, threads=args.threads, warmup_s=args.warmup, min_run_s=args.min_time,
+                    time_it=not args.no_timing, cell_timeout=args.cell_timeout, command=command,
+                    title=f"matinv-bench run ({args.suite if not (args.solver or args.dataset) else 'custom grid'})")
+    with _executor(args) as executor:
+        try:
+            df = run_grid(cells, out, progress=not args.quiet, resume=args.resume is not None, executor=executor,
+                          **grid)
+        except KeyboardInterrupt:
+            print(f"matinv-bench: to finish the run later: matinv-bench run --resume {shlex.quote(str(out))}",
+                  file=sys.stderr)
+            raise
     if not args.quiet:
         print(results.summary_table(df, fmt="simple"))
     counts = df["status"].value_counts().to_dict()
     print(f"\n{len(df)} cells: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES))
-    print(f"wrote {out}/results.parquet, results.csv and summary.md")
+    print(f"wrote {out}/results.parquet, results.csv and summary.md (one file per cell in {out}/cells)")
     return 0
+
+
+def _resumed_grid(args) -> tuple[list, Path, dict]:
+    """The cells, folder and settings of the run to resume, from its run.json."""
+    from matinv_bench.checkpoint import RunFolder
+    from matinv_bench.runner import Cell
+
+    given = [flag for flag, value in (("--solver", args.solver), ("--dataset", args.dataset), ("--seeds", args.seeds),
+                                      ("--n-matrices", args.n_matrices), ("--out", args.out),
+                                      ("--threads", args.threads)) if value is not None]
+    given += [flag for flag, changed in (("--suite", args.suite != "quick"), ("--dtype", args.dtype != ["float64"]),
+                                         ("--device", args.device != "auto"), ("--warmup", args.warmup != 0.25),
+                                         ("--min-time", args.min_time != 0.5), ("--no-timing", args.no_timing))
+              if changed]
+    if given:
+        raise UserError(f"--resume reuses the grid and settings saved in {args.resume}/run.json; "
+                        f"drop {', '.join(given)}")
+    manifest = RunFolder(args.resume).read_manifest()
+    try:
+        cells = [Cell(**c) for c in manifest["cells"]]
+        s = manifest["settings"]
+        grid = dict(n_test=s["n_test"], threads=s["threads"], warmup_s=s["warmup_s"], min_run_s=s["min_run_s"],
+                    time_it=s["time_it"], title=manifest["title"], command=manifest["command"],
+                    cell_timeout=args.cell_timeout if args.cell_timeout is not None else s.get("cell_timeout"))
+    except (KeyError, TypeError) as exc:
+        raise UserError(f"cannot resume {str(args.resume)!r}: run.json is malformed "
+                        f"({type(exc).__name__}: {exc})") from None
+    return cells, args.resume, grid
+
+
+@contextmanager
+def _executor(args):
+    """A Dask executor for --scheduler/--workers, else None (cells run in this process)."""
+    if args.scheduler is None and args.workers is None:
+        yield None
+        return
+    from matinv_bench.cluster import dask_executor
+
+    with dask_executor(args.scheduler, args.workers) as (executor, workers):
+        if not args.quiet:
+            print(workers, file=sys.stderr)
+        yield executor
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -132,6 +132,8 @@ def summary_table(df: pd.DataFrame, fmt: str = "github") -> str:
     cols = [c for c in SUMMARY_COLUMNS if c in df]
     if "seed" in df and df["seed"].nunique() > 1:
         cols.insert(2, "seed")
+    if "host" in df and df["host"].nunique() > 1:  # timings from different machines are labelled
+        cols.insert(2, "host")
     view = df[cols].copy()
     if "reason" in view:
         view["reason"] = view["reason"].fillna("").astype(str).str.slice(0, 60)
@@ -140,7 +142,7 @@ def summary_table(df: pd.DataFrame, fmt: str = "github") -> str:
 
 def write_summary(df: pd.DataFrame, folder: Path, title: str, command: str) -> None:
     """``summary.md``: the command that made the run, where it ran, and the table."""
-    env = df.iloc[0] if len(df) else {}
+    env = {c: df[c].dropna().iloc[0] for c in df.columns if df[c].notna().any()}  # rows lost with a worker have none
     lines = [
         f"# {title}",
         "",
@@ -148,7 +150,11 @@ def write_summary(df: pd.DataFrame, folder: Path, title: str, command: str) -> N
         "",
         f"- package {env.get('package_version', '')} at git {env.get('git_sha', '') or 'unknown'}; "
         f"torch {env.get('torch_version', '')}, numpy {env.get('numpy_version', '')}",
-        f"- host {env.get('host', '')}: {env.get('cpu', '')}; {env.get('threads', '')} threads; BLAS {env.get('blas', '')}",
+        f"- host {env.get('host', '')}: {env.get('cpu', '')}; {env.get('threads', '')} threads; "
+        f"BLAS {env.get('blas', '')}"
+        if "host" not in df or df["host"].nunique() <= 1 else
+        "- hosts (each row's `host`, `cpu`, `cores` and `worker` say where it ran): "
+        + "; ".join(f"{h}: {c}" for h, c in df[["host", "cpu"]].drop_duplicates().itertuples(index=False)),
         f"- {len(df)} rows: " + ", ".join(f"{(df['status'] == s).sum()} {s}" for s in STATUSES),
         "",
         "Errors are against trustworthy references (column `ref_method`); times are the median per",

@@ -1,8 +1,11 @@
 """Run a grid of solver specs x dataset specs x seeds x dtypes; one tidy row per cell.
 
 A cell never aborts the sweep: a skip becomes a ``skipped`` row with the solver's reason, an
-exception a ``failed`` row with the error. Rows are written to the output folder after every
-cell (atomically), so an interrupted run keeps what it finished.
+exception a ``failed`` row with the error. Each finished cell is saved on its own at once
+(atomically, :mod:`matinv_bench.checkpoint`), so an interrupted run keeps what it finished and
+``resume=True`` runs only the rest. Cells run in this process, in a child process that a time
+limit can kill (:mod:`matinv_bench.isolation`), or on any ``concurrent.futures`` executor such as a
+Dask cluster (:mod:`matinv_bench.cluster`).
 
 Cells are ordered by the library of their timed call (numpy first, then torch): idle BLAS
 threads of one library spin and starve the other's threads on small machines.
@@ -10,18 +13,24 @@ threads of one library spin and starve the other's threads on small machines.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
+import os
+import sys
+import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, as_completed
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.linalg import LinAlgWarning
 
-from matinv_bench import metrics, results
+from matinv_bench import checkpoint, isolation, metrics, results
 from matinv_bench.datasets import DATASETS, MatrixSet, make_dataset
 from matinv_bench.solvers import SOLVERS, Solver
 from matinv_bench.specs import parse_spec
@@ -122,6 +131,9 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
             row.update(acc)
             if acc["failure_rate"] >= 1.0:
                 return {**row, "status": "failed", "reason": res.reason or "every matrix failed"}
+            if np.isnan(acc["mae"]):  # never report an unscored cell as ok with NaN errors
+                return {**row, "status": "failed",
+                        "reason": "cannot score: no matrix has a reference inverse (all exactly singular)"}
             row["reason"] = res.reason
             if time_it:
                 sync = solver.sync if solver.device.startswith("cuda") else None
@@ -142,44 +154,191 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
         return {**row, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
 
 
+# rebuilding results.parquet/csv after every cell costs O(cells^2) on a long sweep; cells/ is
+# written at once regardless, so the tables may trail it by this long
+TABLES_EVERY_S = 2.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What running a cell needs besides the cell: the test-set size, threads, the clock's budget
+    and the time limit. ``threads=None`` means all the cores of wherever the cell runs."""
+
+    n_test: int | None = None
+    threads: int | None = None
+    warmup_s: float = 0.25
+    min_run_s: float = 0.5
+    time_it: bool = True
+    cell_timeout: float | None = None
+
+
+@functools.lru_cache(maxsize=32)
+def _dataset(spec: str, n_test: int | None, seed: int) -> MatrixSet:
+    return make_dataset(spec, n_test=n_test, seed=seed)
+
+
+@functools.cache
+def machine() -> dict:
+    """Columns that say where a row ran: host, CPU, usable cores, memory, versions, git commit."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (ValueError, OSError, AttributeError):
+        memory = float("nan")
+    return {**results.environment(), "cores": default_threads(), "memory_gib": round(memory, 1)}
+
+
+def _dask_worker() -> tuple[str, int | None]:
+    """This process's Dask worker address and thread count, or ``("local", None)``."""
+    if sys.modules.get("distributed") is not None:  # never import dask just to find out that we are not on it
+        from distributed import get_worker
+
+        try:
+            w = get_worker()
+            return w.address, getattr(getattr(w, "state", None), "nthreads", None)
+        except ValueError:
+            pass
+    return "local", None
+
+
+def run_here(cell: Cell, settings: Settings) -> dict:
+    """Build (or reuse) the cell's dataset and run the cell in this process, threads pinned.
+
+    Returns the row as plain JSON values, exactly as it reads back from a cell file."""
+    threads = settings.threads or default_threads()
+    with pinned_threads(threads) as pinned:
+        try:
+            data = _dataset(cell.dataset, settings.n_test, cell.seed)
+        except Exception as exc:  # a bad dataset is a failed row for each of its cells
+            row = {**_base_row(cell, None, None), "status": "failed",
+                   "reason": f"dataset {cell.dataset!r}: {type(exc).__name__}: {exc}"}
+        else:
+            row = run_cell(cell, data, warmup_s=settings.warmup_s, min_run_s=settings.min_run_s,
+                           time_it=settings.time_it)
+    return checkpoint.plain_row({**row, **pinned, **machine()})
+
+
+_ONE_AT_A_TIME = threading.Lock()
+_CHILD = isolation.CellProcess()
+atexit.register(_CHILD.close)
+
+
+def run_one(cell: Cell, settings: Settings) -> dict:
+    """Run one cell wherever this is called: in-process, or as a task on a Dask worker.
+
+    Cells run one at a time per process (thread pinning is process-wide, and a timing must not
+    share its cores), with the worker's thread count by default. With ``settings.cell_timeout``
+    the cell runs in a child process that is killed when the time is up; the row then says so.
+    """
+    worker, worker_threads = _dask_worker()
+    if settings.threads is None:
+        settings = replace(settings, threads=worker_threads or default_threads())
+    with _ONE_AT_A_TIME:
+        if settings.cell_timeout is None:
+            row = run_here(cell, settings)
+        else:
+            row = _run_in_child(cell, settings)
+    return {**row, "worker": worker}
+
+
+def _run_in_child(cell: Cell, settings: Settings) -> dict:
+    try:
+        kind, value = _CHILD.run({"cell": asdict(cell), "settings": asdict(settings)}, settings.cell_timeout)
+    except (OSError, RuntimeError) as exc:
+        kind, value = "died", f"could not start a cell process: {exc}"
+    if kind == "row":
+        return value
+    reason = (f"timed out after {settings.cell_timeout:g} s (--cell-timeout); the cell's process was killed"
+              if kind == "timeout" else value)
+    return failed_row(cell, reason, threads=settings.threads, **machine())
+
+
+def failed_row(cell: Cell, reason: str, **extra) -> dict:
+    """The row of a cell that produced none itself (timed out, or lost with its worker)."""
+    return checkpoint.plain_row({**_base_row(cell, None, None), "status": "failed", "reason": reason, **extra})
+
+
 def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None = None, threads: int | None = None,
              warmup_s: float = 0.25, min_run_s: float = 0.5, time_it: bool = True, progress: bool = True,
-             title: str = "matinv-bench run", command: str = "", on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
-    """Run every cell, writing ``results.parquet``, ``results.csv`` and ``summary.md`` under ``out``
-    after each one. Returns the rows as a DataFrame (schema: :data:`results.COLUMNS`)."""
-    threads = threads or default_threads()
-    env = results.environment()
-    rows: list[dict] = []
-    datasets: dict[tuple[str, int], MatrixSet | Exception] = {}
-    with pinned_threads(threads) as pinned, _progress(progress, len(cells)) as advance:
-        for cell in cells:
-            advance(f"{cell.solver} on {cell.dataset}")
-            key = (cell.dataset, cell.seed)
-            if key not in datasets:
-                try:
-                    datasets[key] = make_dataset(cell.dataset, n_test=n_test, seed=cell.seed)
-                except Exception as exc:
-                    datasets[key] = exc
-            data = datasets[key]
-            if isinstance(data, Exception):
-                row = {**_base_row(cell, None, None), "status": "failed",
-                       "reason": f"dataset {cell.dataset!r}: {type(data).__name__}: {data}"}
-            else:
-                row = run_cell(cell, data, warmup_s=warmup_s, min_run_s=min_run_s, time_it=time_it)
-            row.update(pinned)
-            row.update(env)
-            rows.append(row)
-            if on_row:
-                on_row(row)
-            if out is not None:
-                df = results.to_frame(rows)
-                results.write_tables(df, out)
-                results.write_summary(df, out, title, command)
-    return results.to_frame(rows)
+             title: str = "matinv-bench run", command: str = "", on_row: Callable[[dict], None] | None = None,
+             resume: bool = False, cell_timeout: float | None = None,
+             executor: Executor | None = None) -> pd.DataFrame:
+    """Run every cell and return the rows in grid order (schema: :data:`results.COLUMNS`).
+
+    With ``out``, each finished cell is saved at once to ``out/cells/<key>.json``, and
+    ``results.parquet``, ``results.csv`` and ``summary.md`` are rebuilt from the finished cells
+    (every few seconds and at the end, also after Ctrl-C), all atomically (see
+    :mod:`matinv_bench.checkpoint`); ``out/run.json`` keeps the grid and settings.
+    ``resume=True`` keeps the cells ``out`` already holds and runs only the others.
+
+    ``cell_timeout`` (seconds) runs cells in a child process that is killed when a cell takes
+    longer; the cell becomes a ``failed`` row that says so. ``executor`` (any
+    ``concurrent.futures.Executor``, e.g. a Dask ``Client.get_executor()``) runs the cells
+    there; rows are written here as they finish, and a cell whose worker was lost is a failed row.
+    A KeyboardInterrupt stops the run and keeps every finished cell.
+    """
+    if cell_timeout is not None and not cell_timeout > 0:
+        raise ValueError(f"the cell timeout must be a positive number of seconds, got {cell_timeout!r}")
+    settings = Settings(n_test, threads, warmup_s, min_run_s, time_it, cell_timeout)
+    cells = list(dict.fromkeys(cells))  # a cell named twice runs once
+    keys = [checkpoint.cell_key(asdict(c), n_test) for c in cells]
+    rows: dict[str, dict] = {}
+    folder = checkpoint.RunFolder(out) if out is not None else None
+    if folder is not None:
+        if resume:
+            folder.remove_stale_temporaries()
+            rows = folder.finished(keys)
+        folder.write_manifest([asdict(c) for c in cells], asdict(settings), title, command)
+
+    def ordered() -> list[dict]:
+        return [rows[k] for k in keys if k in rows]
+
+    todo = [(k, c) for k, c in zip(keys, cells) if k not in rows]
+    last_tables = time.monotonic()
+    try:
+        with _progress(progress, len(todo)) as step:
+            for key, row in _execute(todo, settings, executor):
+                rows[key] = row
+                if folder is not None:
+                    folder.save_cell(key, row)  # the durable record; the tables below are derived
+                    if time.monotonic() - last_tables > TABLES_EVERY_S:
+                        folder.write_tables(ordered(), title, command)
+                        last_tables = time.monotonic()
+                if on_row:
+                    on_row(row)
+                step(f"{row['solver']} on {row['dataset']}")
+    finally:  # also after Ctrl-C; after SIGKILL, --resume rebuilds them from cells/
+        if folder is not None:
+            folder.write_tables(ordered(), title, command)
+    return results.to_frame(ordered())
+
+
+def _execute(todo: list[tuple[str, Cell]], settings: Settings,
+             executor: Executor | None) -> Iterator[tuple[str, dict]]:
+    """Yield ``(key, row)`` as cells finish: in order here, or in completion order on an executor."""
+    if executor is None:
+        try:
+            for key, cell in todo:
+                yield key, run_one(cell, settings)
+        finally:
+            _CHILD.close()
+            _dataset.cache_clear()
+        return
+    futures = {executor.submit(run_one, cell, settings): (key, cell) for key, cell in todo}
+    try:
+        for fut in as_completed(futures):
+            key, cell = futures[fut]
+            try:
+                row = fut.result()
+            except Exception as exc:  # the worker died (dask retries first) or the task could not run
+                row = failed_row(cell, f"lost on the cluster: {type(exc).__name__}: {exc}", worker="lost")
+            yield key, row
+    finally:
+        for fut in futures:
+            fut.cancel()
 
 
 class _progress:
-    """A rich progress bar over cells (silent when ``enabled`` is False)."""
+    """A rich progress bar over cells; ``step(desc)`` marks one more cell done (silent when disabled)."""
 
     def __init__(self, enabled: bool, total: int):
         self.enabled, self.total = enabled, total
@@ -193,15 +352,7 @@ class _progress:
                             TimeElapsedColumn(), transient=False)
         self.bar.__enter__()
         self.task = self.bar.add_task("cells", total=self.total)
-        self.started = False
-
-        def advance(desc: str) -> None:
-            if self.started:
-                self.bar.advance(self.task)
-            self.started = True
-            self.bar.update(self.task, description=desc)
-
-        return advance
+        return lambda desc: self.bar.update(self.task, advance=1, description=f"done: {desc}")
 
     def __exit__(self, *exc) -> None:
         if self.enabled:

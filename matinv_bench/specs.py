@@ -149,7 +149,7 @@ class Registry(Generic[T]):
             raise SpecError(f"{self.kind} {name!r} has no parameter {', '.join(unknown)}; allowed: {hint}")
         try:
             obj = cls(**params)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, ArithmeticError) as exc:  # e.g. int(1e400) overflows
             raise SpecError(f"bad parameters for {self.kind} {spec!r}: {exc}") from None
         obj.spec = spec if name in self.prefixes else format_spec(name, params)  # type: ignore[attr-defined]
         obj.params = params  # type: ignore[attr-defined]

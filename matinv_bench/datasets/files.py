@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matinv_bench.datasets.base import Dataset, Sample, register
+from matinv_bench.datasets.base import Dataset, Sample, available_memory, register
 from matinv_bench.datasets.boxes import PAPER_EPS, box_sample
 
 
@@ -22,15 +22,35 @@ class DataFileError(ValueError):
 
 
 def load_npy(path: Path, what: str) -> np.ndarray:
-    """Load a .npy file without pickles, with errors that name the file."""
+    """Load a .npy file of real numbers as float64, without pickles, with errors that name the file.
+
+    The header is read first, so a malformed file, an unsupported dtype, a header that promises
+    more data than the file holds, or an array too large for memory is refused before any
+    allocation.
+    """
     if not path.is_file():
         raise DataFileError(f"{what}: no such file {str(path)!r}")
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _fortran, dtype = read_header(fh)
+            data_bytes = path.stat().st_size - fh.tell()
+    except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, tokenize errors, ...
+        raise DataFileError(f"{what}: cannot read {str(path)!r} as .npy ({type(exc).__name__}: {exc})") from None
+    if dtype.kind not in "fiu":
+        raise DataFileError(f"{what}: {str(path)!r} holds dtype {dtype}, expected real numbers")
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if nbytes > data_bytes:
+        raise DataFileError(f"{what}: {str(path)!r} is truncated: its header promises shape {shape} "
+                            f"({nbytes} bytes) but the file holds {data_bytes} bytes of data")
+    if 2 * nbytes > available_memory():  # the array and its float64 copy
+        raise DataFileError(f"{what}: {str(path)!r} holds {nbytes / 2**30:.1f} GiB, more than this machine's "
+                            f"available memory ({available_memory() / 2**30:.1f} GiB)")
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise DataFileError(f"{what}: cannot read {str(path)!r} as .npy ({exc})") from None
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
-        raise DataFileError(f"{what}: {str(path)!r} holds dtype {arr.dtype}, expected real numbers")
     if not np.isfinite(arr).all():
         raise DataFileError(f"{what}: {str(path)!r} contains NaN or Inf")
     return arr.astype(np.float64, copy=False)
@@ -72,8 +92,8 @@ class PaperDir(Dataset):
         base = load_npy(root / "base_matrix.npy", "paper-dir")
         data = load_npy(root / "test_set.npy", "paper-dir")
         n = base.shape[0] if base.ndim == 2 else -1
-        if base.ndim != 2 or base.shape != (n, n):
-            raise DataFileError(f"paper-dir: base_matrix.npy must be square (n, n), got {base.shape}")
+        if base.ndim != 2 or base.shape != (n, n) or n < 1:
+            raise DataFileError(f"paper-dir: base_matrix.npy must be square (n, n) with n >= 1, got {base.shape}")
         if data.ndim != 4 or data.shape[1:] != (n, n, 2) or data.shape[0] == 0:
             raise DataFileError(f"paper-dir: test_set.npy must have shape (N, {n}, {n}, 2), got {data.shape}")
         self.path, self.base, self.eps, self.n = path, base, PAPER_EPS, n

@@ -114,8 +114,8 @@ class Uniform(Dataset):
 
     def __init__(self, n: int = 2, low: float = -1.0, high: float = 1.0):
         self.n = _check_n(n)
-        if not (np.isfinite(low) and np.isfinite(high) and low < high):
-            raise ValueError(f"need finite low < high, got low={low!r}, high={high!r}")
+        if not (np.isfinite(low) and np.isfinite(high) and low < high and np.isfinite(high - low)):
+            raise ValueError(f"need finite low < high with a finite high - low, got low={low!r}, high={high!r}")
         self.low, self.high = float(low), float(high)
 
     def sample(self, rng: np.random.Generator, size: int) -> Sample:

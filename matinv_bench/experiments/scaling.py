@@ -193,7 +193,6 @@ def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: 
 
     with pinned_threads(threads or default_threads()) as pinned, _progress(progress, len(cells)) as advance:
         for c in cells:
-            advance(f"{c['spec']} n={c['n']} {c['dtype']}")
             B = batch or default_batch(c["n"], c["family"])
             extra = {"solver_label": c["label"], "batch": B, "loadavg_1m": os.getloadavg()[0], **pinned, **env}
             if not c["known"]:
@@ -207,6 +206,7 @@ def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: 
                 row.update(extra)
             rows.append(row)
             results.write_tables(results.to_frame(rows), out)
+            advance(f"{c['spec']} n={c['n']} {c['dtype']}")
     return results.to_frame(rows)
 
 

@@ -111,7 +111,10 @@ class Solver(ABC):
         """Untimed: turn ``invert``'s output into numpy and flag non-finite matrices."""
         X = np.asarray(out)
         failed = ~np.isfinite(X).all(axis=(1, 2))
-        reason = f"{failed.sum()} of {len(failed)} outputs are not finite" if failed.any() else None
+        reason = None
+        if failed.any():  # an overflow (Inf) is a failure like any other: NaN and flagged
+            X = mark_failed(X.copy(), failed)
+            reason = f"{failed.sum()} of {len(failed)} outputs are not finite"
         return Inversion(X, failed, reason)
 
     def sync(self) -> None:

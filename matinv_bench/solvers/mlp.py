@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from matinv_bench.datasets.base import TooLargeError, available_memory
 from matinv_bench.solvers._torch import TorchSolver
 from matinv_bench.solvers.base import check_stack, register
 
@@ -74,6 +75,10 @@ class MLPSolver(TorchSolver):
 
     def fit(self, data) -> MLPSolver:
         """Build the network for ``data.n`` and train it with ``self.recipe`` ("none": seeded init)."""
+        need = self.param_bytes(data.n)
+        if need > available_memory():  # refuse before torch allocates (overcommit could end in the OOM killer)
+            raise TooLargeError(f"a {self.name} for {data.n} x {data.n} matrices has {need / 2**30:.1f} GiB of weights; "
+                                f"only {available_memory() / 2**30:.1f} GiB is available")
         self.n_ = data.n
         self.base_ = None if data.base is None else np.asarray(data.base, dtype=np.float64)
         self.eps_ = data.eps
