@@ -311,17 +311,11 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
     env = df.iloc[0]
     ok = df[df["status"] == "ok"]
     peaks = ok.groupby(["library", "dtype", "device"])["peak_gflops"].first().reset_index() if len(ok) else None
+    devices = sorted(d for d in df["device"].dropna().astype(str).unique() if d)
     lines = [
-        "# Scaling of time, flops and memory with n",
-        "",
-        f"Made by: `{command}`",
-        "",
-        f"- package {env.get('package_version', '')} at git {env.get('git_sha', '') or 'unknown'}; "
-        f"torch {env.get('torch_version', '')}, numpy {env.get('numpy_version', '')}",
-        f"- host {env.get('host', '')}: {env.get('cpu', '')}; {env.get('threads', '')} threads; "
-        f"BLAS {env.get('blas', '')}",
-        f"- devices: {', '.join(sorted(d for d in df['device'].dropna().astype(str).unique() if d))}"
-        + ("" if torch.cuda.is_available() else " (no GPU on this machine: the CUDA run is still to do)"),
+        *results.summary_header(df, "Scaling of time, flops and memory with n", command),
+        f"- devices: {', '.join(devices)}"
+        + ("" if any(d.startswith("cuda") for d in devices) else " (no GPU in this run: the CUDA run is still to do)"),
         f"- memory: {_gib(env.get('memory_total_bytes'))} in total; cells needing more than "
         f"{_gib(env.get('memory_limit_bytes'))} were skipped, not run",
         f"- data: `{DATASET}` (SPD box, kappa about 10); batch: about {BATCH_BUDGET} / n^3 matrices (1 to 1024), "
