@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from contextlib import contextmanager
@@ -64,6 +65,7 @@ def _add_run(sub) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder (default: results/<suite>-<date>-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--retrain", action="store_true", help="train learned solvers again even when a cached model exists")
     p.add_argument("--resume", type=Path, default=None, metavar="DIR",
                    help="continue the run in DIR: run only its missing cells, with the grid and settings "
                         "it saved in DIR/run.json (grid and clock options are then not allowed)")
@@ -163,6 +165,8 @@ def cmd_run(args) -> int:
         grid = dict(n_test=args.n_matrices, threads=args.threads, warmup_s=args.warmup, min_run_s=args.min_time,
                     time_it=not args.no_timing, cell_timeout=args.cell_timeout, command=command,
                     title=f"matinv-bench run ({args.suite if not (args.solver or args.dataset) else 'custom grid'})")
+    if args.retrain:  # learned solvers train again even when a cached model exists (read by training.fit)
+        os.environ["MATINV_BENCH_RETRAIN"] = "1"
     with _executor(args) as executor:
         try:
             df = run_grid(cells, out, progress=not args.quiet, resume=args.resume is not None, executor=executor,

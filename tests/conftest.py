@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples every run (a red CI must be reproducible); locally they vary.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_DATA = ROOT.parent / "shared" / "paper-data"
+
+
+# options that ask pytest-benchmark for timings (to show, save or compare)
+TIMING_OPTIONS = ("benchmark_only", "benchmark_save", "benchmark_autosave", "benchmark_compare", "benchmark_json")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """pyproject's addopts hold ``--benchmark-disable``, so plain pytest runs every benchmark
+    once, untimed; an option that asks for timings (``--benchmark-only``, ``--benchmark-autosave``,
+    ``--benchmark-compare``, ...) re-enables them."""
+    if any(config.getoption(name, default=None) for name in TIMING_OPTIONS):
+        config.option.benchmark_enable = True
 
 
 @pytest.fixture
@@ -22,3 +42,14 @@ def paper_data() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _model_cache(tmp_path_factory) -> Path:
+    """Trained models go to a temporary cache, never the user's (see matinv_bench.training)."""
+    mp = pytest.MonkeyPatch()
+    path = tmp_path_factory.mktemp("model-cache")
+    mp.setenv("MATINV_BENCH_CACHE", str(path))
+    mp.delenv("MATINV_BENCH_RETRAIN", raising=False)
+    yield path
+    mp.undo()

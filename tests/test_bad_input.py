@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -31,7 +32,10 @@ MANY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 def _ready(spec: str, n: int):
     """A solver built and fitted (learned solvers need to know n) for n x n input."""
     solver = SOLVERS.build(spec)
-    solver.fit(make_dataset(f"uniform[n={n}]", n_test=2, seed=0))
+    data = make_dataset(f"uniform[n={n}]", n_test=2, seed=0)
+    if solver.skip(data) is not None:  # solvers that start from inv(A0) need a base matrix: A0 = I
+        data = SimpleNamespace(n=n, base=np.eye(n), eps=0.01, spec=f"box around I_{n}")
+    solver.fit(data)
     return solver
 
 
@@ -203,6 +207,7 @@ def test_npy_loader_refuses_garbage_naming_the_file(content):
 
 
 @MANY
+@example(arr=np.zeros((1, 1), dtype=np.float16), cut=130)  # a cut at the file's length leaves it whole
 @given(arr=hnp.arrays(st.sampled_from(["f2", "f4", "f8", "i1", "i8", "u8", "?", "c8", "U2"]),
                       hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=3)),
        cut=st.none() | st.integers(0, 200))
@@ -210,11 +215,12 @@ def test_npy_loader_takes_real_square_stacks_and_refuses_the_rest(arr, cut):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "a.npy"
         np.save(path, arr)
-        if cut is not None and cut < path.stat().st_size:
+        truncated = cut is not None and cut < path.stat().st_size
+        if truncated:
             path.write_bytes(path.read_bytes()[:cut])
             assume(arr.size or cut < 64)  # cutting the padding of an empty array may leave it whole
         stack = arr[None] if arr.ndim == 2 else arr
-        good = (cut is None and arr.dtype.kind in "fiu" and stack.ndim == 3 and stack.shape[1] == stack.shape[2]
+        good = (not truncated and arr.dtype.kind in "fiu" and stack.ndim == 3 and stack.shape[1] == stack.shape[2]
                 and min(stack.shape) >= 1 and np.isfinite(stack).all())
         if good:
             np.testing.assert_array_equal(make_dataset(f"npy:{path}").A, stack.astype(np.float64))

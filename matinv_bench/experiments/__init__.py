@@ -23,7 +23,7 @@ class Experiment:
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
-_MODULES: tuple[str, ...] = ()  # e.g. "matinv_bench.experiments.tables"
+_MODULES: tuple[str, ...] = ("matinv_bench.experiments.tables",)
 
 
 def experiment(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):

@@ -14,11 +14,13 @@ class Suite:
 
 
 DIRECT = ("lu", "numpy-inv", "cholesky", "qr", "gauss-jordan", "gauss-jordan[backend=torch]", "torch-inv")
+# matmul-only methods; those that start from inv(A0) skip datasets without a base matrix
+MATMUL_ONLY = ("linear-approx", "neumann[order=2]", "newton-schulz[init=base,steps=3]", "newton-schulz")
 
 SUITES: dict[str, Suite] = {
     "quick": Suite(
-        "every solver on the paper's four boxes and a spread of conditioning; minutes on 2 CPU cores",
-        DIRECT,
+        "direct and matmul-only solvers on the paper's four boxes and a spread of conditioning; minutes on 2 CPU cores",
+        DIRECT + MATMUL_ONLY,
         (
             "paper-2x2-1st", "paper-2x2-2nd", "paper-3x3", "paper-16x16",
             "uniform[n=4]", "spd[n=32,cond=1e3]", "randsvd[n=64,cond=1e8]",

@@ -7,7 +7,8 @@ Output: the inverse, flattened. Default width 8 n^2 (the paper's 32 for 2x2, 72 
 2048 for 16x16); the paper's small net of Section 5.3 is ``mlp-2fc[hidden=8]`` on 2x2.
 
 ``recipe="none"`` keeps the seeded random initialisation (enough for timing and the scaling
-study). Training recipes live in :mod:`matinv_bench.training`.
+study). The training recipes (``paper``, ``fast``, ``quick``, ``tiny``) and the cache of
+trained weights live in :mod:`matinv_bench.training`; ``fit_info_`` records the training.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from matinv_bench import training
 from matinv_bench.datasets.base import TooLargeError, available_memory
 from matinv_bench.solvers._torch import TorchSolver
 from matinv_bench.solvers.base import check_stack, register
@@ -61,17 +63,24 @@ class MLPSolver(TorchSolver):
     layers: ClassVar[int] = 2
     test_spec: ClassVar[str | None] = None
 
-    def __init__(self, hidden: int | None = None, recipe: str = "none", seed: int = 0,
+    def __init__(self, hidden: int | None = None, recipe: str = "quick", seed: int = 0,
                  device: str = "auto", dtype: str = "float64"):
         super().__init__(device)
         if hidden is not None and (not isinstance(hidden, int) or hidden < 1):
             raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        if recipe != "none" and recipe not in training.RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; known: none, {', '.join(training.RECIPES)}")
         self.hidden, self.recipe, self.seed, self.dtype = hidden, recipe, int(seed), dtype
 
     def width(self, n: int) -> int:
         return self.hidden if self.hidden is not None else default_hidden(n)
+
+    def skip(self, data) -> str | None:
+        if self.recipe != "none" and not data.source.trainable:
+            return f"{data.spec!r} is a fixed collection: no training distribution to learn {self.recipe!r} from"
+        return None
 
     def fit(self, data) -> MLPSolver:
         """Build the network for ``data.n`` and train it with ``self.recipe`` ("none": seeded init)."""
@@ -84,9 +93,8 @@ class MLPSolver(TorchSolver):
         self.eps_ = data.eps
         torch.manual_seed(self.seed)
         self.model_ = build_mlp(data.n, self.width(data.n), self.layers, DTYPES[self.dtype])
+        self.fit_info_ = {"train_recipe": "none", "train_steps": 0}
         if self.recipe != "none":
-            from matinv_bench import training
-
             training.fit(self, data)
         self.model_.eval()
         return self
@@ -121,6 +129,7 @@ class MLP2(MLPSolver):
     """Two dense layers: n^2 -> hidden -> n^2 (ReLU), the paper's 2-FC."""
 
     layers = 2
+    test_spec = "mlp-2fc[hidden=16,recipe=tiny]"
 
 
 @register("mlp-3fc")
@@ -128,3 +137,4 @@ class MLP3(MLPSolver):
     """Three dense layers: n^2 -> hidden -> hidden -> n^2 (ReLU), the paper's 3-FC."""
 
     layers = 3
+    test_spec = "mlp-3fc[hidden=16,recipe=tiny]"

@@ -1,0 +1,1 @@
+"""asv benchmark suites for matinv-bench (see asv.conf.json and the README's "Regression tracking")."""

@@ -1,0 +1,92 @@
+"""What the asv suites share: building a spec, the contract calls, thread pinning.
+
+Every suite goes through the same lifecycle as the CLI's runner (``skip``, ``fit``,
+``prepare``, then ``invert`` as the only measured call); accuracy rows come from
+``runner.run_cell`` itself, so asv tracks exactly the numbers ``matinv-bench run`` reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from matinv_bench.datasets import MatrixSet, make_dataset
+from matinv_bench.runner import Cell, run_cell
+from matinv_bench.solvers import SOLVERS, Solver
+from matinv_bench.specs import SpecError
+from matinv_bench.timing import pinned_threads
+
+from .names import SEED, THREADS
+
+
+def build(spec: str) -> Solver:
+    """The solver for ``spec``; NotImplementedError (asv: skipped) if this commit does not know it."""
+    try:
+        return SOLVERS.build(spec)
+    except SpecError as exc:
+        raise NotImplementedError(f"not in this commit: {exc}") from None
+
+
+def ready(solver: Solver, data: MatrixSet, dtype: str, fit: bool = True) -> Solver:
+    """Run ``skip``, ``fit`` (unless ``fit=False``: fitted in setup_cache) and ``prepare``
+    on ``data`` in ``dtype``; a skip reason becomes NotImplementedError (asv: skipped)."""
+    reason = solver.skip(data)
+    if reason:
+        raise NotImplementedError(reason)
+    if fit:
+        solver.fit(data)
+    solver.prepare(data.A.astype(dtype))
+    return solver
+
+
+def timed_call(solver: Solver) -> Callable[[], object]:
+    """``invert``, followed by ``sync`` inside the measured call when the solver runs on CUDA."""
+    if not solver.device.startswith("cuda"):
+        return solver.invert
+
+    def call():
+        out = solver.invert()
+        solver.sync()
+        return out
+
+    return call
+
+
+def timing_data(spec: str, batch: int) -> MatrixSet:
+    """Matrices for a timing benchmark; their reference is plain LAPACK (time needs none)."""
+    return make_dataset(spec, n_test=batch, seed=SEED, ref="lapack")
+
+
+def accuracy_rows(solvers: Iterable[str], datasets: Iterable[str], dtypes: Iterable[str],
+                  n_test: int) -> dict[tuple[str, str, str], dict]:
+    """The runner's row (metrics, status, reason) for every solver x dataset x dtype, untimed.
+
+    A spec this commit does not know gives ``status="absent"``.
+    """
+    solvers, dtypes = list(solvers), list(dtypes)
+    rows: dict[tuple[str, str, str], dict] = {}
+    with pinned_threads(THREADS):
+        for ds in datasets:
+            data = make_dataset(ds, n_test=n_test, seed=SEED)
+            for spec in solvers:
+                try:
+                    SOLVERS.build(spec)
+                except SpecError as exc:
+                    rows.update({(spec, ds, dt): {"status": "absent", "reason": str(exc)} for dt in dtypes})
+                    continue
+                for dt in dtypes:
+                    rows[(spec, ds, dt)] = run_cell(Cell(spec, ds, SEED, dt), data, warmup_s=0.0,
+                                                    min_run_s=0.0, time_it=False)
+    return rows
+
+
+class Pinned:
+    """Mixin: pin BLAS and torch to ``names.THREADS`` threads between setup and teardown."""
+
+    def _pin(self) -> None:
+        self._pinned = pinned_threads(THREADS)
+        self._pinned.__enter__()
+
+    def teardown(self, *params) -> None:
+        if getattr(self, "_pinned", None) is not None:
+            self._pinned.__exit__(None, None, None)
+            self._pinned = None

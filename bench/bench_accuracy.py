@@ -1,0 +1,53 @@
+"""track_*: accuracy per solver x dataset x dtype on fixed seeds, so that an accuracy
+regression shows in asv's history and in ``asv continuous`` like a slowdown does.
+
+The numbers are the runner's own (``runner.run_cell`` with timing off, hence the metrics of
+``metrics.summarize``), computed once per asv run in ``setup_cache``. Larger is worse for
+every one of them, which is what asv assumes when it flags a change.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ._cells import accuracy_rows
+from .names import ACCURACY_DATASETS, ACCURACY_N_TEST, ACCURACY_SOLVERS, DTYPES
+
+
+class Accuracy:
+    """MAE, relative error, residual ratio and failure rate of one solver on one dataset."""
+
+    params = (list(ACCURACY_SOLVERS), list(ACCURACY_DATASETS), list(DTYPES))
+    param_names = ("solver", "dataset", "dtype")
+    timeout = 900
+
+    def setup_cache(self):
+        return accuracy_rows(ACCURACY_SOLVERS, ACCURACY_DATASETS, DTYPES, ACCURACY_N_TEST)
+
+    def setup(self, rows, spec, dataset, dtype):
+        row = rows[(spec, dataset, dtype)]
+        if row["status"] in ("absent", "skipped"):
+            raise NotImplementedError(row["reason"])
+        if row["status"] == "failed" and not math.isfinite(row.get("failure_rate", math.nan)):
+            raise RuntimeError(row["reason"])  # a crash, not a measurement: asv shows it as failed
+        self.row = row
+
+    def track_mae(self, rows, spec, dataset, dtype):
+        return self.row["mae"]
+
+    track_mae.unit = "mean |X - X*|"
+
+    def track_rel_fro_err(self, rows, spec, dataset, dtype):
+        return self.row["rel_fro_err"]
+
+    track_rel_fro_err.unit = "||X - X*||_F / ||X*||_F"
+
+    def track_residual_ratio(self, rows, spec, dataset, dtype):
+        return self.row["residual_ratio"]
+
+    track_residual_ratio.unit = "||I - XA||_1 / (n ||A||_1 ||X||_1 u)"
+
+    def track_failure_rate(self, rows, spec, dataset, dtype):
+        return self.row["failure_rate"]
+
+    track_failure_rate.unit = "fraction of matrices"

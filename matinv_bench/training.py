@@ -1,0 +1,307 @@
+"""Training recipes for the learned solvers, and the cache of trained weights.
+
+:func:`fit` trains ``solver.model_`` (an ``nn.Sequential`` of Linear/ReLU built by
+:class:`matinv_bench.solvers.mlp.MLPSolver`) to map ``solver.features(A)`` to inv(A), with the
+recipe ``solver.recipe``, on ``solver.device``. Recipes (see :data:`RECIPES`):
+
+- ``paper``: the paper's recipe. MSE on the raw inverse, Adam (lr 5e-5, weight decay 1e-7),
+  CosineAnnealingWarmRestarts(T_0=3, T_mult=2, eta_min=1e-6) stepped once per epoch, batch
+  128, a fixed training set of 1,000,000 matrices; 20 epochs for 2x2, 200,000 steps otherwise.
+- ``fast``: standardised inputs and targets (for a box, targets become about
+  (inv(A) - inv(A0)) / eps), batch 1024, Adam at 2e-3 with a per-step cosine decay; 30,000 steps.
+- ``quick``: ``fast`` on a CPU budget: 6,000 steps, and fewer for big networks (at most about
+  1e12 training flops), so that the default tables run in minutes on 2 cores.
+- ``tiny``: 300 steps on 4,096 matrices, for tests.
+
+Standardisation is folded back into the first and last Linear layers after training, so the
+trained ``model_`` always maps features to the inverse itself.
+
+The training set is the dataset's train split (``split_rng(data.seed, "train")``, independent
+of the test split), drawn in chunks and kept on the training device; batches are sliced from a
+per-epoch permutation (no DataLoader). Targets are float64 LAPACK inverses.
+
+Trained weights are cached under the user cache directory (``platformdirs``; override with
+``MATINV_BENCH_CACHE``), keyed by a hash of the training data (a fingerprint of the seeded train
+stream, the base matrix and eps), the architecture, the recipe, the seed and the package
+version. A cached model is loaded instead of retrained unless ``MATINV_BENCH_RETRAIN=1`` (the
+CLI's ``--retrain``). ``solver.fit_info_`` records what happened (the runner puts it in the row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from matinv_bench import __version__
+from matinv_bench.datasets.base import split_rng
+from matinv_bench.timing import pinned_threads
+
+CACHE_ENV = "MATINV_BENCH_CACHE"
+RETRAIN_ENV = "MATINV_BENCH_RETRAIN"
+CHUNK = 1 << 16  # matrices drawn per call when building a training set
+# Below this many flops per step, one thread trains fastest: intra-op parallelism of tiny
+# layers costs more in synchronisation than it saves (and collapses on a busy machine).
+SMALL_STEP_FLOPS = 5e7
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to train: the optimiser, schedule, batch, budget and target scaling."""
+
+    name: str
+    train_size: int  # matrices in the (fixed) training set
+    batch: int
+    lr: float
+    steps: int | None = None  # total optimiser steps (None: ``epochs`` full passes)
+    epochs: int | None = None
+    weight_decay: float = 0.0
+    schedule: str = "cosine"  # "cosine": per step down to lr_min; "restarts": the paper's, per epoch
+    lr_min: float = 0.0
+    standardize: bool = True
+    max_flops: float | None = None  # cap on training flops (~ 3 x forward flops x samples)
+
+    def total_steps(self, flops_per_sample: float) -> int:
+        per_epoch = math.ceil(self.train_size / self.batch)
+        steps = self.steps if self.steps is not None else self.epochs * per_epoch
+        if self.max_flops is not None:
+            steps = min(steps, max(100, int(self.max_flops / (3 * flops_per_sample * self.batch))))
+        return int(steps)
+
+
+def _paper(n: int) -> Recipe:
+    budget = {"epochs": 20} if n == 2 else {"steps": 200_000}
+    return Recipe("paper", train_size=1_000_000, batch=128, lr=5e-5, weight_decay=1e-7, schedule="restarts",
+                  lr_min=1e-6, standardize=False, **budget)
+
+
+def _fast(n: int) -> Recipe:
+    return Recipe("fast", train_size=1_000_000 if n <= 4 else 200_000, batch=1024, lr=2e-3, steps=30_000)
+
+
+def _quick(n: int) -> Recipe:
+    return Recipe("quick", train_size=200_000 if n <= 4 else 50_000, batch=512, lr=3e-3, steps=6_000,
+                  max_flops=1e12)
+
+
+def _tiny(n: int) -> Recipe:
+    return Recipe("tiny", train_size=4096, batch=256, lr=1e-2, steps=300)
+
+
+RECIPES: dict[str, Callable[[int], Recipe]] = {"paper": _paper, "fast": _fast, "quick": _quick, "tiny": _tiny}
+
+
+def recipe_for(name: str, n: int) -> Recipe:
+    """The recipe ``name`` for n x n matrices; ValueError naming the known ones otherwise."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; known: none, {', '.join(RECIPES)}")
+    return RECIPES[name](n)
+
+
+# ----------------------------------------------------------------------------- the cache
+
+def cache_dir() -> Path:
+    """Where trained weights live: ``$MATINV_BENCH_CACHE`` or the user cache dir."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("matinv-bench")) / "models"
+
+
+def _sha(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def cache_key(solver, data, recipe: Recipe) -> tuple[str, dict]:
+    """The hash that names a trained model, and the fields it hashes.
+
+    The dataset enters as a fingerprint of its seeded train stream (the first matrices it
+    draws), its base matrix and eps: two specs with the same training distribution (a paper
+    box and the authors' released folder of it) share a model; any change in the data does not.
+    """
+    probe = data.source.sample_train(split_rng(data.seed, "train"), 8).A
+    base = np.zeros(0) if data.base is None else np.asarray(data.base)
+    fields = {
+        "train_data": _sha(probe, base, np.array([data.eps or 0.0])),
+        "n": data.n,
+        "architecture": {"layers": solver.layers, "hidden": solver.width(data.n), "dtype": solver.dtype},
+        "recipe": asdict(recipe),
+        "seed": solver.seed,
+        "package_version": __version__,
+    }
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:24]
+    return key, fields
+
+
+@contextmanager
+def retraining(enabled: bool = True) -> Iterator[None]:
+    """Within the block, train even when a cached model exists (the CLI's ``--retrain``)."""
+    old = os.environ.get(RETRAIN_ENV)
+    if enabled:
+        os.environ[RETRAIN_ENV] = "1"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(RETRAIN_ENV, None)
+        else:
+            os.environ[RETRAIN_ENV] = old
+
+
+def _save(path: Path, payload: dict) -> None:
+    from matinv_bench.results import atomic_write  # generic file helper; no solver code above it
+
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+# ----------------------------------------------------------------------------- training
+
+def training_set(solver, data, size: int, device: str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features and flattened float64-LAPACK inverses of ``size`` train-split matrices, on the device."""
+    rng = split_rng(data.seed, "train")
+    n2 = data.n * data.n
+    X = torch.empty(size, n2, dtype=dtype, device=device)
+    Y = torch.empty(size, n2, dtype=dtype, device=device)
+    for start in range(0, size, CHUNK):
+        A = data.source.sample_train(rng, min(CHUNK, size - start)).A.astype(np.float64)
+        stop = start + len(A)
+        X[start:stop] = torch.from_numpy(solver.features(A)).to(device, dtype)
+        Y[start:stop] = torch.from_numpy(np.linalg.inv(A).reshape(len(A), n2)).to(device, dtype)
+    return X, Y
+
+
+def _linears(model: nn.Sequential) -> list[nn.Linear]:
+    return [m for m in model if isinstance(m, nn.Linear)]
+
+
+@torch.no_grad()
+def fold_standardization(model: nn.Sequential, x_mean, x_std, y_mean, y_std) -> None:
+    """Make a model trained on (x - x_mean)/x_std -> (y - y_mean)/y_std map x -> y directly."""
+    first, last = _linears(model)[0], _linears(model)[-1]
+    first.bias -= first.weight @ (x_mean / x_std)
+    first.weight /= x_std
+    last.weight *= y_std[:, None]
+    last.bias.mul_(y_std).add_(y_mean)
+
+
+@contextmanager
+def _progress(description: str, total: int) -> Iterator[Callable[[int, float], None]]:
+    """A transient rich progress bar over training steps (silent when not on a terminal)."""
+    from rich.console import Console
+    from rich.errors import LiveError
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   TextColumn("loss {task.fields[loss]:.3g}"), console=console, transient=True,
+                   disable=not console.is_terminal)
+    try:
+        bar.start()
+    except LiveError:  # another live display that cannot nest: train without a bar
+        bar.disable = True
+    task = bar.add_task(description, total=total, loss=float("nan"))
+    try:
+        yield lambda step, loss: bar.update(task, completed=step, loss=loss)
+    finally:
+        bar.stop()
+
+
+def train(solver, data, recipe: Recipe) -> dict:
+    """Train ``solver.model_`` in place with ``recipe``; return what happened (steps, samples, loss)."""
+    from matinv_bench.solvers.mlp import DTYPES, mlp_flops
+
+    device, dtype, model = solver.device, DTYPES[solver.dtype], solver.model_
+    model.to(device=device, dtype=dtype).train()
+    flops_per_sample = mlp_flops(data.n, solver.width(data.n), solver.layers)
+    steps = recipe.total_steps(flops_per_sample)
+    threads = torch.get_num_threads()
+    if device == "cpu" and 3 * flops_per_sample * recipe.batch < SMALL_STEP_FLOPS:
+        threads = 1
+    with pinned_threads(threads):
+        info = _train_loop(solver, data, recipe, model, steps, device, dtype)
+    return {**info, "train_threads": threads}
+
+
+def _train_loop(solver, data, recipe: Recipe, model: nn.Sequential, steps: int, device: str,
+                dtype: torch.dtype) -> dict:
+    X, Y = training_set(solver, data, recipe.train_size, device, dtype)
+    if recipe.standardize:
+        x_mean, x_std = X.mean(0), X.std(0).clamp_min(1e-12)
+        y_mean, y_std = Y.mean(0), Y.std(0).clamp_min(1e-12)
+        X, Y = (X - x_mean) / x_std, (Y - y_mean) / y_std
+    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    if recipe.schedule == "restarts":
+        sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=recipe.lr_min)
+    else:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=recipe.lr_min)
+    gen = torch.Generator(device=device).manual_seed(solver.seed)
+    N, B = len(X), recipe.batch
+    step, samples, loss_sum, loss_count, last_loss = 0, 0, 0.0, 0, float("nan")
+    with _progress(f"{solver.spec} on {data.spec}", steps) as show:
+        while step < steps:
+            perm = torch.randperm(N, generator=gen, device=device)
+            for start in range(0, N, B):
+                idx = perm[start:start + B]
+                loss = nn.functional.mse_loss(model(X[idx]), Y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if recipe.schedule == "cosine":
+                    sched.step()
+                step, samples = step + 1, samples + len(idx)
+                if step % 200 == 0 or step == steps:
+                    last_loss = loss.detach().item()  # one device sync per 200 steps
+                    show(step, last_loss)
+                if step == steps:
+                    break
+            if recipe.schedule == "restarts":
+                sched.step()  # once per epoch, as in the authors' code
+    model.eval()
+    if recipe.standardize:
+        fold_standardization(model, x_mean, x_std, y_mean, y_std)
+    return {"train_steps": step, "train_samples": samples, "train_size": N, "train_loss": last_loss}
+
+
+def fit(solver, data) -> None:
+    """Train ``solver`` on ``data``'s train split with ``solver.recipe``, or load it from the cache.
+
+    Sets ``solver.fit_info_``: train_recipe, train_steps, train_samples, train_size, train_loss,
+    fit_time_s (seconds the training took, also when loaded from the cache), train_cache_hit,
+    train_device and cache_key.
+    """
+    if not data.source.trainable:
+        raise ValueError(f"dataset {data.spec!r} is a fixed collection: there is no training distribution")
+    recipe = recipe_for(solver.recipe, data.n)
+    key, fields = cache_key(solver, data, recipe)
+    path = cache_dir() / f"{key}.pt"
+    retrain = os.environ.get(RETRAIN_ENV, "") not in ("", "0")
+    if path.is_file() and not retrain:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        solver.model_.load_state_dict(payload["state_dict"])
+        solver.fit_info_ = {**payload["info"], "train_cache_hit": True}
+        return
+    t0 = time.perf_counter()
+    info = train(solver, data, recipe)
+    if solver.device.startswith("cuda"):
+        torch.cuda.synchronize(solver.device)
+    info.update(train_recipe=recipe.name, fit_time_s=time.perf_counter() - t0, train_device=solver.device,
+                cache_key=key)
+    state = {k: v.detach().cpu() for k, v in solver.model_.state_dict().items()}
+    _save(path, {"state_dict": state, "info": info, "fields": fields, "trained_on": data.spec})
+    solver.fit_info_ = {**info, "train_cache_hit": False}
+

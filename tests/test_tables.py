@@ -1,0 +1,58 @@
+"""``matinv-bench reproduce table1|table2`` end to end, on the tiny recipe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matinv_bench.cli import main
+from matinv_bench.results import read_results
+
+FAST = ["--recipe", "tiny", "--n-matrices", "200", "--no-timing", "--quiet"]
+
+
+def test_table2_writes_ours_beside_the_papers(tmp_path):
+    assert main(["reproduce", "table2", "--seeds", "2", "--out", str(tmp_path), *FAST]) == 0
+    summary = pd.read_csv(tmp_path / "table2-tiny.csv")
+    rows = read_results(tmp_path / "table2-tiny")
+    assert (rows.status == "ok").all(), rows.loc[rows.status != "ok", "reason"].tolist()
+    assert set(rows.seed) == {0, 1} and len(rows) == 2 * (3 + 6)
+    assert list(summary.method[:4]) == ["mlp-2fc[hidden=8]", "mlp-2fc", "mlp-3fc", "linear-approx"]
+    assert (summary.seeds == 2).all() and summary.mae_std.notna().all()
+    lin = summary.set_index("method").loc["linear-approx"]
+    assert lin.paper_mae == 1.97e-4 and abs(lin.mae_mean / lin.paper_mae - 1) < 0.2  # our box, their number
+    mlps = summary[summary.method.str.startswith("mlp")]
+    assert (mlps.train_steps == 300).all() and (mlps.mae_mean < 1e-3).all()
+    md = (tmp_path / "table2-tiny.md").read_text()
+    assert "MAE, paper (cited)" in md and "Table 2" in md and "reproduce table2" in md and "2-FC (small, h=8)" in md
+
+
+def test_table1_on_one_box_and_the_authors_test_sets(tmp_path, paper_data):
+    assert main(["reproduce", "table1", "--dataset", "paper-2x2-2nd", "--seeds", "1", "--out", str(tmp_path),
+                 "--paper-data", str(paper_data), *FAST]) == 0
+    rows = read_results(tmp_path / "table1-tiny")
+    theirs = rows[rows.dataset.str.startswith("paper-dir:")]
+    assert len(theirs) == 8 and (theirs.n_matrices == 10_000).all()
+    mlp = theirs[theirs.solver.str.startswith("mlp")]
+    assert mlp.train_cache_hit.astype(bool).all()  # trained once, on the same box
+    lin = theirs[theirs.solver == "linear-approx"].mae.iloc[0]
+    assert np.isfinite(lin) and lin < 1e-3
+
+
+def test_the_papers_values_go_beside_our_split_and_the_authors_set():
+    from matinv_bench.experiments.tables import box_of
+
+    assert box_of("paper-dir:../shared/paper-data/matrix_2_dataset") == "paper-2x2-1st"
+    assert box_of("paper-dir:/x/matrix_2_dataset_2/") == "paper-2x2-2nd"
+    assert box_of("paper-3x3") == "paper-3x3" and box_of("paper-dir:/x/other") == "paper-dir:/x/other"
+
+
+@pytest.mark.parametrize("args, words", [
+    (["reproduce", "table1", "--seeds", "0"], "--seeds must be at least 1"),
+    (["reproduce", "table2", "--paper-data", "/does/not/exist"], "no matrix_2_dataset/test_set.npy"),
+])
+def test_bad_arguments_give_one_line(capsys, tmp_path, args, words):
+    assert main([*args, "--out", str(tmp_path), *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1
