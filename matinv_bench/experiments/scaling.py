@@ -51,7 +51,7 @@ DEFAULT_N = (2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512)
 DEFAULT_SOLVERS = (
     "lu", "numpy-inv", "cholesky", "qr", "gauss-jordan", "gauss-jordan[block=16]",
     "torch-inv", "gauss-jordan[backend=torch]", "gauss-jordan[backend=torch,block=16]",
-    "neumann[order=3]", "newton-schulz[steps=10,init=scaled]",
+    "neumann[order=3]", "newton-schulz[steps=40,init=scaled]",
     "mlp-2fc[hidden=2n^2]", "mlp-2fc[hidden=8n^2]", "mlp-3fc[hidden=2n^2]", "mlp-3fc[hidden=8n^2]",
 )
 DATASET = "spd-box[n={n}]"
