@@ -29,7 +29,7 @@ def test_mlp_flops_and_params_follow_the_dense_layers(n):
     assert mlp_flops(n, h, 2) == 8 * n**4
     assert mlp_flops(n, h, 3) == 2 * (2 * n * n * h + h * h) == 16 * n**4
     assert mlp_param_count(n, h, 2) == 2 * n * n * h + h + n * n
-    net = SOLVERS.build(scaling.expand("mlp-2fc[hidden=2n^2]", n))
+    net = SOLVERS.build(scaling.expand("mlp-2fc[hidden=2n^2,recipe=none]", n))
     net.fit(make_dataset(f"spd-box[n={n}]", n_test=1))
     assert sum(p.numel() for p in net.model_.parameters()) == mlp_param_count(n, h, 2)
     assert net.param_bytes(n) == 8 * mlp_param_count(n, h, 2)
@@ -71,7 +71,7 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("scaling")
     scaling.MATMUL_N = 64  # a cheap peak probe for the test
     limit = 2**20
-    df = scaling.run_scaling(["lu", "torch-inv", "mlp-2fc[hidden=2n^2]", "mlp-3fc[hidden=8n^2]",
+    df = scaling.run_scaling(["lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]",
                               "neumann-not-yet[order=3]"], [2, 4, 8], ["float64"], "cpu", out,
                              batch=3, warmup_s=0.0, min_run_s=0.01, max_memory=limit, progress=False)
     slopes, cross = scaling.finish(out, "matinv-bench scaling (test)")
@@ -80,12 +80,12 @@ def tiny_run(tmp_path_factory):
 
 def test_memory_skip_gives_the_bytes_needed(tiny_run):
     out, df, *_ , limit = tiny_run
-    big = df[(df["solver_label"] == "mlp-3fc[hidden=8n^2]") & (df["n"] == 8)].iloc[0]
+    big = df[(df["solver_label"] == "mlp-3fc[hidden=8n^2,recipe=none]") & (df["n"] == 8)].iloc[0]
     assert big["status"] == "skipped"
     assert big["mem_need_bytes"] > limit
     assert f"({int(big['mem_need_bytes'])} bytes)" in big["reason"] and f"({limit} bytes)" in big["reason"]
     assert big["param_bytes"] == 8 * mlp_param_count(8, 8 * 64, 3)
-    small = df[(df["solver_label"] == "mlp-3fc[hidden=8n^2]") & (df["n"] == 4)].iloc[0]
+    small = df[(df["solver_label"] == "mlp-3fc[hidden=8n^2,recipe=none]") & (df["n"] == 4)].iloc[0]
     assert small["status"] == "ok" and small["mem_need_bytes"] <= limit
 
 
@@ -99,7 +99,8 @@ def test_unknown_solver_is_a_skipped_row_not_a_crash(tiny_run):
 def test_rows_record_what_the_scaling_question_needs(tiny_run):
     _, df, *_ = tiny_run
     ok = df[df["status"] == "ok"]
-    assert set(ok["solver_label"]) == {"lu", "torch-inv", "mlp-2fc[hidden=2n^2]", "mlp-3fc[hidden=8n^2]"}
+    assert set(ok["solver_label"]) == {"lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]",
+                                       "mlp-3fc[hidden=8n^2,recipe=none]"}
     assert (ok["peak_gflops"] > 0).all() and (ok["peak_fraction"] > 0).all()
     np.testing.assert_allclose(ok["gflops"], ok["flops_per_matrix"] / ok["time_per_matrix_s"] / 1e9)
     assert (ok["peak_mem_bytes"] > 0).all() and ok["threads"].notna().all()
@@ -110,7 +111,7 @@ def test_rows_record_what_the_scaling_question_needs(tiny_run):
     for raw, med in zip(ok["times_per_matrix_s"], ok["time_per_matrix_s"]):
         assert np.median(json.loads(raw)) == pytest.approx(med)
     # the sizes a network ran are exactly those under the limit
-    assert ok[ok["solver_label"] == "mlp-2fc[hidden=2n^2]"]["n"].tolist() == [2, 4, 8]
+    assert ok[ok["solver_label"] == "mlp-2fc[hidden=2n^2,recipe=none]"]["n"].tolist() == [2, 4, 8]
 
 
 def test_outputs_are_written_and_readable(tiny_run):
@@ -119,8 +120,8 @@ def test_outputs_are_written_and_readable(tiny_run):
                  "time_vs_n-float64-cpu.png", "gflops_vs_n-float64-cpu.png", "mlp_memory-float64.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     fitted = slopes[slopes["fit_points"] >= 3]
-    assert set(fitted["solver_label"]) == {"lu", "torch-inv", "mlp-2fc[hidden=2n^2]"}
-    assert slopes[slopes["solver_label"] == "mlp-3fc[hidden=8n^2]"]["slope"].isna().all()  # 2 sizes: no fit
+    assert set(fitted["solver_label"]) == {"lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]"}
+    assert slopes[slopes["solver_label"] == "mlp-3fc[hidden=8n^2,recipe=none]"]["slope"].isna().all()  # 2 sizes: no fit
     assert set(cross["baseline"]) == {"lu", "torch-inv"}
     text = (out / "summary.md").read_text()
     assert "matinv-bench scaling (test)" in text and "Where the networks' weights stop fitting" in text

@@ -52,7 +52,8 @@ DEFAULT_SOLVERS = (
     "lu", "numpy-inv", "cholesky", "qr", "gauss-jordan", "gauss-jordan[block=16]",
     "torch-inv", "gauss-jordan[backend=torch]", "gauss-jordan[backend=torch,block=16]",
     "neumann[order=3]", "newton-schulz[steps=40,init=scaled]",
-    "mlp-2fc[hidden=2n^2]", "mlp-2fc[hidden=8n^2]", "mlp-3fc[hidden=2n^2]", "mlp-3fc[hidden=8n^2]",
+    "mlp-2fc[hidden=2n^2,recipe=none]", "mlp-2fc[hidden=8n^2,recipe=none]",
+    "mlp-3fc[hidden=2n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]",  # untrained: inference only
 )
 DATASET = "spd-box[n={n}]"
 BASELINES = ("lu", "torch-inv")  # the crossovers are against these
