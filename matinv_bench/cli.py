@@ -113,6 +113,16 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _add_scaling(sub) -> None:
+    from matinv_bench.experiments import scaling
+
+    p = sub.add_parser("scaling", help="time, flops and memory of every solver against n (O(n^3) vs O(n^4))",
+                       description=scaling.__doc__.strip().splitlines()[0] + " Writes rows, slopes, crossovers, "
+                                   "summary.md and figures to --out.")
+    scaling.add_arguments(p)
+    p.set_defaults(func=scaling.run)
+
+
 def cmd_list(args) -> int:
     from matinv_bench.datasets import DATASETS
     from matinv_bench.experiments.suites import SUITES
@@ -245,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_list(sub)
     _add_run(sub)
     _add_reproduce(sub)
+    _add_scaling(sub)
     _add_report(sub)
     return parser
 

@@ -140,10 +140,10 @@ def summary_table(df: pd.DataFrame, fmt: str = "github") -> str:
     return view.to_markdown(index=False, tablefmt=fmt, floatfmt=".3g", missingval="")
 
 
-def write_summary(df: pd.DataFrame, folder: Path, title: str, command: str) -> None:
-    """``summary.md``: the command that made the run, where it ran, and the table."""
+def summary_header(df: pd.DataFrame, title: str, command: str) -> list[str]:
+    """The opening lines of a ``summary.md``: title, command, package and git, host(s) and BLAS."""
     env = {c: df[c].dropna().iloc[0] for c in df.columns if df[c].notna().any()}  # rows lost with a worker have none
-    lines = [
+    return [
         f"# {title}",
         "",
         f"Made by: `{command}`",
@@ -155,6 +155,13 @@ def write_summary(df: pd.DataFrame, folder: Path, title: str, command: str) -> N
         if "host" not in df or df["host"].nunique() <= 1 else
         "- hosts (each row's `host`, `cpu`, `cores` and `worker` say where it ran): "
         + "; ".join(f"{h}: {c}" for h, c in df[["host", "cpu"]].drop_duplicates().itertuples(index=False)),
+    ]
+
+
+def write_summary(df: pd.DataFrame, folder: Path, title: str, command: str) -> None:
+    """``summary.md``: the command that made the run, where it ran, and the table."""
+    lines = [
+        *summary_header(df, title, command),
         f"- {len(df)} rows: " + ", ".join(f"{(df['status'] == s).sum()} {s}" for s in STATUSES),
         "",
         "Errors are against trustworthy references (column `ref_method`); times are the median per",

@@ -106,10 +106,12 @@ def _base_row(cell: Cell, solver: Solver | None, data: MatrixSet | None) -> dict
 
 
 def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, time_it: bool = True,
-             extra: Callable[[Inversion, MatrixSet], dict] | None = None) -> dict:
+             extra: Callable[[Inversion, MatrixSet], dict] | None = None, keep_times: bool = False) -> dict:
     """Run one cell on an already-built dataset and return its row (never raises for solver errors).
 
-    ``extra(result, data)`` may add columns computed from the per-matrix result (untimed)."""
+    ``extra(result, data)`` may add columns computed from the per-matrix result (untimed).
+    ``keep_times`` adds ``times_per_matrix_s``: every timed block's seconds per matrix (JSON list).
+    """
     solver: Solver | None = None
     row = _base_row(cell, None, data)
     try:
@@ -147,6 +149,8 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
                     "timing_blocks": t.n_blocks,
                     "calls_per_block": t.calls_per_block,
                 })
+                if keep_times:
+                    row["times_per_matrix_s"] = json.dumps([x / B for x in t.times])
                 if row.get("flops_per_matrix"):
                     row["gflops"] = row["flops_per_matrix"] / row["time_per_matrix_s"] / 1e9
         return {**row, "status": "ok"}

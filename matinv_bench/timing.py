@@ -32,6 +32,7 @@ class Timing:
     n_blocks: int
     calls_per_block: int
     warmup_calls: int
+    times: tuple[float, ...] = ()  # seconds per call of every block (for bootstrap intervals)
 
 
 def measure(fn: Callable[[], object], *, sync: Callable[[], None] | None = None,
@@ -54,7 +55,8 @@ def measure(fn: Callable[[], object], *, sync: Callable[[], None] | None = None,
     m = timer.blocked_autorange(min_run_time=min_run_s)
     times = np.asarray(m.times)
     q1, q3 = np.percentile(times, [25, 75])
-    return Timing(float(np.median(times)), float(q3 - q1), len(times), int(m.number_per_run), warm)
+    return Timing(float(np.median(times)), float(q3 - q1), len(times), int(m.number_per_run), warm,
+                  tuple(times.tolist()))
 
 
 def default_threads() -> int:

@@ -8,7 +8,7 @@ from matinv_bench.specs import SpecError
 EVERY_GENERATED = [
     "paper-2x2-1st", "paper-2x2-2nd", "paper-3x3", "paper-16x16", "box[base=paper-3x3,eps=0.05]",
     "randsvd[n=12,cond=1e6,mode=1]", "randsvd[n=12,cond=1e6,mode=5]", "spd[n=10,cond=1e4]",
-    "near-singular[n=6,sigma_min=1e-9]", "uniform[n=3]", "pascal[n=9]", "hilbert[n=7]",
+    "near-singular[n=6,sigma_min=1e-9]", "uniform[n=3]", "pascal[n=9]", "hilbert[n=7]", "spd-box[n=5]",
 ]
 
 

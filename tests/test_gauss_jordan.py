@@ -6,7 +6,8 @@ from matinv_bench.datasets import make_dataset
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers.gauss_jordan import gauss_jordan_inplace
 
-BACKENDS = ["gauss-jordan", "gauss-jordan[backend=torch,device=cpu]"]
+BACKENDS = ["gauss-jordan", "gauss-jordan[backend=torch,device=cpu]",
+            "gauss-jordan[block=2]", "gauss-jordan[backend=torch,device=cpu,block=2]"]
 
 
 def _invert(spec, A):
@@ -63,3 +64,61 @@ def test_float32_runs_in_float32():
     res = _invert("gauss-jordan", A)
     assert res.X.dtype == np.float32
     np.testing.assert_allclose(res.X, np.linalg.inv(A.astype(np.float64)), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("block", [1, 3, 8, 16])
+@pytest.mark.parametrize("n", [1, 7, 33, 70])
+def test_blocked_matches_unblocked_and_lapack(block, n, rng):
+    # odd sizes exercise uneven recursive splits; random matrices pivot at most steps
+    A = rng.standard_normal((5, n, n))
+    X0, s0 = gauss_jordan_inplace(A.copy())
+    X1, s1 = gauss_jordan_inplace(A.copy(), block)
+    assert not s0.any() and not s1.any()
+    scale = np.abs(X0).max(axis=(1, 2), keepdims=True)
+    # same pivots, same arithmetic regrouped: agreement to rounding, relative to the inverse's size
+    assert (np.abs(X1 - X0) / scale).max() < 1e-11
+    assert (np.abs(X1 - np.linalg.inv(A)) / scale).max() < 1e-11
+
+
+def test_blocked_pivots_across_panels():
+    # a permutation that needs interchanges spanning every panel, and a zero leading block
+    n = 40
+    P = np.eye(n)[np.r_[n - 1:-1:-1]][None]
+    A = P + 1e-3 * np.random.default_rng(1).standard_normal((1, n, n))
+    X, singular = gauss_jordan_inplace(A.copy(), 4)
+    assert not singular.any()
+    np.testing.assert_allclose(X, np.linalg.inv(A), rtol=1e-12, atol=1e-12)
+
+
+def test_blocked_flags_only_the_singular_matrix(rng):
+    A = rng.standard_normal((3, 24, 24))
+    A[1, :, 17] = 0.0  # singular in a late panel
+    X, singular = gauss_jordan_inplace(A.copy(), 4)
+    assert singular.tolist() == [False, True, False]
+    np.testing.assert_allclose(X[[0, 2]], np.linalg.inv(A[[0, 2]]), rtol=1e-10, atol=1e-10)
+
+
+def test_blocked_torch_matches_numpy(rng):
+    A = rng.standard_normal((4, 37, 37))
+    X_np, _ = gauss_jordan_inplace(A.copy(), 8)
+    X_t, _ = gauss_jordan_inplace(torch.from_numpy(A.copy()), 8)
+    np.testing.assert_allclose(X_t.numpy(), X_np, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "big"])
+def test_block_must_be_a_non_negative_integer(bad):
+    from matinv_bench.specs import SpecError
+
+    with pytest.raises(SpecError, match="block must be an integer"):
+        SOLVERS.build(f"gauss-jordan[block={bad}]")
+
+
+@pytest.mark.parametrize("block", [0, 2])
+def test_single_matrix_path_pivots_and_flags(block):
+    # a batch of one takes the plain-index row swaps: pivoting and singular flags still hold
+    A = np.array([[[0.0, 2.0, 1.0], [1.0, 1.0, 0.0], [3.0, 0.0, 1.0]]])
+    X, singular = gauss_jordan_inplace(A.copy(), block)
+    assert not singular.any()
+    np.testing.assert_allclose(X, np.linalg.inv(A), rtol=1e-14, atol=1e-14)
+    S = np.array([[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]])
+    assert gauss_jordan_inplace(S.copy(), block)[1].tolist() == [True]

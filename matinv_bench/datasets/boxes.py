@@ -12,6 +12,7 @@ from matinv_bench.datasets.base import Dataset, Sample, register
 
 PAPER_EPS = 0.01
 PAPER_16_SEED = 16  # seed of the draw for the 16 x 16 integer base matrix
+SPD_BOX_SEED = 2025  # seed of the spd-box base matrices (with n)
 
 
 def _paper_16x16() -> np.ndarray:
@@ -76,3 +77,34 @@ def _paper_box(base_name: str) -> type[Box]:
 
 for _name in BASES:
     _paper_box(_name)
+
+
+@register("spd-box")
+class SPDBox(Dataset):
+    """A symmetric box A0 + eps * (T + T^T) / 2 around a seeded SPD base of any size n.
+
+    A0 = Q diag(lambda) Q^T (Haar Q, eigenvalues geometric from 1 down to 1/cond, one fixed
+    draw per n). eps = theta * lambda_min / n, so with theta < 1 every matrix of the box is
+    SPD and none is singular. One set that every solver accepts: Cholesky (SPD), the
+    base-matrix methods (A0 and eps are known) and the networks (their input is the box's T).
+    """
+
+    family = "box"
+
+    def __init__(self, n: int = 32, cond: float = 10.0, theta: float = 0.5):
+        from matinv_bench.datasets.synthetic import _check_cond, _check_n, haar_orthogonal, randsvd_singular_values
+
+        self.n, self.cond = _check_n(n), _check_cond(cond)
+        if not 0 < theta < 1:
+            raise ValueError(f"theta must be in (0, 1) so that the box holds no singular matrix, got {theta!r}")
+        rng = np.random.default_rng([SPD_BOX_SEED, self.n])
+        lam = randsvd_singular_values(self.n, self.cond, 3, rng, 1)
+        Q = haar_orthogonal(rng, 1, self.n)
+        A0 = ((Q * lam[:, None, :]) @ Q.swapaxes(1, 2))[0]
+        self.base = (A0 + A0.T) / 2
+        self.eps = float(theta * lam.min() / self.n)
+
+    def sample(self, rng: np.random.Generator, size: int) -> Sample:
+        s = box_sample(self.base, self.eps, rng, size)
+        T = (s.T + s.T.swapaxes(1, 2)) / 2
+        return Sample(self.base[None] + self.eps * T, T)

@@ -1,0 +1,447 @@
+"""The O(n^3) versus O(n^4) study: time, flops and memory of every solver against n.
+
+For each size n and dtype, one batch of ``spd-box[n=n]`` matrices (SPD, well conditioned, a
+box around a known base: every solver accepts it) is inverted by every solver spec, through
+the runner's :func:`~matinv_bench.runner.run_cell` (same lifecycle, metrics and clock as
+``matinv-bench run``). Each row adds what the scaling question needs:
+
+- ``solver_label``: the spec as given, e.g. ``mlp-2fc[hidden=2n^2]`` (``K n^2`` is expanded
+  per size, so one label follows the paper's width rule across n);
+- ``peak_gflops`` / ``peak_fraction``: the achieved GFLOP/s against a matmul of the same
+  library, dtype and device measured in the same run;
+- ``param_bytes`` (networks) and ``mem_need_bytes``; sizes that would not fit under the memory
+  limit are ``skipped`` with the bytes they need, never attempted;
+- ``peak_mem_bytes``: the process's peak RSS during the cell on CPU (the kernel's high-water
+  mark, reset before each cell), ``torch.cuda.max_memory_allocated`` on CUDA;
+- ``h2d_s_per_matrix`` / ``d2h_s_per_matrix``: host-device copies of the batch, timed apart
+  from the compute (torch solvers; about zero on CPU);
+- ``times_per_matrix_s``: every timed block, for the bootstrap intervals of the slopes.
+
+A spec naming a solver that is not registered becomes a ``skipped`` row with the reason.
+Afterwards :func:`analyse` fits log-log slopes (with bootstrap intervals) and finds where each
+network becomes slower than LU and torch-inv; ``slopes.csv``, ``crossovers.csv``,
+``summary.md`` and the figures (:mod:`matinv_bench.plots`) are written beside the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+import torch
+
+from matinv_bench import fits, results
+from matinv_bench.datasets import make_dataset
+from matinv_bench.runner import Cell, _base_row, _progress, run_cell, with_device
+from matinv_bench.solvers import SOLVERS
+from matinv_bench.solvers._torch import resolve_device
+from matinv_bench.specs import SpecError, parse_spec
+from matinv_bench.timing import default_threads, measure, pinned_threads
+
+DEFAULT_N = (2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512)
+DEFAULT_SOLVERS = (
+    "lu", "numpy-inv", "cholesky", "qr", "gauss-jordan", "gauss-jordan[block=16]",
+    "torch-inv", "gauss-jordan[backend=torch]", "gauss-jordan[backend=torch,block=16]",
+    "neumann[order=3]", "newton-schulz[steps=40,init=scaled]",
+    "mlp-2fc[hidden=2n^2,recipe=none]", "mlp-2fc[hidden=8n^2,recipe=none]",
+    "mlp-3fc[hidden=2n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]",  # untrained: inference only
+)
+DATASET = "spd-box[n={n}]"
+BASELINES = ("lu", "torch-inv")  # the crossovers are against these
+MATMUL_N = 1024  # size of the peak-matmul probe
+MEMORY_FRACTION = 0.4  # default limit: this share of the memory available at start (shared machines)
+BATCH_BUDGET = 2**22  # default batch: about this many n^3 flops' worth of matrices, 1 to 1024
+LEARNED_MIN_BATCH = 32
+
+_WIDTH = re.compile(r"(\d+)\s*n\^2")
+
+
+def expand(spec: str, n: int) -> str:
+    """Replace every ``K n^2`` in a spec by the number K * n * n (the paper's width rules)."""
+    return _WIDTH.sub(lambda m: str(int(m.group(1)) * n * n), spec)
+
+
+def default_batch(n: int, family: str = "direct") -> int:
+    """About ``BATCH_BUDGET / n^3`` matrices (1 to 1024); networks get at least
+    ``LEARNED_MIN_BATCH``, as in batched inference: a batch of one or two would measure
+    streaming the weights from memory, not the O(n^4) arithmetic."""
+    b = int(min(1024, max(1, BATCH_BUDGET // n**3)))
+    return max(b, LEARNED_MIN_BATCH) if family == "learned" else b
+
+
+def _with_param(spec: str, key: str, value: str) -> str:
+    """Add ``key=value`` to a spec that accepts it and does not set it."""
+    name, params = parse_spec(spec)
+    if key in params or key not in SOLVERS.parameters(name):
+        return spec
+    return f"{name}[{','.join([*(f'{k}={v}' for k, v in params.items()), f'{key}={value}'])}]"
+
+
+def memory_need(solver, n: int, batch: int, itemsize: int) -> int:
+    """Bytes a cell holds at once: a network's weights and activations, or a direct solver's
+    input, copies and output (4 stacks), plus the dataset's float64 working copies."""
+    data = 8 * batch * n * n * 8  # make_dataset's copies (see datasets.base.check_fits)
+    if hasattr(solver, "param_bytes"):
+        width = solver.width(n)
+        act = batch * (2 * n * n + (solver.layers - 1) * width) * itemsize
+        return int(solver.param_bytes(n) + 2 * act + data)
+    return int(4 * batch * n * n * itemsize + data)
+
+
+# --- memory high-water marks ---------------------------------------------------------------
+
+def _reset_peak(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:  # Linux: "5" resets the peak RSS (VmHWM) of this process
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak(device: str) -> tuple[int, str]:
+    if device.startswith("cuda"):
+        return int(torch.cuda.max_memory_allocated(device)), "cuda_max_allocated"
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024, "peak_rss"
+    except OSError:
+        pass
+    return int(psutil.Process().memory_info().rss), "rss_after"
+
+
+# --- the machine's matmul peak and the host-device copies ----------------------------------
+
+def matmul_peak(library: str, dtype: str, device: str, n: int | None = None, min_run_s: float = 0.3) -> float:
+    """GFLOP/s of an n x n matmul (default ``MATMUL_N``) in ``library`` ("numpy" or "torch")."""
+    n = n or MATMUL_N
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+    if library == "torch":
+        ta, tb = (torch.from_numpy(x).to(device) for x in (a, b))
+        sync = (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else None
+        t = measure(lambda: ta @ tb, sync=sync, warmup_s=0.1, min_run_s=min_run_s)
+    else:
+        t = measure(lambda: a @ b, warmup_s=0.1, min_run_s=min_run_s)
+    return 2.0 * n**3 / t.median_s / 1e9
+
+
+def transfer_times(A: np.ndarray, device: str) -> dict:
+    """Seconds per matrix to copy the batch host -> device and back (timed apart from compute)."""
+    sync = (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else None
+    on_dev = torch.from_numpy(A).to(device)
+    h2d = measure(lambda: torch.from_numpy(A).to(device), sync=sync, warmup_s=0.02, min_run_s=0.05)
+    d2h = measure(lambda: on_dev.to("cpu"), sync=sync, warmup_s=0.02, min_run_s=0.05)
+    return {"h2d_s_per_matrix": h2d.median_s / len(A), "d2h_s_per_matrix": d2h.median_s / len(A)}
+
+
+# --- the sweep -----------------------------------------------------------------------------
+
+def plan(templates: list[str], ns: list[int], dtypes: list[str], device: str) -> list[dict]:
+    """Every cell, numpy solvers first (see runner): label, expanded spec, n, dtype, library.
+    Unknown solver names are kept (they become skipped rows); malformed specs raise SpecError."""
+    cells = []
+    for label in templates:
+        name, _ = parse_spec(expand(label, 2))
+        known = name in SOLVERS
+        for dtype in dtypes:
+            for n in ns:
+                spec = expand(label, n)
+                library, family = "?", "?"
+                if known:
+                    spec = _with_param(with_device(spec, device), "dtype", dtype)
+                    solver = SOLVERS.build(spec)  # validates parameters now, not mid-run
+                    library, family = solver.library, solver.family
+                cells.append({"label": label, "spec": spec, "n": n, "dtype": dtype, "library": library,
+                              "family": family, "known": known})
+    order = {"numpy": 0, "torch": 1}
+    return sorted(cells, key=lambda c: (order.get(c["library"], 2), c["dtype"], c["n"]))
+
+
+def _skip_row(c: dict, reason: str, **extra) -> dict:
+    row = _base_row(Cell(c["spec"], DATASET.format(n=c["n"]), 0, c["dtype"]), None, None)
+    return {**row, "n": c["n"], "status": "skipped", "reason": reason, **extra}
+
+
+def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: str, out: Path, *,
+                batch: int | None = None, threads: int | None = None, warmup_s: float = 0.25,
+                min_run_s: float = 0.5, max_memory: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Run the sweep, writing the rows to ``out`` after every cell; returns them."""
+    torch_device = resolve_device(device)
+    cells = plan(templates, ns, dtypes, device)
+    on_gpu = torch_device.startswith("cuda")
+    # the limit of the memory the torch solvers use: the GPU's on CUDA, else the host's
+    free, total = (torch.cuda.mem_get_info(torch_device) if on_gpu
+                   else (psutil.virtual_memory().available, psutil.virtual_memory().total))
+    limit = int(max_memory if max_memory else MEMORY_FRACTION * free)
+    host_limit = int(max_memory if max_memory else MEMORY_FRACTION * psutil.virtual_memory().available)
+    env = {**results.environment(), "memory_limit_bytes": limit, "memory_total_bytes": int(total)}
+    rows: list[dict] = []
+    datasets: dict = {}
+    peaks: dict = {}
+    transfers: dict = {}
+
+    with pinned_threads(threads or default_threads()) as pinned, _progress(progress, len(cells)) as advance:
+        for c in cells:
+            B = batch or default_batch(c["n"], c["family"])
+            extra = {"solver_label": c["label"], "batch": B, "loadavg_1m": os.getloadavg()[0], **pinned, **env}
+            if not c["known"]:
+                row = _skip_row(c, f"solver {parse_spec(c['spec'])[0]!r} is not registered in this version", **extra)
+            else:
+                try:
+                    row = _one_cell(c, B, limit if c["library"] == "torch" else host_limit, warmup_s, min_run_s,
+                                    datasets, peaks, transfers)
+                except Exception as exc:  # e.g. the dataset itself does not fit: a row, not the end
+                    row = {**_skip_row(c, f"{type(exc).__name__}: {exc}"), "status": "failed"}
+                row.update(extra)
+            rows.append(row)
+            results.write_tables(results.to_frame(rows), out)
+            advance(f"{c['spec']} n={c['n']} {c['dtype']}")
+    return results.to_frame(rows)
+
+
+def _one_cell(c: dict, B: int, limit: int, warmup_s: float, min_run_s: float,
+              datasets: dict, peaks: dict, transfers: dict) -> dict:
+    solver = SOLVERS.build(c["spec"])
+    itemsize = np.dtype(c["dtype"]).itemsize
+    need = memory_need(solver, c["n"], B, itemsize)
+    info = {"mem_need_bytes": need, "library": solver.library,
+            "param_bytes": solver.param_bytes(c["n"]) if hasattr(solver, "param_bytes") else None}
+    if need > limit:
+        return _skip_row(c, f"needs about {need / 2**30:.2f} GiB ({need} bytes) for weights, batch and data; "
+                            f"the limit is {limit / 2**30:.2f} GiB ({limit} bytes)",
+                         family=solver.family, device=solver.device,
+                         flops_per_matrix=solver.flops(c["n"]), **info)
+    key = (c["n"], B)
+    if key not in datasets:
+        datasets.clear()  # one size at a time: large batches are freed before the next size
+        datasets[key] = make_dataset(DATASET.format(n=c["n"]), n_test=B, seed=0)
+    data = datasets[key]
+    _reset_peak(solver.device)
+    row = run_cell(Cell(c["spec"], data.spec, 0, c["dtype"]), data, warmup_s=warmup_s, min_run_s=min_run_s,
+                   keep_times=True)
+    row["peak_mem_bytes"], row["peak_mem_kind"] = _peak(solver.device)
+    pk = (solver.library, c["dtype"], solver.device)
+    if pk not in peaks:
+        peaks[pk] = matmul_peak(solver.library, c["dtype"], solver.device)
+    row["peak_gflops"] = peaks[pk]
+    if row.get("gflops") is not None and row["status"] == "ok":
+        row["peak_fraction"] = row["gflops"] / peaks[pk]
+    if solver.library == "torch":
+        tk = (c["n"], B, c["dtype"], solver.device)
+        if tk not in transfers:
+            transfers[tk] = transfer_times(data.A.astype(c["dtype"]), solver.device)
+        row.update(transfers[tk])
+    return {**row, **info}
+
+
+# --- analysis ------------------------------------------------------------------------------
+
+def _times(row) -> list[float]:
+    raw = row.get("times_per_matrix_s")
+    if isinstance(raw, str) and raw:
+        return json.loads(raw)
+    return [row["time_per_matrix_s"]]
+
+
+def analyse(df: pd.DataFrame, fit_from: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Slopes (with 95 % bootstrap intervals) per solver label, dtype and device, and the size
+    at which each network becomes slower than LU and torch-inv."""
+    ok = df[df["status"] == "ok"]
+    slopes = []
+    for (label, dtype, device), g in ok.groupby(["solver_label", "dtype", "device"], sort=False):
+        g = g.sort_values("n")
+        f = fits.fit_slope(g["n"].tolist(), [_times(r) for _, r in g.iterrows()], n_min=fit_from)
+        slopes.append({"solver_label": label, "dtype": dtype, "device": device,
+                       "slope": f.slope if f else np.nan, "ci_lo": f.lo if f else np.nan,
+                       "ci_hi": f.hi if f else np.nan, "log_c": f.log_c if f else np.nan,
+                       "fit_n_lo": f.n_lo if f else pd.NA, "fit_n_hi": f.n_hi if f else pd.NA,
+                       "fit_points": f.n_points if f else 0,
+                       "n_measured": g["n"].nunique(), "n_max_measured": g["n"].max()})
+    cross = []
+    nets = [lab for lab in df["solver_label"].unique() if str(lab).startswith("mlp")]
+    for dtype, g in ok.groupby("dtype", sort=False):  # LU runs on the host even in a CUDA run
+        t = g.pivot_table(index="n", columns="solver_label", values="time_per_matrix_s", aggfunc="median")
+        for net in nets:
+            for base in BASELINES:
+                if net not in t or base not in t:
+                    continue
+                c = fits.crossover(t.index.to_numpy(), t[net].to_numpy(), t[base].to_numpy())
+                devs = sorted(set(g.loc[g["solver_label"].isin([net, base]), "device"]))
+                cross.append({"network": net, "baseline": base, "dtype": dtype, "device": "/".join(devs),
+                              "kind": c.kind, "crossover_n": c.n, "text": c.text()})
+    return pd.DataFrame(slopes), pd.DataFrame(cross)
+
+
+# --- summary and command line --------------------------------------------------------------
+
+def _gib(x) -> str:
+    return "" if pd.isna(x) else f"{float(x) / 2**30:.2f} GiB"
+
+
+def memory_wall(df: pd.DataFrame) -> pd.DataFrame:
+    """Per network and dtype: the largest size that ran and the first size skipped for memory."""
+    out = []
+    nets = df[df["solver_label"].astype(str).str.startswith("mlp")]
+    for (label, dtype), g in nets.groupby(["solver_label", "dtype"], sort=False):
+        ran = g[g["status"] == "ok"]
+        mem = g[(g["status"] == "skipped") & g["reason"].astype(str).str.startswith("needs about")]
+        first = mem.sort_values("n").iloc[0] if len(mem) else None
+        out.append({"network": label, "dtype": dtype,
+                    "largest n run": int(ran["n"].max()) if len(ran) else None,
+                    "its weights": _gib(ran.sort_values("n")["param_bytes"].iloc[-1]) if len(ran) else "",
+                    "first n skipped": int(first["n"]) if first is not None else None,
+                    "weights needed": _gib(first["param_bytes"]) if first is not None else "",
+                    "cell needs": _gib(first["mem_need_bytes"]) if first is not None else ""})
+    return pd.DataFrame(out)
+
+
+def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, out: Path, command: str) -> None:
+    """``summary.md``: where and how it ran, slopes, crossovers, the memory wall, the times."""
+    env = df.iloc[0]
+    ok = df[df["status"] == "ok"]
+    peaks = ok.groupby(["library", "dtype", "device"])["peak_gflops"].first().reset_index() if len(ok) else None
+    devices = sorted(d for d in df["device"].dropna().astype(str).unique() if d)
+    lines = [
+        *results.summary_header(df, "Scaling of time, flops and memory with n", command),
+        f"- devices: {', '.join(devices)}"
+        + ("" if any(d.startswith("cuda") for d in devices) else " (no GPU in this run: the CUDA run is still to do)"),
+        f"- memory: {_gib(env.get('memory_total_bytes'))} in total; cells needing more than "
+        f"{_gib(env.get('memory_limit_bytes'))} were skipped, not run",
+        f"- data: `{DATASET}` (SPD box, kappa about 10); batch: about {BATCH_BUDGET} / n^3 matrices (1 to 1024), "
+        f"at least {LEARNED_MIN_BATCH} for networks (column `batch`); "
+        f"{len(df)} rows: " + ", ".join(f"{(df['status'] == s).sum()} {s}" for s in results.STATUSES),
+    ]
+    if "loadavg_1m" in df and df["loadavg_1m"].notna().any():
+        lines.append(f"- load average (1 min) of the machine during the run: {df['loadavg_1m'].min():.2f} to "
+                     f"{df['loadavg_1m'].max():.2f} (above the thread count means other work shared the cores)")
+    lines.append("")
+    if peaks is not None and len(peaks):
+        lines += ["Matmul peak measured in this run (GFLOP/s, "
+                  f"{MATMUL_N} x {MATMUL_N}): " + "; ".join(
+                      f"{r.library} {r.dtype} {r.device}: {r.peak_gflops:.1f}" for r in peaks.itertuples()), ""]
+    if len(slopes):
+        s = slopes.copy()
+        s["slope [95% CI]"] = [f"{a:.2f} [{b:.2f}, {c:.2f}]" if np.isfinite(a) else "too few sizes"
+                               for a, b, c in zip(s["slope"], s["ci_lo"], s["ci_hi"])]
+        s["fitted over n"] = [f"{a}-{b}" if not pd.isna(a) else "" for a, b in zip(s["fit_n_lo"], s["fit_n_hi"])]
+        lines += ["## Log-log slopes of time per matrix against n", "",
+                  "Fitted over the larger half of the sizes each solver ran (bootstrap over timed blocks).", "",
+                  s[["solver_label", "dtype", "device", "slope [95% CI]", "fitted over n", "n_max_measured"]]
+                  .to_markdown(index=False), ""]
+    if len(cross):
+        lines += ["## Crossovers: the size from which each network is slower", "",
+                  "`all n`: slower at every size both ran; `none`: not slower at the largest size both ran.", "",
+                  cross[["network", "baseline", "dtype", "device", "text"]]
+                  .rename(columns={"text": "slower from n ="}).to_markdown(index=False), ""]
+    wall = memory_wall(df)
+    if len(wall):
+        lines += ["## Where the networks' weights stop fitting", "", wall.to_markdown(index=False), ""]
+    if len(ok):
+        last = ok.sort_values("n").groupby(["solver_label", "dtype", "device"], sort=False).tail(1).copy()
+        last["% of matmul peak"] = 100 * last["peak_fraction"]
+        last["peak memory"] = last["peak_mem_bytes"].map(_gib) + " (" + last["peak_mem_kind"].astype(str) + ")"
+        last["h2d_s_per_matrix"] = last["h2d_s_per_matrix"].map(lambda x: "" if pd.isna(x) else f"{x:.3g}")
+        lines += ["## At the largest size each solver ran", "",
+                  last[["solver_label", "dtype", "device", "n", "batch", "time_per_matrix_s", "gflops",
+                        "% of matmul peak", "peak memory", "h2d_s_per_matrix"]]
+                  .to_markdown(index=False, floatfmt=".3g", missingval=""), ""]
+        t = ok.pivot_table(index="n", columns="solver_label", values="time_per_matrix_s", aggfunc="median")
+        lines += ["## Time per matrix (s, median over timed blocks)", "",
+                  t.to_markdown(floatfmt=".3g"), ""]
+        g = ok.pivot_table(index="n", columns="solver_label", values="gflops", aggfunc="median")
+        lines += ["## Achieved GFLOP/s (model flops per DESIGN.md)", "", g.to_markdown(floatfmt=".3g"), ""]
+    other = df[df["status"] != "ok"]
+    if len(other):
+        r = other.groupby(["solver_label", "status", "reason"], sort=False)["n"].agg(
+            lambda v: ", ".join(str(int(x)) for x in sorted(v))).reset_index()
+        r["reason"] = r["reason"].astype(str).str.replace(r"\(\d+ bytes\)", "", regex=True).str.slice(0, 110)
+        lines += ["## Skipped and failed cells", "", r.to_markdown(index=False), ""]
+    results.write_text(out / "summary.md", "\n".join(lines))
+
+
+def finish(out: Path, command: str, fit_from: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Analyse the rows in ``out`` and write slopes.csv, crossovers.csv, summary.md, figures."""
+    from matinv_bench import plots
+
+    df = pd.read_parquet(out / "results.parquet")
+    slopes, cross = analyse(df, fit_from)
+    results.atomic_write(out / "slopes.csv", lambda tmp: slopes.to_csv(tmp, index=False))
+    results.atomic_write(out / "crossovers.csv", lambda tmp: cross.to_csv(tmp, index=False))
+    write_summary(df, slopes, cross, out, command)
+    plots.scaling_figures(out)
+    return slopes, cross
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", nargs="+", type=int, default=list(DEFAULT_N), metavar="N",
+                   help=f"matrix sizes (default: {' '.join(map(str, DEFAULT_N))})")
+    p.add_argument("--solver", nargs="+", default=list(DEFAULT_SOLVERS), metavar="SPEC",
+                   help="solver specs; 'K n^2' in a spec is K*n*n at each size, e.g. 'mlp-2fc[hidden=2n^2]' "
+                        "(default: the classical solvers, neumann, newton-schulz and four networks)")
+    p.add_argument("--dtype", nargs="+", default=["float64"], choices=("float64", "float32"),
+                   help="precision the solvers compute in (default: float64)")
+    p.add_argument("--batch", type=int, default=None, metavar="B",
+                   help=f"matrices per batch (default: {BATCH_BUDGET} // n^3, clipped to 1..1024; "
+                        f"at least {LEARNED_MIN_BATCH} for networks)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="device of the torch solvers (default: auto = CUDA when available)")
+    p.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: all usable cores)")
+    p.add_argument("--warmup", type=float, default=0.25, metavar="S", help="warm-up seconds per cell (default 0.25)")
+    p.add_argument("--min-time", type=float, default=0.5, metavar="S", help="timed seconds per cell (default 0.5)")
+    p.add_argument("--max-memory", type=float, default=None, metavar="GIB",
+                   help=f"skip cells needing more (default: {100 * MEMORY_FRACTION:.0f}%% of the memory available at start, "
+                        "the GPU's for torch solvers on CUDA)")
+    p.add_argument("--fit-from", type=int, default=None, metavar="N",
+                   help="fit slopes over sizes >= N (default: the larger half of each solver's sizes)")
+    p.add_argument("--out", type=Path, default=Path("results") / "scaling", metavar="DIR",
+                   help="output folder (default: results/scaling)")
+    p.add_argument("--replot", action="store_true",
+                   help="do not measure: redo slopes, summary and figures from DIR's results")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``matinv-bench scaling``: measure (unless --replot), then analyse and plot."""
+    from matinv_bench.cli import UserError
+
+    command = "matinv-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    for name, v in (("--batch", args.batch), ("--threads", args.threads)):
+        if v is not None and v < 1:
+            raise UserError(f"{name} must be at least 1, got {v}")
+    if any(n < 1 for n in args.n):
+        raise UserError(f"--n sizes must be at least 1, got {min(args.n)}")
+    if args.max_memory is not None and args.max_memory <= 0:
+        raise UserError(f"--max-memory must be positive, got {args.max_memory}")
+    if not args.replot:
+        t0 = time.perf_counter()
+        df = run_scaling(args.solver, sorted(set(args.n)), args.dtype, args.device, args.out, batch=args.batch,
+                         threads=args.threads, warmup_s=args.warmup, min_run_s=args.min_time,
+                         max_memory=int(args.max_memory * 2**30) if args.max_memory else None,
+                         progress=not args.quiet)
+        counts = df["status"].value_counts().to_dict()
+        print(f"{len(df)} cells in {time.perf_counter() - t0:.0f} s: "
+              + ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES))
+    elif not (args.out / "results.parquet").is_file():
+        raise UserError(f"--replot: no results.parquet in {str(args.out)!r}")
+    else:
+        prev = args.out / "summary.md"
+        if prev.is_file():  # keep the command that made the numbers
+            m = re.search(r"Made by: `(.*)`", prev.read_text())
+            command = m.group(1) if m else command
+    slopes, cross = finish(args.out, command, args.fit_from)
+    if len(slopes):
+        print(slopes[["solver_label", "dtype", "device", "slope", "ci_lo", "ci_hi"]].to_string(index=False))
+    print(f"wrote {args.out}/results.parquet, results.csv, slopes.csv, crossovers.csv, summary.md and figures")
+    return 0

@@ -1,0 +1,76 @@
+"""The slope fitter and the crossover finder on synthetic data with known answers."""
+
+import numpy as np
+import pytest
+
+from matinv_bench.fits import asymptotic_sizes, crossover, fit_slope
+
+NS = np.array([2, 4, 8, 16, 32, 64, 128, 256, 512])
+
+
+@pytest.mark.parametrize("exponent", [3.0, 4.0, 2.5])
+def test_recovers_known_exponent_with_noise(exponent):
+    rng = np.random.default_rng(0)
+    # 15 repeats per size, 5 % multiplicative noise, and a constant overhead that only
+    # matters at small n: the asymptotic range must see through it
+    t = [1e-9 * n**exponent * rng.lognormal(0, 0.05, 15) + 1e-6 for n in NS]
+    fit = fit_slope(NS, t, n_min=64, n_boot=500)
+    assert fit.n_lo == 64 and fit.n_hi == 512 and fit.n_points == 4
+    assert fit.lo <= exponent <= fit.hi
+    assert abs(fit.slope - exponent) < 0.05
+    assert fit.hi - fit.lo < 0.2
+
+
+def test_overhead_bends_the_full_range_fit():
+    t = [1e-9 * n**3 + 1e-4 for n in NS]
+    assert fit_slope(NS, t, n_min=2).slope < 2.0  # the flat part drags the slope down
+    assert abs(fit_slope(NS, t, n_min=128).slope - 3.0) < 0.15
+
+
+def test_exact_power_law_single_repeat_has_a_tight_interval():
+    fit = fit_slope(NS, 2.0 * NS.astype(float) ** 4)
+    assert fit.slope == pytest.approx(4.0, abs=1e-9)
+    assert fit.lo == pytest.approx(4.0, abs=1e-6) and fit.hi == pytest.approx(4.0, abs=1e-6)
+    np.testing.assert_allclose(fit.predict(NS), 2.0 * NS.astype(float) ** 4, rtol=1e-9)
+
+
+def test_noisier_timings_give_wider_intervals():
+    rng = np.random.default_rng(1)
+    quiet = [n**3 * rng.lognormal(0, 0.01, 9) for n in NS]
+    noisy = [n**3 * rng.lognormal(0, 0.3, 9) for n in NS]
+    wq, wn = (f.hi - f.lo for f in (fit_slope(NS, quiet), fit_slope(NS, noisy)))
+    assert wn > 5 * wq
+
+
+def test_too_few_sizes_or_bad_times_give_none():
+    assert fit_slope([8, 16], [1.0, 8.0]) is None
+    assert fit_slope([8, 16, 32], [1.0, np.nan, 8.0]) is None
+    assert fit_slope([8, 16, 32], [1.0, 0.0, 8.0]) is None
+
+
+def test_default_asymptotic_range_is_the_larger_half():
+    assert asymptotic_sizes([2, 4, 8, 16, 32, 64]).tolist() == [16, 32, 64]
+    assert asymptotic_sizes([2, 4, 8, 16]).tolist() == [4, 8, 16]
+    assert asymptotic_sizes([2, 4, 8, 16], n_min=8).tolist() == [8, 16]
+
+
+def test_crossover_of_n4_against_n3():
+    n = NS.astype(float)
+    # a = n^4 / 100 overtakes b = n^3 at exactly n = 100
+    c = crossover(n, n**4 / 100, n**3)
+    assert c.kind == "crosses" and c.n == pytest.approx(100, rel=1e-9)
+
+
+def test_crossover_kinds_and_missing_values():
+    n = NS.astype(float)
+    assert crossover(n, 2 * n**3, n**3).kind == "always"
+    assert crossover(n, n**3, 2 * n**3).kind == "never"
+    assert crossover(n, np.full(len(n), np.nan), n).kind == "no data"
+    # a is slower at small n, faster in the middle, slower again from 64 on: the last crossing counts
+    a = n**3 * np.where((n >= 8) & (n < 64), 0.5, 2.0)
+    c = crossover(n, a, n**3)
+    assert c.kind == "crosses" and 32 < c.n < 64
+    # a size missing for a (skipped for memory) does not count against it
+    t = n**4 / 100
+    t[-1] = np.nan
+    assert crossover(n, t, n**3).n == pytest.approx(100, rel=1e-9)

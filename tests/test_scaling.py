@@ -1,0 +1,172 @@
+"""The scaling study: flop formulas, width rules, memory-based skips, the sweep end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matinv_bench.cli import main
+from matinv_bench.datasets import make_dataset
+from matinv_bench.experiments import scaling
+from matinv_bench.solvers import SOLVERS
+from matinv_bench.solvers.lapack import spd_skip_reason
+from matinv_bench.solvers.mlp import mlp_flops, mlp_param_count
+
+
+def test_width_rule_expands_per_size():
+    assert scaling.expand("mlp-2fc[hidden=2n^2]", 4) == "mlp-2fc[hidden=32]"
+    assert scaling.expand("mlp-3fc[hidden=8n^2,seed=1]", 16) == "mlp-3fc[hidden=2048,seed=1]"
+    assert scaling.expand("lu", 512) == "lu"
+
+
+@pytest.mark.parametrize("n", [3, 16, 48])
+def test_mlp_flops_and_params_follow_the_dense_layers(n):
+    h = 2 * n * n
+    # 2 layers: n^2 -> h -> n^2, a multiply-add per weight: 2 (n^2 h + h n^2) = 8 n^4 for h = 2 n^2
+    assert mlp_flops(n, h, 2) == 8 * n**4
+    assert mlp_flops(n, h, 3) == 2 * (2 * n * n * h + h * h) == 16 * n**4
+    assert mlp_param_count(n, h, 2) == 2 * n * n * h + h + n * n
+    net = SOLVERS.build(scaling.expand("mlp-2fc[hidden=2n^2,recipe=none]", n))
+    net.fit(make_dataset(f"spd-box[n={n}]", n_test=1))
+    assert sum(p.numel() for p in net.model_.parameters()) == mlp_param_count(n, h, 2)
+    assert net.param_bytes(n) == 8 * mlp_param_count(n, h, 2)
+
+
+@pytest.mark.parametrize("spec", ["lu", "numpy-inv", "cholesky", "qr", "torch-inv", "gauss-jordan",
+                                  "gauss-jordan[block=16]"])
+def test_direct_solvers_are_cubic_and_networks_quartic(spec):
+    s = SOLVERS.build(spec)
+    assert s.flops(64) / s.flops(32) == pytest.approx(8.0)
+    for rule in ("mlp-2fc[hidden=2n^2]", "mlp-3fc[hidden=8n^2]"):
+        f = [SOLVERS.build(scaling.expand(rule, n)).flops(n) for n in (32, 64)]
+        assert f[1] / f[0] == pytest.approx(16.0)
+    # blocking regroups the arithmetic, it does not change the model count
+    assert SOLVERS.build("gauss-jordan[block=16]").flops(100) == SOLVERS.build("gauss-jordan").flops(100) == 2e6
+
+
+def test_spd_box_is_spd_non_singular_and_reproducible():
+    a, b = (make_dataset("spd-box[n=12]", n_test=6, seed=4) for _ in range(2))
+    np.testing.assert_array_equal(a.A, b.A)
+    assert spd_skip_reason(a.A) is None
+    assert a.theta == pytest.approx(0.5) and a.sigma_min.min() > 0
+    np.testing.assert_allclose(a.A, a.base + a.eps * a.T, rtol=0, atol=1e-15)
+    with pytest.raises(Exception, match="theta must be in"):
+        make_dataset("spd-box[n=4,theta=1.5]", n_test=1)
+
+
+def test_memory_need_counts_weights_and_batch():
+    net = SOLVERS.build("mlp-2fc[hidden=512]")
+    need = scaling.memory_need(net, 16, 4, 8)
+    assert need >= net.param_bytes(16) + 4 * 2 * 16 * 16 * 8
+    assert scaling.memory_need(SOLVERS.build("lu"), 16, 4, 8) < need
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A fast sweep: two sizes, a direct solver, a torch solver, a network, an unknown spec,
+    and a memory limit that the 3-layer network exceeds at n = 8 but not at n = 4."""
+    out = tmp_path_factory.mktemp("scaling")
+    scaling.MATMUL_N = 64  # a cheap peak probe for the test
+    limit = 2**20
+    df = scaling.run_scaling(["lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]",
+                              "neumann-not-yet[order=3]"], [2, 4, 8], ["float64"], "cpu", out,
+                             batch=3, warmup_s=0.0, min_run_s=0.01, max_memory=limit, progress=False)
+    slopes, cross = scaling.finish(out, "matinv-bench scaling (test)")
+    return out, df, slopes, cross, limit
+
+
+def test_memory_skip_gives_the_bytes_needed(tiny_run):
+    out, df, *_ , limit = tiny_run
+    big = df[(df["solver_label"] == "mlp-3fc[hidden=8n^2,recipe=none]") & (df["n"] == 8)].iloc[0]
+    assert big["status"] == "skipped"
+    assert big["mem_need_bytes"] > limit
+    assert f"({int(big['mem_need_bytes'])} bytes)" in big["reason"] and f"({limit} bytes)" in big["reason"]
+    assert big["param_bytes"] == 8 * mlp_param_count(8, 8 * 64, 3)
+    small = df[(df["solver_label"] == "mlp-3fc[hidden=8n^2,recipe=none]") & (df["n"] == 4)].iloc[0]
+    assert small["status"] == "ok" and small["mem_need_bytes"] <= limit
+
+
+def test_unknown_solver_is_a_skipped_row_not_a_crash(tiny_run):
+    _, df, *_ = tiny_run
+    rows = df[df["solver_label"] == "neumann-not-yet[order=3]"]
+    assert len(rows) == 3 and (rows["status"] == "skipped").all()
+    assert rows["reason"].str.contains("'neumann-not-yet' is not registered").all()
+
+
+def test_rows_record_what_the_scaling_question_needs(tiny_run):
+    _, df, *_ = tiny_run
+    ok = df[df["status"] == "ok"]
+    assert set(ok["solver_label"]) == {"lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]",
+                                       "mlp-3fc[hidden=8n^2,recipe=none]"}
+    assert (ok["peak_gflops"] > 0).all() and (ok["peak_fraction"] > 0).all()
+    np.testing.assert_allclose(ok["gflops"], ok["flops_per_matrix"] / ok["time_per_matrix_s"] / 1e9)
+    assert (ok["peak_mem_bytes"] > 0).all() and ok["threads"].notna().all()
+    assert (ok["batch"] == 3).all() and (ok["n_matrices"] == 3).all()
+    torch_rows = ok[ok["library"] == "torch"]
+    assert torch_rows["h2d_s_per_matrix"].notna().all() and torch_rows["d2h_s_per_matrix"].notna().all()
+    assert ok[ok["library"] == "numpy"]["h2d_s_per_matrix"].isna().all()
+    for raw, med in zip(ok["times_per_matrix_s"], ok["time_per_matrix_s"]):
+        assert np.median(json.loads(raw)) == pytest.approx(med)
+    # the sizes a network ran are exactly those under the limit
+    assert ok[ok["solver_label"] == "mlp-2fc[hidden=2n^2,recipe=none]"]["n"].tolist() == [2, 4, 8]
+
+
+def test_outputs_are_written_and_readable(tiny_run):
+    out, df, slopes, cross, _ = tiny_run
+    for name in ("results.parquet", "results.csv", "slopes.csv", "crossovers.csv", "summary.md",
+                 "time_vs_n-float64-cpu.png", "gflops_vs_n-float64-cpu.png", "mlp_memory-float64.png"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    fitted = slopes[slopes["fit_points"] >= 3]
+    assert set(fitted["solver_label"]) == {"lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]"}
+    assert slopes[slopes["solver_label"] == "mlp-3fc[hidden=8n^2,recipe=none]"]["slope"].isna().all()  # 2 sizes: no fit
+    assert set(cross["baseline"]) == {"lu", "torch-inv"}
+    text = (out / "summary.md").read_text()
+    assert "matinv-bench scaling (test)" in text and "Where the networks' weights stop fitting" in text
+    assert pd.read_csv(out / "results.csv")["status"].tolist() == df["status"].tolist()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["scaling", "--n", "0", "4"], "--n sizes must be at least 1"),
+    (["scaling", "--batch", "0"], "--batch must be at least 1"),
+    (["scaling", "--solver", "lu[", "--n", "2"], "malformed spec"),
+    (["scaling", "--solver", "lu[bogus=1]", "--n", "2"], "has no parameter bogus"),
+])
+def test_cli_rejects_bad_arguments_in_one_line(argv, words, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and len(err.splitlines()) == 1
+
+
+def test_cli_replot_needs_results(capsys, tmp_path):
+    assert main(["scaling", "--replot", "--out", str(tmp_path)]) == 2
+    assert "no results.parquet" in capsys.readouterr().err
+
+
+def test_default_batch_rule():
+    assert scaling.default_batch(2) == 1024 and scaling.default_batch(512) == 1
+    assert scaling.default_batch(64) == 2**22 // 64**3
+    assert scaling.default_batch(512, "learned") == scaling.LEARNED_MIN_BATCH
+    assert scaling.default_batch(2, "learned") == 1024
+
+
+def test_a_cell_that_raises_is_a_failed_row(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise MemoryError("1000 matrices of size 4 x 4 need about 9 GiB")
+
+    monkeypatch.setattr(scaling, "make_dataset", boom)
+    df = scaling.run_scaling(["lu"], [4], ["float64"], "cpu", tmp_path, batch=2, warmup_s=0.0, min_run_s=0.01,
+                             progress=False)
+    assert df["status"].tolist() == ["failed"]
+    assert "MemoryError: 1000 matrices" in df["reason"].iloc[0]
+
+
+def test_cli_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["scaling", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--n", "--solver", "--dtype", "--batch", "--device", "--out", "--max-memory", "--replot"):
+        assert option in out
