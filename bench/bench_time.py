@@ -11,8 +11,8 @@ from .names import DTYPES, MLP_BATCH, MLP_DATASETS, MLP_SOLVERS, TIME_BATCH, TIM
 
 
 class TimeInvert(Pinned):
-    """Direct and approximation solvers: one call inverts TIME_BATCH randsvd matrices
-    (kappa = 1e3) of size n in dtype."""
+    """Direct and approximation solvers: one call inverts TIME_BATCH matrices of size n in dtype
+    from ``names.TIME_DATASET`` (a box around an SPD base, so every solver applies)."""
 
     params = (list(TIME_SOLVERS), list(TIME_N), list(DTYPES))
     param_names = ("solver", "n", "dtype")
