@@ -160,6 +160,7 @@ def cmd_list(args) -> int:
 
 def cmd_run(args) -> int:
     from matinv_bench import results
+    from matinv_bench.experiments.common import command_line
     from matinv_bench.experiments.suites import SUITES
     from matinv_bench.runner import make_grid, run_grid
 
@@ -180,7 +181,7 @@ def cmd_run(args) -> int:
     else:
         cells = make_grid(args.solver or suite.solvers, args.dataset or suite.datasets, seeds, args.dtype, args.device)
         out = args.out or Path("results") / f"{args.suite if not (args.solver or args.dataset) else 'run'}-{datetime.now():%Y%m%d-%H%M%S}"
-        command = "matinv-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        command = command_line(args)
         grid = dict(n_test=args.n_matrices, threads=args.threads, warmup_s=args.warmup, min_run_s=args.min_time,
                     time_it=not args.no_timing, cell_timeout=args.cell_timeout, command=command,
                     title=f"matinv-bench run ({args.suite if not (args.solver or args.dataset) else 'custom grid'})")

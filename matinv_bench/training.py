@@ -251,7 +251,7 @@ def _train_loop(solver, data, recipe: Recipe, model: nn.Sequential, steps: int, 
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=recipe.lr_min)
     gen = torch.Generator(device=device).manual_seed(solver.seed)
     N, B = len(X), recipe.batch
-    step, samples, loss_sum, loss_count, last_loss = 0, 0, 0.0, 0, float("nan")
+    step, samples, last_loss = 0, 0, float("nan")
     with _progress(f"{solver.spec} on {data.spec}", steps) as show:
         while step < steps:
             perm = torch.randperm(N, generator=gen, device=device)

@@ -27,7 +27,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from matinv_bench import reference
 

@@ -29,8 +29,6 @@ import argparse
 import json
 import os
 import re
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -41,10 +39,11 @@ import torch
 
 from matinv_bench import fits, results
 from matinv_bench.datasets import make_dataset
+from matinv_bench.experiments.common import command_line
 from matinv_bench.runner import Cell, _base_row, _progress, run_cell, with_device
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers._torch import resolve_device
-from matinv_bench.specs import SpecError, parse_spec
+from matinv_bench.specs import parse_spec
 from matinv_bench.timing import default_threads, measure, pinned_threads
 
 DEFAULT_N = (2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512)
@@ -416,7 +415,7 @@ def run(args: argparse.Namespace) -> int:
     """``matinv-bench scaling``: measure (unless --replot), then analyse and plot."""
     from matinv_bench.cli import UserError
 
-    command = "matinv-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = command_line(args)
     for name, v in (("--batch", args.batch), ("--threads", args.threads)):
         if v is not None and v < 1:
             raise UserError(f"{name} must be at least 1, got {v}")
