@@ -242,11 +242,14 @@ def test_paper_dir_loader_refuses_malformed_folders(base, test):
             if arr is not None:
                 np.save(Path(tmp) / name, arr)
         n = base.shape[0] if base is not None and base.ndim == 2 else -1
-        good = (base is not None and test is not None and n >= 1 and base.shape == (n, n)
-                and test.shape[1:] == (n, n, 2) and test.shape[0] >= 1)
+        square = base is not None and n >= 1 and base.shape == (n, n)
+        good = square and test is not None and test.shape[1:] == (n, n, 2) and test.shape[0] >= 1
         if good:
             d = make_dataset(f"paper-dir:{tmp}")
             np.testing.assert_array_equal(d.A, base + 0.01 * test[..., 0])
+        elif square and test is None:  # only a base: the box of radius 0.01 around it
+            d = make_dataset(f"paper-dir:{tmp}", n_test=3)
+            assert d.A.shape == (3, n, n) and np.abs(d.A - base).max() <= 0.01
         else:
             with pytest.raises(SpecError, match="paper-dir"):
                 make_dataset(f"paper-dir:{tmp}")

@@ -140,6 +140,19 @@ def test_paper_dir_matches_the_authors_sets(paper_data):
         np.testing.assert_array_equal(make_dataset(f"paper-dir:{paper_data / folder}").base, BASES[base])
 
 
+def test_paper_dir_with_only_a_base_is_the_box_around_it(tmp_path, paper_data):
+    d = make_dataset(f"paper-dir:{paper_data / 'matrix_16'}", n_test=20, n_train=5, seed=3)
+    base = np.load(paper_data / "matrix_16" / "base_matrix.npy")
+    assert not d.source.fixed and d.A.shape == (20, 16, 16) and d.train.A.shape == (5, 16, 16)
+    np.testing.assert_array_equal(d.base, base)
+    assert 0 < np.abs(d.A - base).max() <= 0.01
+    again = make_dataset(f"paper-dir:{paper_data / 'matrix_16'}", n_test=20, seed=3)
+    np.testing.assert_array_equal(d.A, again.A)  # seeded: bit-identical for the same seed
+    assert not np.array_equal(d.A, make_dataset(f"paper-dir:{paper_data / 'matrix_16'}", n_test=20, seed=4).A)
+    np.save(tmp_path / "base_matrix.npy", np.eye(3))  # any base-only folder works the same way
+    assert make_dataset(f"paper-dir:{tmp_path}", n_test=4).A.shape == (4, 3, 3)
+
+
 def test_paper_dir_rejects_malformed_folders(tmp_path):
     with pytest.raises(SpecError, match="no such folder"):
         make_dataset(f"paper-dir:{tmp_path / 'nope'}")

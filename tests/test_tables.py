@@ -21,11 +21,14 @@ def test_table2_writes_ours_beside_the_papers(tmp_path):
     assert list(summary.method[:4]) == ["mlp-2fc[hidden=8]", "mlp-2fc", "mlp-3fc", "linear-approx"]
     assert (summary.seeds == 2).all() and summary.mae_std.notna().all()
     lin = summary.set_index("method").loc["linear-approx"]
-    assert lin.paper_mae == 1.97e-4 and abs(lin.mae_mean / lin.paper_mae - 1) < 0.2  # our box, their number
+    assert lin.published_mae == 1.97e-4 and lin.published_source == "paper T2"
+    assert abs(lin.mae_mean / lin.published_mae - 1) < 0.2  # our box, their number
+    small = summary.set_index("method").loc["mlp-2fc[hidden=8]"]
+    assert small.published_source == "authors' nb" and small.published_std > 0
     mlps = summary[summary.method.str.startswith("mlp")]
     assert (mlps.train_steps == 300).all() and (mlps.mae_mean < 1e-3).all()
     md = (tmp_path / "table2-tiny.md").read_text()
-    assert "MAE, paper (cited)" in md and "Table 2" in md and "reproduce table2" in md and "2-FC (small, h=8)" in md
+    assert "MAE, published (cited)" in md and "authors' nb: the authors' released notebooks" in md and "Table 2" in md and "reproduce table2" in md and "2-FC (small, h=8)" in md
 
 
 def test_table1_on_one_box_and_the_authors_test_sets(tmp_path, paper_data):
@@ -40,17 +43,23 @@ def test_table1_on_one_box_and_the_authors_test_sets(tmp_path, paper_data):
     assert np.isfinite(lin) and lin < 1e-3
 
 
-def test_the_papers_values_go_beside_our_split_and_the_authors_set():
-    from matinv_bench.experiments.tables import box_of
+def test_published_values_go_only_where_the_setup_is_the_authors():
+    from matinv_bench.experiments.tables import published
 
-    assert box_of("paper-dir:../shared/paper-data/matrix_2_dataset") == "paper-2x2-1st"
-    assert box_of("paper-dir:/x/matrix_2_dataset_2/") == "paper-2x2-2nd"
-    assert box_of("paper-3x3") == "paper-3x3" and box_of("paper-dir:/x/other") == "paper-dir:/x/other"
+    ours = published("mlp-2fc", "paper-2x2-1st")
+    assert ours is published("mlp-2fc", "paper-dir:../shared/paper-data/matrix_2_dataset")
+    assert ours.mean == pytest.approx(2.05e-5, rel=1e-3)
+    assert published("mlp-3fc", "paper-dir:/x/matrix_2_dataset_2/").mean == pytest.approx(7.37e-6, rel=1e-3)
+    # our paper-16x16 base is not the authors': their 16x16 figures go only beside their base's box
+    assert published("mlp-2fc", "paper-16x16") is None
+    assert published("mlp-2fc", "paper-dir:/x/matrix_16").mean == pytest.approx(1.68e-4, rel=1e-3)
+    assert published("lu", "paper-3x3") is None and published("mlp-2fc", "paper-dir:/x/other") is None
 
 
 @pytest.mark.parametrize("args, words", [
     (["reproduce", "table1", "--seeds", "0"], "--seeds must be at least 1"),
     (["reproduce", "table2", "--paper-data", "/does/not/exist"], "no matrix_2_dataset/test_set.npy"),
+    (["reproduce", "table1", "--dataset", "paper-16x16", "--paper-data", "/x"], "no matrix_16/base_matrix.npy"),
 ])
 def test_bad_arguments_give_one_line(capsys, tmp_path, args, words):
     assert main([*args, "--out", str(tmp_path), *FAST]) == 2

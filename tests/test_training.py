@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -86,12 +88,52 @@ def test_folding_the_standardisation_keeps_the_function():
     torch.testing.assert_close(model(x), expected, rtol=1e-12, atol=1e-12)
 
 
-def test_the_paper_recipe_is_the_papers():
-    r2, r3 = training.recipe_for("paper", 2), training.recipe_for("paper", 3)
+def test_the_paper_recipe_is_the_authors():
+    r2, r3, r16 = (training.recipe_for("paper", n) for n in (2, 3, 16))
     assert (r2.batch, r2.lr, r2.weight_decay, r2.train_size, r2.epochs) == (128, 5e-5, 1e-7, 1_000_000, 20)
     assert r2.schedule == "restarts" and r2.lr_min == 1e-6 and not r2.standardize
-    assert r2.total_steps(1e3) == 20 * 7813 and r3.total_steps(1e3) == 200_000
+    assert r2.total_steps(1e3) == 20 * 7813 and not r2.fresh_each_epoch
+    # 3x3 and 16x16: whole epochs of 100,000 inside 200,000 steps, as in the authors' notebooks
+    assert r3.train_size == 100_000 and r3.total_steps(1e3) == 255 * 782 == 199_410 and not r3.fresh_each_epoch
+    assert r16.total_steps(1e3) == 199_410 and r16.fresh_each_epoch
+    # their small 4-8-4 net learned (inv(A) - inv(A0)) / eps; the others the inverse itself
+    assert training.recipe_for("paper", 2, 8).target == "delta" and r2.target == "inverse"
+    assert training.recipe_for("paper", 2, 32).target == "inverse"
     assert training.recipe_for("quick", 16).total_steps(1e7) < 6000  # the CPU budget caps big nets
+
+
+def test_fields_added_to_recipes_keep_older_cache_keys():
+    quick = training._recipe_fields(training.recipe_for("quick", 2))
+    assert "target" not in quick and "fresh_each_epoch" not in quick
+    assert training._recipe_fields(training.recipe_for("paper", 2, 8))["target"] == "delta"
+
+
+def _tiny_variant(monkeypatch, **changes) -> None:
+    tiny = training.RECIPES["tiny"]
+    monkeypatch.setitem(training.RECIPES, "tiny", lambda n, hidden=None: replace(tiny(n, hidden), **changes))
+
+
+def test_the_delta_target_is_folded_back_into_the_model(cache, box, monkeypatch):
+    _tiny_variant(monkeypatch, standardize=False, target="delta")
+    solver = SOLVERS.build("mlp-2fc[recipe=tiny]").fit(box)
+    constant = np.abs(np.linalg.inv(box.base)[None] - box.inv_ref).mean()
+    assert _mae(solver, box) < constant / 10  # the model maps T to inv(A), not to the scaled difference
+
+
+def test_fresh_each_epoch_draws_new_training_matrices(cache, box, monkeypatch):
+    _tiny_variant(monkeypatch, train_size=512, batch=256, steps=6, fresh_each_epoch=True)
+    draws = []
+    real = training.training_set
+
+    def counting(*args, **kwargs):
+        X, Y = real(*args, **kwargs)
+        draws.append(X[0].clone())
+        return X, Y
+
+    monkeypatch.setattr(training, "training_set", counting)
+    SOLVERS.build("mlp-2fc[recipe=tiny]").fit(box)
+    assert len(draws) == 3  # three epochs of two steps, each on its own draw
+    assert not torch.equal(draws[0], draws[1]) and not torch.equal(draws[1], draws[2])
 
 
 def test_unknown_recipe_and_fixed_collections(box):

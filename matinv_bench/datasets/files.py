@@ -4,7 +4,8 @@
 (n, n) and ``test_set.npy`` (N, n, n, 2), where ``[..., 0]`` is the normalised perturbation T
 and ``[..., 1]`` the authors' float64 inverse, with A = base + 0.01 * T. The authors' inverse
 is kept in ``meta["authors_inv"]``; scores use our own reference. Its training split is drawn
-from the same box.
+from the same box. A folder with a base but no test set (the authors' ``matrix_16``) is the box
+of radius 0.01 around their base: a seeded distribution, like ``box``, rather than a fixed set.
 """
 
 from __future__ import annotations
@@ -80,26 +81,33 @@ class NpyStack(Dataset):
 
 @register("paper-dir")
 class PaperDir(Dataset):
-    """The authors' released test set: ``base_matrix.npy`` and ``test_set.npy`` (N, n, n, 2)."""
+    """The authors' released data: ``base_matrix.npy`` and ``test_set.npy`` (N, n, n, 2).
+
+    Without ``test_set.npy`` the folder stands for the box ``base + 0.01 * [-1, 1]^{n x n}``
+    around the authors' base: test splits are drawn from it with the run's seed.
+    """
 
     family = "box"
-    fixed = True
 
     def __init__(self, path: str):
         root = Path(path).expanduser()
         if not root.is_dir():
             raise DataFileError(f"paper-dir: no such folder {str(root)!r}")
         base = load_npy(root / "base_matrix.npy", "paper-dir")
-        data = load_npy(root / "test_set.npy", "paper-dir")
         n = base.shape[0] if base.ndim == 2 else -1
         if base.ndim != 2 or base.shape != (n, n) or n < 1:
             raise DataFileError(f"paper-dir: base_matrix.npy must be square (n, n) with n >= 1, got {base.shape}")
-        if data.ndim != 4 or data.shape[1:] != (n, n, 2) or data.shape[0] == 0:
-            raise DataFileError(f"paper-dir: test_set.npy must have shape (N, {n}, {n}, 2), got {data.shape}")
         self.path, self.base, self.eps, self.n = path, base, PAPER_EPS, n
-        self.T, self.authors_inv = data[..., 0], data[..., 1]
+        self.fixed = (root / "test_set.npy").exists()  # a released test set, or only the box around the base
+        if self.fixed:
+            data = load_npy(root / "test_set.npy", "paper-dir")
+            if data.ndim != 4 or data.shape[1:] != (n, n, 2) or data.shape[0] == 0:
+                raise DataFileError(f"paper-dir: test_set.npy must have shape (N, {n}, {n}, 2), got {data.shape}")
+            self.T, self.authors_inv = data[..., 0], data[..., 1]
 
     def sample(self, rng: np.random.Generator, size: int) -> Sample:
+        if not self.fixed:
+            return box_sample(self.base, self.eps, rng, size)
         return Sample(self.base[None] + self.eps * self.T, self.T.copy())
 
     trainable = True
@@ -108,4 +116,4 @@ class PaperDir(Dataset):
         return box_sample(self.base, self.eps, rng, size)
 
     def default_size(self) -> int:
-        return len(self.T)
+        return len(self.T) if self.fixed else super().default_size()
