@@ -81,7 +81,7 @@ class NpyStack(Dataset):
 
 @register("paper-dir")
 class PaperDir(Dataset):
-    """The authors' released data: ``base_matrix.npy`` and ``test_set.npy`` (N, n, n, 2).
+    """The authors' released data: ``base_matrix.npy`` and ``test_set.npy`` (N, n, n, 2), or a base alone.
 
     Without ``test_set.npy`` the folder stands for the box ``base + 0.01 * [-1, 1]^{n x n}``
     around the authors' base: test splits are drawn from it with the run's seed.

@@ -175,7 +175,7 @@ def _add_arguments(table: str):
                        help="output folder (default: results/paper)")
         p.add_argument("--paper-data", type=Path, default=None, metavar="DIR",
                        help="also score every solver on the authors' released test sets in DIR "
-                            "(e.g. ../shared/paper-data)")
+                            "(e.g. ../shared/paper-data), and for 16x16 on the box around their base")
         if table == "table1":
             p.add_argument("--dataset", nargs="+", default=list(PAPER_DATASETS), choices=PAPER_DATASETS,
                            metavar="NAME", help="a subset of the paper's boxes (default: all four)")
