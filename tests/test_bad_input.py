@@ -281,6 +281,15 @@ def test_values_that_once_crashed_give_spec_errors(registry, spec):
         registry.build(spec)
 
 
+@pytest.mark.parametrize("spec", ["near-singular[n=true]", "randsvd[n=true]", "pascal[n=true]", "hilbert[n=true]",
+                                  "spd-box[n=false]", "mlp-2fc[hidden=true]"])
+def test_a_boolean_is_no_size(spec):
+    # bool is an int subclass in Python: n=true must not pass as n=1 (or reach numpy as a bool)
+    registry = SOLVERS if spec.startswith("mlp") else DATASETS
+    with pytest.raises(SpecError, match="must be"):
+        registry.build(spec)
+
+
 @MANY
 @given(data=st.data())
 def test_any_parameter_values_build_or_give_a_spec_error(data):

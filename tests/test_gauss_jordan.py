@@ -44,8 +44,8 @@ def test_matches_lapack_on_ill_conditioned_matrices(spec):
 
 def test_numpy_and_torch_backends_agree(rng):
     A = rng.standard_normal((32, 9, 9))
-    X_np, s_np = gauss_jordan_inplace(A.copy())
-    X_t, s_t = gauss_jordan_inplace(torch.from_numpy(A.copy()))
+    X_np, s_np, _ = gauss_jordan_inplace(A.copy())
+    X_t, s_t, _ = gauss_jordan_inplace(torch.from_numpy(A.copy()))
     np.testing.assert_allclose(X_t.numpy(), X_np, rtol=1e-12, atol=1e-12)
     assert not s_np.any() and not s_t.any()
 
@@ -55,8 +55,18 @@ def test_singular_pivot_is_a_failure_not_a_nan(spec):
     A = np.stack([np.eye(3), np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 0.0, 0.0]])])
     res = _invert(spec, A)
     assert res.failed.tolist() == [False, True]
-    assert "singular pivot" in res.reason and "1 of 2" in res.reason
+    assert "singular pivot" in res.reason and "1 of 2" in res.reason and "overflow" not in res.reason
     np.testing.assert_array_equal(res.X[0], np.eye(3))
+
+
+@pytest.mark.parametrize("spec", BACKENDS)
+def test_overflow_is_reported_as_overflow_not_as_a_singular_pivot(spec):
+    # 1e308 * [[1, 1], [1, -1]] is non-singular, but its update -1e308 - 1e308 overflows to -Inf
+    A = np.stack([np.eye(2), 1e308 * np.array([[1.0, 1.0], [1.0, -1.0]])])
+    res = _invert(spec, A)
+    assert res.failed.tolist() == [False, True]
+    assert "overflow during elimination" in res.reason and "1 of 2" in res.reason
+    assert "singular pivot" not in res.reason
 
 
 def test_float32_runs_in_float32():
@@ -71,8 +81,8 @@ def test_float32_runs_in_float32():
 def test_blocked_matches_unblocked_and_lapack(block, n, rng):
     # odd sizes exercise uneven recursive splits; random matrices pivot at most steps
     A = rng.standard_normal((5, n, n))
-    X0, s0 = gauss_jordan_inplace(A.copy())
-    X1, s1 = gauss_jordan_inplace(A.copy(), block)
+    X0, s0, _ = gauss_jordan_inplace(A.copy())
+    X1, s1, _ = gauss_jordan_inplace(A.copy(), block)
     assert not s0.any() and not s1.any()
     scale = np.abs(X0).max(axis=(1, 2), keepdims=True)
     # same pivots, same arithmetic regrouped: agreement to rounding, relative to the inverse's size
@@ -85,7 +95,7 @@ def test_blocked_pivots_across_panels():
     n = 40
     P = np.eye(n)[np.r_[n - 1:-1:-1]][None]
     A = P + 1e-3 * np.random.default_rng(1).standard_normal((1, n, n))
-    X, singular = gauss_jordan_inplace(A.copy(), 4)
+    X, singular, _ = gauss_jordan_inplace(A.copy(), 4)
     assert not singular.any()
     np.testing.assert_allclose(X, np.linalg.inv(A), rtol=1e-12, atol=1e-12)
 
@@ -93,15 +103,15 @@ def test_blocked_pivots_across_panels():
 def test_blocked_flags_only_the_singular_matrix(rng):
     A = rng.standard_normal((3, 24, 24))
     A[1, :, 17] = 0.0  # singular in a late panel
-    X, singular = gauss_jordan_inplace(A.copy(), 4)
+    X, singular, _ = gauss_jordan_inplace(A.copy(), 4)
     assert singular.tolist() == [False, True, False]
     np.testing.assert_allclose(X[[0, 2]], np.linalg.inv(A[[0, 2]]), rtol=1e-10, atol=1e-10)
 
 
 def test_blocked_torch_matches_numpy(rng):
     A = rng.standard_normal((4, 37, 37))
-    X_np, _ = gauss_jordan_inplace(A.copy(), 8)
-    X_t, _ = gauss_jordan_inplace(torch.from_numpy(A.copy()), 8)
+    X_np, _, _ = gauss_jordan_inplace(A.copy(), 8)
+    X_t, _, _ = gauss_jordan_inplace(torch.from_numpy(A.copy()), 8)
     np.testing.assert_allclose(X_t.numpy(), X_np, rtol=1e-11, atol=1e-11)
 
 
@@ -117,7 +127,7 @@ def test_block_must_be_a_non_negative_integer(bad):
 def test_single_matrix_path_pivots_and_flags(block):
     # a batch of one takes the plain-index row swaps: pivoting and singular flags still hold
     A = np.array([[[0.0, 2.0, 1.0], [1.0, 1.0, 0.0], [3.0, 0.0, 1.0]]])
-    X, singular = gauss_jordan_inplace(A.copy(), block)
+    X, singular, _ = gauss_jordan_inplace(A.copy(), block)
     assert not singular.any()
     np.testing.assert_allclose(X, np.linalg.inv(A), rtol=1e-14, atol=1e-14)
     S = np.array([[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]])

@@ -20,7 +20,7 @@ class _Fixed(Dataset):
     fixed = True
 
     def __init__(self, n: int = 8):
-        if not isinstance(n, int) or not 1 <= n <= self.max_n:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.max_n:
             raise ValueError(f"n must be an integer in 1..{self.max_n}, got {n!r}")
         self.n = n
 

@@ -40,7 +40,7 @@ def randsvd_singular_values(n: int, cond: float, mode: int, rng: np.random.Gener
 
 
 def _check_n(n: int) -> int:
-    if not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:  # bool is an int subclass: n=true is no size
         raise ValueError(f"n must be a positive integer, got {n!r}")
     return n
 

@@ -126,8 +126,9 @@ def gauss_jordan_inplace(X, block: int = 0):
     pending: a pending update only mixes rows into other rows with multipliers stored in the
     (equally swapped) panel, so swapping first gives the same result as swapping later.
 
-    Returns ``(X, singular)`` where ``singular`` is a (B,) bool mask of matrices that met a
-    zero or non-finite pivot; their entries in ``X`` are meaningless.
+    Returns ``(X, singular, overflow)``: (B,) bool masks of the matrices that met a zero pivot
+    (singular) and of those whose elimination overflowed to a non-finite pivot (badly scaled
+    input); their entries in ``X`` are meaningless.
     """
     B, n, _ = X.shape
     is_torch = isinstance(X, torch.Tensor)
@@ -141,7 +142,12 @@ def gauss_jordan_inplace(X, block: int = 0):
             _eliminate(X, b, pivots, pivot_values, 0, n)
     stack = torch.stack if is_torch else np.stack
     pv = abs(stack(pivot_values, 1))
-    singular = ~((pv > 0) & (pv < float("inf"))).all(1)
+    # classify each failed matrix by its first bad pivot: a zero one makes every later one NaN
+    bad = (pv == 0) | ~(pv < float("inf"))
+    first = (bad * 1).argmax(1)
+    failed = bad.any(1)
+    singular = failed & (pv[b, first] == 0)
+    overflow = failed & ~singular
 
     # undo the row interchanges as column interchanges, last first, composed into one gather
     order = _column_order(to_numpy(stack(pivots, 1)))  # one device-to-host copy
@@ -150,7 +156,7 @@ def gauss_jordan_inplace(X, block: int = 0):
         X[:] = torch.gather(X, 2, idx)
     else:
         X[:] = np.take_along_axis(X, order[:, None, :], axis=2)
-    return X, singular
+    return X, singular, overflow
 
 
 @register("gauss-jordan")
@@ -181,17 +187,18 @@ class GaussJordan(TorchSolver):
             self.A_ = check_stack(A).copy()
 
     def invert(self):
-        X, self.singular_ = gauss_jordan_inplace(_copy(self.A_), self.block)
+        X, self.singular_, self.overflow_ = gauss_jordan_inplace(_copy(self.A_), self.block)
         return X
 
     def collect(self, out) -> Inversion:
         X = to_numpy(out).copy()
-        singular = to_numpy(self.singular_)
-        result = super().collect(mark_failed(X, singular))
-        if singular.any():
-            result.reason = (
-                f"singular pivot (zero after partial pivoting): {singular.sum()} of {len(singular)} matrices"
-            )
+        singular, overflow = to_numpy(self.singular_), to_numpy(self.overflow_)
+        result = super().collect(mark_failed(X, singular | overflow))
+        reasons = [f"{what}: {mask.sum()} of {len(mask)} matrices" for what, mask in (
+            ("singular pivot (zero after partial pivoting)", singular),
+            ("overflow during elimination (a non-finite pivot: badly scaled input)", overflow)) if mask.any()]
+        if reasons:
+            result.reason = "; ".join(reasons)
         return result
 
     def flops(self, n: int) -> float:

@@ -66,7 +66,7 @@ class MLPSolver(TorchSolver):
     def __init__(self, hidden: int | None = None, recipe: str = "quick", seed: int = 0,
                  device: str = "auto", dtype: str = "float64"):
         super().__init__(device)
-        if hidden is not None and (not isinstance(hidden, int) or hidden < 1):
+        if hidden is not None and (isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1):
             raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
