@@ -7,15 +7,27 @@ import torch
 from matinv_bench.solvers._torch import TorchSolver, to_numpy
 from matinv_bench.solvers.base import Inversion, mark_failed, register
 
+CPU_BATCHED_LU_MAX_N = 128  # from this size up, CPU batches are inverted one matrix at a time
+
 
 @register("torch-inv")
 class TorchInv(TorchSolver):
-    """torch.linalg.inv_ex, batched; matrices with a zero pivot (info > 0) are failures."""
+    """torch.linalg.inv_ex, batched (on the CPU, one matrix at a time from n = 128 up, to avoid a
+    torch bug); matrices with a zero pivot (info > 0) are failures."""
 
     family = "direct"
 
     def invert(self):
-        X, self.info_ = torch.linalg.inv_ex(self.A_)
+        A = self.A_
+        if A.device.type == "cpu" and len(A) > 1 and A.shape[-1] >= CPU_BATCHED_LU_MAX_N:
+            # torch 2.13's CPU build (MKL): once torch.set_num_threads(k >= 2) has been called, as
+            # the clock's thread pinning does, batched LU inverses of n >= 160 come back wrong or
+            # raise "Pivots given to lu_solve must all be greater or equal to 1"; one matrix at a
+            # time is right. See the README, "Known problems".
+            pairs = [torch.linalg.inv_ex(a) for a in A]
+            X, self.info_ = torch.stack([x for x, _ in pairs]), torch.stack([i for _, i in pairs])
+            return X
+        X, self.info_ = torch.linalg.inv_ex(A)
         return X
 
     def collect(self, out) -> Inversion:
