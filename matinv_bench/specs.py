@@ -22,6 +22,14 @@ class SpecError(ValueError):
     """A spec string that cannot be parsed or names nothing known. The message is user-facing."""
 
 
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """``value`` if it is an integer in [low, high] (bool, an int subclass, is not); else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        where = f">= {low}" if high is None else f"in {low}..{high}"
+        raise ValueError(f"{name} must be an integer {where}, got {value!r}")
+    return value
+
+
 def parse_value(text: str) -> Any:
     """Parse one parameter value: int, then float, then bool, then string."""
     text = text.strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from matinv_bench.datasets.base import Dataset, Sample, register
+from matinv_bench.specs import check_int
 
 PAPER_EPS = 0.01
 PAPER_16_SEED = 16  # seed of the draw for the 16 x 16 integer base matrix
@@ -92,9 +93,9 @@ class SPDBox(Dataset):
     family = "box"
 
     def __init__(self, n: int = 32, cond: float = 10.0, theta: float = 0.5):
-        from matinv_bench.datasets.synthetic import _check_cond, _check_n, haar_orthogonal, randsvd_singular_values
+        from matinv_bench.datasets.synthetic import _check_cond, haar_orthogonal, randsvd_singular_values
 
-        self.n, self.cond = _check_n(n), _check_cond(cond)
+        self.n, self.cond = check_int("n", n, 1), _check_cond(cond)
         if not 0 < theta < 1:
             raise ValueError(f"theta must be in (0, 1) so that the box holds no singular matrix, got {theta!r}")
         rng = np.random.default_rng([SPD_BOX_SEED, self.n])

@@ -13,6 +13,7 @@ import scipy.linalg as sla
 
 from matinv_bench import reference
 from matinv_bench.datasets.base import Dataset, Sample, register
+from matinv_bench.specs import check_int
 
 
 class _Fixed(Dataset):
@@ -20,9 +21,7 @@ class _Fixed(Dataset):
     fixed = True
 
     def __init__(self, n: int = 8):
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.max_n:
-            raise ValueError(f"n must be an integer in 1..{self.max_n}, got {n!r}")
-        self.n = n
+        self.n = check_int("n", n, 1, self.max_n)
 
     def default_size(self) -> int:
         return 1

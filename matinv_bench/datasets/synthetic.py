@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from matinv_bench.datasets.base import Dataset, Sample, register
+from matinv_bench.specs import check_int
 
 MODES = (1, 2, 3, 4, 5)
 
@@ -39,12 +40,6 @@ def randsvd_singular_values(n: int, cond: float, mode: int, rng: np.random.Gener
     return np.broadcast_to(s, (size, n)).copy()
 
 
-def _check_n(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:  # bool is an int subclass: n=true is no size
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    return n
-
-
 def _check_cond(cond: float) -> float:
     if not (np.isfinite(cond) and cond >= 1):
         raise ValueError(f"cond must be a finite number >= 1, got {cond!r}")
@@ -56,7 +51,7 @@ class RandSVD(Dataset):
     """U diag(s) V^T with Haar U, V and singular values from 1 down to 1/cond (see ``mode``)."""
 
     def __init__(self, n: int = 32, cond: float = 1e6, mode: int = 3):
-        self.n, self.cond = _check_n(n), _check_cond(cond)
+        self.n, self.cond = check_int("n", n, 1), _check_cond(cond)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
@@ -76,7 +71,7 @@ class SPD(Dataset):
     """
 
     def __init__(self, n: int = 32, cond: float = 1e3):
-        self.n, self.cond = _check_n(n), _check_cond(cond)
+        self.n, self.cond = check_int("n", n, 1), _check_cond(cond)
 
     def sample(self, rng: np.random.Generator, size: int) -> Sample:
         lam = randsvd_singular_values(self.n, self.cond, 3, rng, size)
@@ -93,7 +88,7 @@ class NearSingular(Dataset):
     """
 
     def __init__(self, n: int = 16, sigma_min: float = 1e-8):
-        self.n = _check_n(n)
+        self.n = check_int("n", n, 1)
         if not (0 < sigma_min < 0.5):
             raise ValueError(f"sigma_min must lie in (0, 0.5), got {sigma_min!r}")
         self.sigma_min = float(sigma_min)
@@ -113,7 +108,7 @@ class Uniform(Dataset):
     family = "region"
 
     def __init__(self, n: int = 2, low: float = -1.0, high: float = 1.0):
-        self.n = _check_n(n)
+        self.n = check_int("n", n, 1)
         if not (np.isfinite(low) and np.isfinite(high) and low < high and np.isfinite(high - low)):
             raise ValueError(f"need finite low < high with a finite high - low, got low={low!r}, high={high!r}")
         self.low, self.high = float(low), float(high)

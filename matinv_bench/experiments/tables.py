@@ -225,8 +225,9 @@ def run_table(table: str, args: argparse.Namespace) -> int:
             if not (folder / "test_set.npy").is_file():
                 notes.append(f"- `paper-dir:{folder}`: the authors released only their base matrix, so this is "
                              "our own draw from the box around their base.")
-    if any(d in OWN_BASE for d in datasets):
-        notes.append(f"- {', '.join(sorted(OWN_BASE & set(datasets)))}: our own integer base (see `matinv-bench list`), "
+    own = sorted(OWN_BASE & set(datasets))
+    if own:
+        notes.append(f"- {', '.join(own)}: our own integer base (see `matinv-bench list`), "
                      "not the authors'; their figures go beside the `paper-dir:` rows of their base (`--paper-data`).")
     cells = []
     for seed in range(args.seeds):

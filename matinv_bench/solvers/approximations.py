@@ -21,6 +21,7 @@ import torch
 
 from matinv_bench.solvers._torch import TorchSolver
 from matinv_bench.solvers.base import InputError, check_stack, register
+from matinv_bench.specs import check_int
 
 
 def base_skip_reason(data, what: str) -> str | None:
@@ -70,9 +71,7 @@ class Neumann(BaseInverseSolver):
 
     def __init__(self, order: int = 2, device: str = "auto"):
         super().__init__(device)
-        if not isinstance(order, int) or isinstance(order, bool) or order < 0:
-            raise ValueError(f"order must be a non-negative integer, got {order!r}")
-        self.order = order
+        self.order = check_int("order", order, 0)
 
     def invert(self):
         M = -(self.X0_ @ (self.A_ - self.A0_))

@@ -22,6 +22,7 @@ import torch
 
 from matinv_bench.solvers._torch import TorchSolver, to_numpy
 from matinv_bench.solvers.base import Inversion, check_stack, mark_failed, register
+from matinv_bench.specs import check_int
 
 BACKENDS = ("numpy", "torch")
 
@@ -170,9 +171,7 @@ class GaussJordan(TorchSolver):
     def __init__(self, backend: str = "numpy", device: str = "auto", block: int = 0):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        if isinstance(block, bool) or not isinstance(block, int) or block < 0:
-            raise ValueError(f"block must be an integer >= 0 (0: unblocked), got {block!r}")
-        self.backend, self.block = backend, block
+        self.backend, self.block = backend, check_int("block", block, 0)  # 0: unblocked
         if backend == "numpy":
             if device not in ("auto", "cpu"):
                 raise ValueError(f"backend=numpy runs on the CPU only, got device={device!r}")

@@ -23,6 +23,7 @@ from matinv_bench import training
 from matinv_bench.datasets.base import TooLargeError, available_memory
 from matinv_bench.solvers._torch import TorchSolver
 from matinv_bench.solvers.base import check_stack, register
+from matinv_bench.specs import check_int
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
@@ -66,8 +67,8 @@ class MLPSolver(TorchSolver):
     def __init__(self, hidden: int | None = None, recipe: str = "quick", seed: int = 0,
                  device: str = "auto", dtype: str = "float64"):
         super().__init__(device)
-        if hidden is not None and (isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1):
-            raise ValueError(f"hidden must be a positive integer, got {hidden!r}")
+        if hidden is not None:
+            check_int("hidden", hidden, 1)
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
         if recipe != "none" and recipe not in training.RECIPES:

@@ -25,6 +25,7 @@ import torch
 from matinv_bench.solvers._torch import to_numpy
 from matinv_bench.solvers.approximations import BaseInverseSolver
 from matinv_bench.solvers.base import Inversion, mark_failed, register
+from matinv_bench.specs import check_int
 
 INITS = ("base", "scaled")
 
@@ -44,8 +45,7 @@ class NewtonSchulz(BaseInverseSolver):
 
     def __init__(self, steps: int = 30, init: str = "scaled", tol: float = 1e-2, device: str = "auto"):
         super().__init__(device)
-        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-            raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+        check_int("steps", steps, 0)
         if init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
         if not (isinstance(tol, (int, float)) and 0 < tol < 1):
