@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from matinv_bench.datasets import MatrixSet, make_dataset
-from matinv_bench.runner import Cell, run_cell
+from matinv_bench.engine.runner import Cell, run_cell
 from matinv_bench.solvers import SOLVERS, Solver
 from matinv_bench.specs import SpecError
-from matinv_bench.timing import pinned_threads
+from matinv_bench.system import pinned_threads
 
 from .names import SEED, THREADS
 

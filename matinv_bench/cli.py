@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from matinv_bench import __version__
+from matinv_bench.errors import UserError
 
 EPILOG = """examples:
   matinv-bench run                                  # the quick suite, results in results/quick-<time>/
@@ -20,10 +21,6 @@ EPILOG = """examples:
   matinv-bench run --resume results/run-20260101-120000   # finish an interrupted run
   matinv-bench run --workers 2 --cell-timeout 600          # a local Dask cluster; kill cells after 10 min
 """
-
-
-class UserError(Exception):
-    """A problem with what the user asked for: printed as one line, exit status 2."""
 
 
 def _add_list(sub) -> None:
@@ -107,20 +104,21 @@ def _add_report(sub) -> None:
 
 
 def cmd_report(args) -> int:
-    from matinv_bench.report import build_report
+    from matinv_bench.reporting.report import build_report
 
     print(f"wrote {build_report(args.results, args.out, strict=args.strict)}")
     return 0
 
 
 def _add_scaling(sub) -> None:
-    from matinv_bench.experiments import scaling
+    """``matinv-bench scaling``: the same experiment as ``reproduce scaling``, one word shorter."""
+    from matinv_bench.experiments import load_all
 
-    p = sub.add_parser("scaling", help="time, flops and memory of every solver against n (O(n^3) vs O(n^4))",
-                       description=scaling.__doc__.strip().splitlines()[0] + " Writes rows, slopes, crossovers, "
-                                   "summary.md and figures to --out.")
-    scaling.add_arguments(p)
-    p.set_defaults(func=scaling.run)
+    exp = load_all()["scaling"]
+    p = sub.add_parser("scaling", help=exp.help, description=exp.help + " Writes rows, slopes, crossovers, "
+                       "summary.md and figures to --out.")
+    exp.add_arguments(p)
+    p.set_defaults(func=exp.run)
 
 
 def cmd_list(args) -> int:
@@ -159,10 +157,10 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from matinv_bench import results
+    from matinv_bench.engine.runner import make_grid, run_grid
     from matinv_bench.experiments.common import command_line
     from matinv_bench.experiments.suites import SUITES
-    from matinv_bench.runner import make_grid, run_grid
+    from matinv_bench.reporting import results
 
     suite = SUITES[args.suite]
     seeds = range(args.seeds if args.seeds is not None else suite.seeds)
@@ -205,8 +203,8 @@ def cmd_run(args) -> int:
 
 def _resumed_grid(args) -> tuple[list, Path, dict]:
     """The cells, folder and settings of the run to resume, from its run.json."""
-    from matinv_bench.checkpoint import RunFolder
-    from matinv_bench.runner import Cell
+    from matinv_bench.engine.checkpoint import RunFolder
+    from matinv_bench.engine.runner import Cell
 
     given = [flag for flag, value in (("--solver", args.solver), ("--dataset", args.dataset), ("--seeds", args.seeds),
                                       ("--n-matrices", args.n_matrices), ("--out", args.out),
@@ -237,7 +235,7 @@ def _executor(args):
     if args.scheduler is None and args.workers is None:
         yield None
         return
-    from matinv_bench.cluster import dask_executor
+    from matinv_bench.engine.cluster import dask_executor
 
     with dask_executor(args.scheduler, args.workers) as (executor, workers):
         if not args.quiet:
@@ -268,12 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    from matinv_bench.datasets import DataFileError
-    from matinv_bench.specs import SpecError
-
     try:
         return args.func(args)
-    except (UserError, SpecError, DataFileError, ValueError, MemoryError, FileNotFoundError) as exc:
+    except (UserError, ValueError, MemoryError, FileNotFoundError) as exc:
         print(f"matinv-bench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -13,20 +13,18 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
+from matinv_bench.errors import SpecError
+
 T = TypeVar("T")
 
 _SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(?:\[(.*)\])?\s*$")
 
 
-class SpecError(ValueError):
-    """A spec string that cannot be parsed or names nothing known. The message is user-facing."""
-
-
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    """``value`` if it is an integer in [low, high] (bool, an int subclass, is not); else ValueError."""
+    """``value`` if it is an integer in [low, high] (bool, an int subclass, is not); else SpecError."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
         where = f">= {low}" if high is None else f"in {low}..{high}"
-        raise ValueError(f"{name} must be an integer {where}, got {value!r}")
+        raise SpecError(f"{name} must be an integer {where}, got {value!r}")
     return value
 
 

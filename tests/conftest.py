@@ -46,7 +46,7 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture(autouse=True, scope="session")
 def _model_cache(tmp_path_factory) -> Path:
-    """Trained models go to a temporary cache, never the user's (see matinv_bench.training)."""
+    """Trained models go to a temporary cache, never the user's (see matinv_bench.solvers.learned.training)."""
     mp = pytest.MonkeyPatch()
     path = tmp_path_factory.mktemp("model-cache")
     mp.setenv("MATINV_BENCH_CACHE", str(path))

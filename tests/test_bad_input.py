@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 
 from matinv_bench.cli import main
 from matinv_bench.datasets import DATASETS, make_dataset
-from matinv_bench.runner import Cell, run_cell, run_grid
+from matinv_bench.engine.runner import Cell, run_cell, run_grid
 from matinv_bench.solvers import SOLVERS, InputError
 from matinv_bench.specs import SpecError, format_spec, parse_spec
 

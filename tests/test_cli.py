@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from matinv_bench.cli import main
-from matinv_bench.results import COLUMNS, read_results
+from matinv_bench.reporting.results import COLUMNS, read_results
 
 FAST = ["--warmup", "0.01", "--min-time", "0.02", "--n-matrices", "16", "--quiet"]
 

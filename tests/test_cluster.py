@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from matinv_bench.cli import main
-from matinv_bench.results import read_results, summary_table
-from matinv_bench.runner import make_grid, run_grid
+from matinv_bench.engine.runner import make_grid, run_grid
+from matinv_bench.reporting.results import read_results, summary_table
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed (the 'dask' extra) is not installed")
 
@@ -78,7 +78,7 @@ def test_a_lost_worker_is_a_failed_row(tmp_path):
 
 
 def test_missing_extra_and_unreachable_scheduler_are_one_line(monkeypatch, capsys):
-    from matinv_bench.cluster import ClusterError, dask_executor
+    from matinv_bench.engine.cluster import ClusterError, dask_executor
 
     with pytest.raises(ClusterError, match="cannot reach the Dask scheduler"):
         with dask_executor("tcp://127.0.0.1:9", connect_timeout_s=0.5):  # nothing listens on port 9

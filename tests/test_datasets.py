@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from matinv_bench.datasets import BASES, DATASETS, DataFileError, box_theta, make_dataset
-from matinv_bench.reference import mpmath_inverse, residual_dd
+from matinv_bench.scoring.reference import mpmath_inverse, residual_dd
 from matinv_bench.specs import SpecError
 
 EVERY_GENERATED = [

@@ -12,8 +12,8 @@ from matinv_bench.datasets import make_dataset
 from matinv_bench.datasets.base import box_theta
 from matinv_bench.datasets.boxes import BASES
 from matinv_bench.experiments.where_can import box_spec
-from matinv_bench.report import ReportError, build_report
-from matinv_bench.results import read_results
+from matinv_bench.reporting.report import ReportError, build_report
+from matinv_bench.reporting.results import read_results
 from matinv_bench.solvers import SOLVERS
 
 
@@ -145,7 +145,7 @@ def test_report_reads_a_folder_of_runs_for_the_paper_tables(runs, tmp_path):
 
 
 def test_report_draws_work_precision_from_timed_tables_one_level_deep(runs, tmp_path):
-    from matinv_bench import results
+    from matinv_bench.reporting import results
 
     root = tmp_path / "results"
     shutil.copytree(runs, root)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from matinv_bench import metrics
+from matinv_bench.scoring import metrics
 
 
 def test_exact_inverse_scores_zero():

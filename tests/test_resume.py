@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from matinv_bench import runner
 from matinv_bench.cli import main
-from matinv_bench.results import read_results
-from matinv_bench.runner import Cell, make_grid, run_grid
+from matinv_bench.engine import runner
+from matinv_bench.engine.runner import Cell, make_grid, run_grid
+from matinv_bench.reporting.results import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 # 12 cells; the clock makes each take a few tenths of a second, so a run can be caught mid-way

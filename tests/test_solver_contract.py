@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matinv_bench import metrics
 from matinv_bench.datasets import make_dataset
+from matinv_bench.scoring import metrics
 from matinv_bench.solvers import FAMILIES, SOLVERS, InputError
 
 SPECS = [getattr(SOLVERS.get(name), "test_spec", None) or name for name in SOLVERS]

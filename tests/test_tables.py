@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from matinv_bench.cli import main
-from matinv_bench.results import read_results
+from matinv_bench.reporting.results import read_results
 
 FAST = ["--recipe", "tiny", "--n-matrices", "200", "--no-timing", "--quiet"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from matinv_bench.solvers import SOLVERS, torch_linalg
-from matinv_bench.timing import pinned_threads
+from matinv_bench.system import pinned_threads
 
 
 def _batch(n: int, size: int = 3) -> np.ndarray:

@@ -8,18 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from matinv_bench import training
 from matinv_bench.datasets import make_dataset
-from matinv_bench.runner import Cell, run_cell
+from matinv_bench.engine.runner import Cell, run_cell
 from matinv_bench.solvers import SOLVERS
+from matinv_bench.solvers.learned import cache as model_cache
+from matinv_bench.solvers.learned import training
 from matinv_bench.solvers.mlp import build_mlp
 from matinv_bench.specs import SpecError
 
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(training.CACHE_ENV, str(tmp_path))
-    monkeypatch.delenv(training.RETRAIN_ENV, raising=False)
+    monkeypatch.setenv(model_cache.CACHE_ENV, str(tmp_path))
+    monkeypatch.delenv(model_cache.RETRAIN_ENV, raising=False)
     return tmp_path
 
 
@@ -51,7 +52,7 @@ def test_the_cache_is_hit_the_second_time_and_retrain_forces_training(cache, box
     assert second.fit_info_["fit_time_s"] == first.fit_info_["fit_time_s"]  # the recorded training cost
     for a, b in zip(first.model_.state_dict().values(), second.model_.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
-    monkeypatch.setenv(training.RETRAIN_ENV, "1")
+    monkeypatch.setenv(model_cache.RETRAIN_ENV, "1")
     third = SOLVERS.build("mlp-3fc[hidden=8,recipe=tiny,seed=1]").fit(box)
     assert third.fit_info_["train_cache_hit"] is False
     assert _mae(third, box) == _mae(first, box)  # training is deterministic for a seed
@@ -60,7 +61,7 @@ def test_the_cache_is_hit_the_second_time_and_retrain_forces_training(cache, box
 def test_cache_keys_separate_what_matters(box):
     def key(spec, data=box):
         s = SOLVERS.build(spec)
-        return training.cache_key(s, data, training.recipe_for(s.recipe, data.n))[0]
+        return model_cache.cache_key(s.architecture(data.n), s.seed, data, training.recipe_for(s.recipe, data.n))[0]
 
     base = key("mlp-2fc[recipe=tiny]")
     assert base == key("mlp-2fc[recipe=tiny,device=cpu]")
@@ -75,7 +76,7 @@ def test_the_authors_test_set_shares_the_model_of_its_box(paper_data, box):
     ours = SOLVERS.build("mlp-2fc[recipe=tiny]")
     theirs = make_dataset(f"paper-dir:{paper_data / 'matrix_2_dataset'}")
     recipe = training.recipe_for("tiny", 2)
-    assert training.cache_key(ours, box, recipe)[0] == training.cache_key(ours, theirs, recipe)[0]
+    assert model_cache.cache_key(ours.architecture(2), ours.seed, box, recipe)[0] == model_cache.cache_key(ours.architecture(2), ours.seed, theirs, recipe)[0]
 
 
 def test_folding_the_standardisation_keeps_the_function():
@@ -103,9 +104,9 @@ def test_the_paper_recipe_is_the_authors():
 
 
 def test_fields_added_to_recipes_keep_older_cache_keys():
-    quick = training._recipe_fields(training.recipe_for("quick", 2))
+    quick = model_cache._recipe_fields(training.recipe_for("quick", 2))
     assert "target" not in quick and "fresh_each_epoch" not in quick
-    assert training._recipe_fields(training.recipe_for("paper", 2, 8))["target"] == "delta"
+    assert model_cache._recipe_fields(training.recipe_for("paper", 2, 8))["target"] == "delta"
 
 
 def _tiny_variant(monkeypatch, **changes) -> None:

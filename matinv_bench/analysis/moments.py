@@ -28,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from matinv_bench import reference
+from matinv_bench.scoring import reference
 
 
 def null_vectors(A_s: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:

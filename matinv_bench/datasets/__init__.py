@@ -7,6 +7,6 @@
 from matinv_bench.datasets import boxes, exact, files, synthetic  # noqa: F401  (registration)
 from matinv_bench.datasets.base import DATASETS, Dataset, MatrixSet, Sample, box_theta, make_dataset, register
 from matinv_bench.datasets.boxes import BASES
-from matinv_bench.datasets.files import DataFileError
+from matinv_bench.errors import DataFileError
 
 __all__ = ["BASES", "DATASETS", "DataFileError", "Dataset", "MatrixSet", "Sample", "box_theta", "make_dataset", "register"]

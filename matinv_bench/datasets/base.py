@@ -8,15 +8,16 @@ computes trustworthy reference inverses and per-matrix conditioning, and returns
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from matinv_bench import reference
+from matinv_bench.errors import TooLargeError
+from matinv_bench.scoring import reference
 from matinv_bench.specs import Registry
+from matinv_bench.system import available_memory
 
 DEFAULT_TEST_BUDGET = 2**21  # about n_test * n^3 flops worth of matrices by default
 
@@ -167,7 +168,7 @@ def make_dataset(
 
     Fixed collections (files, Pascal, Hilbert) have no training distribution: ``train`` is None.
     ``n_test=None`` uses the dataset's default size. ``ref`` chooses how reference inverses
-    are computed (see :func:`matinv_bench.reference.reference_inverse`); training targets
+    are computed (see :func:`matinv_bench.scoring.reference.reference_inverse`); training targets
     always use plain float64 LAPACK.
     """
     ds = DATASETS.build(spec) if isinstance(spec, str) else spec
@@ -179,18 +180,6 @@ def make_dataset(
     if n_train and ds.trainable:
         test.train = test.draw_train(n_train)
     return test
-
-
-class TooLargeError(MemoryError):
-    """A request that would not fit in this machine's memory; the message gives the bytes."""
-
-
-def available_memory() -> int:
-    """Bytes of memory currently available (best effort; a large number if unknown)."""
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62
 
 
 def check_fits(size: int, n: int, copies: int = 8, itemsize: int = 8) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as sla
 
-from matinv_bench import reference
 from matinv_bench.datasets.base import Dataset, Sample, register
+from matinv_bench.scoring import reference
 from matinv_bench.specs import check_int
 
 

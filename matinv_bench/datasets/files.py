@@ -14,12 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from matinv_bench.datasets.base import Dataset, Sample, available_memory, register
+from matinv_bench.datasets.base import Dataset, Sample, register
 from matinv_bench.datasets.boxes import PAPER_EPS, box_sample
-
-
-class DataFileError(ValueError):
-    """A data file or folder that is missing or malformed. The message names the file."""
+from matinv_bench.errors import DataFileError
+from matinv_bench.system import available_memory
 
 
 def load_npy(path: Path, what: str) -> np.ndarray:

@@ -1,17 +1,16 @@
 """Helpers shared by the paper experiments: the command line that made a result, solver specs
-that may not be registered yet, solvers as plain functions, and figure writing."""
+that may not be registered yet, and solvers as plain functions."""
 
 from __future__ import annotations
 
 import shlex
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from matinv_bench import results
+from matinv_bench.reporting import results
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.specs import SpecError, parse_spec
 
@@ -45,8 +44,8 @@ def run_cells(cells: list, n_test: int | None, extra: Callable | None = None,
     The experiments use this instead of ``run_grid`` because their hooks are Python callables
     that cannot travel to a child process or a Dask worker; their runs take minutes."""
     from matinv_bench.datasets import make_dataset
-    from matinv_bench.runner import machine, run_cell
-    from matinv_bench.timing import default_threads, pinned_threads
+    from matinv_bench.engine.runner import machine, run_cell
+    from matinv_bench.system import default_threads, pinned_threads
 
     rows, data = [], {}
     with pinned_threads(default_threads()) as pinned:
@@ -70,14 +69,6 @@ def solver_function(solver) -> Callable[[np.ndarray], np.ndarray]:
         return solver.collect(solver.invert()).X
 
     return F
-
-
-def save_figure(fig, path: Path) -> None:
-    """Write a matplotlib figure atomically (PNG, 130 dpi) and close it."""
-    import matplotlib.pyplot as plt
-
-    results.atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png"))
-    plt.close(fig)
 
 
 def check_positive(name: str, value: float) -> None:

@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matinv_bench import results
 from matinv_bench.analysis import regions as R
 from matinv_bench.datasets import make_dataset
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import check_positive, command_line
+from matinv_bench.reporting import results
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.specs import SpecError
-from matinv_bench.timing import default_threads, pinned_threads
+from matinv_bench.system import default_threads, pinned_threads
 
 OUT = Path("results/regions")
 # The paper's reported values (Section 5.3 / Appendix D, Tables 3-6), as quoted in issue 6.

@@ -2,7 +2,7 @@
 
 For each size n and dtype, one batch of ``spd-box[n=n]`` matrices (SPD, well conditioned, a
 box around a known base: every solver accepts it) is inverted by every solver spec, through
-the runner's :func:`~matinv_bench.runner.run_cell` (same lifecycle, metrics and clock as
+the runner's :func:`~matinv_bench.engine.runner.run_cell` (same lifecycle, metrics and clock as
 ``matinv-bench run``). Each row adds what the scaling question needs:
 
 - ``solver_label``: the spec as given, e.g. ``mlp-2fc[hidden=2n^2]`` (``K n^2`` is expanded
@@ -20,7 +20,7 @@ the runner's :func:`~matinv_bench.runner.run_cell` (same lifecycle, metrics and 
 A spec naming a solver that is not registered becomes a ``skipped`` row with the reason.
 Afterwards :func:`analyse` fits log-log slopes (with bootstrap intervals) and finds where each
 network becomes slower than LU and torch-inv; ``slopes.csv``, ``crossovers.csv``,
-``summary.md`` and the figures (:mod:`matinv_bench.plots`) are written beside the rows.
+``summary.md`` and the figures (:mod:`matinv_bench.reporting.plots`) are written beside the rows.
 """
 
 from __future__ import annotations
@@ -37,14 +37,18 @@ import pandas as pd
 import psutil
 import torch
 
-from matinv_bench import fits, results
+from matinv_bench import system
 from matinv_bench.datasets import make_dataset
+from matinv_bench.engine.clock import measure
+from matinv_bench.engine.runner import Cell, _base_row, _progress, run_cell, with_device
+from matinv_bench.errors import UserError
+from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import command_line
-from matinv_bench.runner import Cell, _base_row, _progress, run_cell, with_device
+from matinv_bench.reporting import fits, results
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers._torch import resolve_device
 from matinv_bench.specs import parse_spec
-from matinv_bench.timing import default_threads, measure, pinned_threads
+from matinv_bench.system import default_threads, pinned_threads
 
 DEFAULT_N = (2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512)
 DEFAULT_SOLVERS = (
@@ -185,7 +189,7 @@ def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: 
                    else (psutil.virtual_memory().available, psutil.virtual_memory().total))
     limit = int(max_memory if max_memory else MEMORY_FRACTION * free)
     host_limit = int(max_memory if max_memory else MEMORY_FRACTION * psutil.virtual_memory().available)
-    env = {**results.environment(), "memory_limit_bytes": limit, "memory_total_bytes": int(total)}
+    env = {**system.environment(), "memory_limit_bytes": limit, "memory_total_bytes": int(total)}
     rows: list[dict] = []
     datasets: dict = {}
     peaks: dict = {}
@@ -372,7 +376,7 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
 
 def finish(out: Path, command: str, fit_from: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Analyse the rows in ``out`` and write slopes.csv, crossovers.csv, summary.md, figures."""
-    from matinv_bench import plots
+    from matinv_bench.reporting import plots
 
     df = pd.read_parquet(out / "results.parquet")
     slopes, cross = analyse(df, fit_from)
@@ -411,10 +415,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+@experiment("scaling", "time, flops and memory of every solver against n (O(n^3) vs O(n^4))", add_arguments)
 def run(args: argparse.Namespace) -> int:
     """``matinv-bench scaling``: measure (unless --replot), then analyse and plot."""
-    from matinv_bench.cli import UserError
-
     command = command_line(args)
     for name, v in (("--batch", args.batch), ("--threads", args.threads)):
         if v is not None and v < 1:

@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matinv_bench import results
+from matinv_bench.engine.runner import make_grid, run_grid
 from matinv_bench.experiments import experiment
-from matinv_bench.runner import make_grid, run_grid
+from matinv_bench.reporting import results
+from matinv_bench.solvers.learned.cache import retraining
+from matinv_bench.solvers.learned.training import RECIPES
 from matinv_bench.specs import format_spec, parse_spec
-from matinv_bench.training import RECIPES, retraining
 
 PAPER_DATASETS = ("paper-2x2-1st", "paper-2x2-2nd", "paper-3x3", "paper-16x16")
 # the authors' released folders (../shared/paper-data); matrix_16 holds only their base matrix

@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matinv_bench import metrics, results
 from matinv_bench.datasets.boxes import BASES
+from matinv_bench.engine.runner import make_grid
 from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import (check_positive, command_line, progress, run_cells, save_figure,
-                                             split_available)
-from matinv_bench.runner import make_grid
+from matinv_bench.experiments.common import check_positive, command_line, progress, run_cells, split_available
+from matinv_bench.reporting import results
+from matinv_bench.reporting.plots import save_figure
+from matinv_bench.scoring import metrics
 
 THETAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 0.9, 1.2, 2.0, 4.0)
 BASE_NAMES = ("paper-2x2-1st", "paper-2x2-2nd", "paper-3x3")

@@ -20,16 +20,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matinv_bench import metrics, results
 from matinv_bench.analysis.moments import error_moments, summarize_moments
 from matinv_bench.datasets import DATASETS, make_dataset
+from matinv_bench.engine.runner import make_grid
 from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import (check_positive, command_line, progress, run_cells, save_figure,
-                                             solver_function, split_available)
+from matinv_bench.experiments.common import (
+    check_positive,
+    command_line,
+    progress,
+    run_cells,
+    solver_function,
+    split_available,
+)
 from matinv_bench.experiments.where_can import box_spec
-from matinv_bench.runner import make_grid
+from matinv_bench.reporting import results
+from matinv_bench.reporting.plots import save_figure
+from matinv_bench.scoring import metrics
 from matinv_bench.solvers import SOLVERS
-from matinv_bench.timing import default_threads, pinned_threads
+from matinv_bench.system import default_threads, pinned_threads
 
 OUT = Path("results/why-cant")
 REGIONS = ("uniform[n=2]", box_spec("paper-2x2-1st", 2.0), box_spec("paper-2x2-1st", 4.0))

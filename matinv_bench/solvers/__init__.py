@@ -4,8 +4,7 @@
 >>> SOLVERS.build("gauss-jordan[backend=torch]")
 """
 
-from matinv_bench.solvers import gauss_jordan, lapack, mlp, torch_linalg  # noqa: F401  (registration)
-from matinv_bench.solvers import approximations, newton_schulz  # noqa: F401  (registration)
+from matinv_bench.solvers import approximations, gauss_jordan, lapack, mlp, newton_schulz, torch_linalg  # noqa: F401  (registration)  # noqa: F401  (registration)
 from matinv_bench.solvers.base import FAMILIES, SOLVERS, InputError, Inversion, Solver, check_stack, register
 
 __all__ = ["FAMILIES", "SOLVERS", "InputError", "Inversion", "Solver", "check_stack", "register"]

@@ -23,16 +23,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from matinv_bench.errors import InputError
 from matinv_bench.specs import Registry
 
 if TYPE_CHECKING:
     from matinv_bench.datasets.base import MatrixSet
 
 FAMILIES = ("direct", "iterative", "approximation", "learned")
-
-
-class InputError(ValueError):
-    """Input a solver cannot take (wrong shape, dtype, non-finite entries). User-facing message."""
 
 
 @dataclass

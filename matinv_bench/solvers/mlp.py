@@ -8,7 +8,7 @@ Output: the inverse, flattened. Default width 8 n^2 (the paper's 32 for 2x2, 72 
 
 ``recipe="none"`` keeps the seeded random initialisation (enough for timing and the scaling
 study). The training recipes (``paper``, ``fast``, ``quick``, ``tiny``) and the cache of
-trained weights live in :mod:`matinv_bench.training`; ``fit_info_`` records the training.
+trained weights live in :mod:`matinv_bench.solvers.learned.training`; ``fit_info_`` records the training.
 """
 
 from __future__ import annotations
@@ -17,44 +17,20 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from torch import nn
 
-from matinv_bench import training
-from matinv_bench.datasets.base import TooLargeError, available_memory
+from matinv_bench.errors import TooLargeError
 from matinv_bench.solvers._torch import TorchSolver
 from matinv_bench.solvers.base import check_stack, register
+from matinv_bench.solvers.learned import training
+from matinv_bench.solvers.learned.architecture import (
+    TORCH_DTYPES,
+    build_mlp,
+    default_hidden,
+    mlp_flops,
+    mlp_param_count,
+)
 from matinv_bench.specs import check_int
-
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
-
-
-def default_hidden(n: int) -> int:
-    """The paper's widths: 8 n^2 (32 for 2x2, 72 for 3x3, 2048 for 16x16)."""
-    return 8 * n * n
-
-
-def build_mlp(n: int, hidden: int, layers: int, dtype: torch.dtype = torch.float64) -> nn.Sequential:
-    """n^2 -> hidden -> ... -> n^2 with ``layers`` linear layers and ReLU between them."""
-    if layers < 2:
-        raise ValueError(f"an MLP here has at least 2 layers, got {layers}")
-    widths = [n * n] + [hidden] * (layers - 1) + [n * n]
-    mods: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        mods.append(nn.Linear(a, b, dtype=dtype))
-        if i < layers - 1:  # a ReLU after every layer but the last
-            mods.append(nn.ReLU())
-    return nn.Sequential(*mods)
-
-
-def mlp_flops(n: int, hidden: int, layers: int) -> float:
-    """Multiply-adds of the dense layers, times 2, per matrix (biases and ReLU left out)."""
-    widths = [n * n] + [hidden] * (layers - 1) + [n * n]
-    return float(sum(2 * a * b for a, b in zip(widths[:-1], widths[1:])))
-
-
-def mlp_param_count(n: int, hidden: int, layers: int) -> int:
-    widths = [n * n] + [hidden] * (layers - 1) + [n * n]
-    return int(sum(a * b + b for a, b in zip(widths[:-1], widths[1:])))
+from matinv_bench.system import available_memory
 
 
 class MLPSolver(TorchSolver):
@@ -69,14 +45,18 @@ class MLPSolver(TorchSolver):
         super().__init__(device)
         if hidden is not None:
             check_int("hidden", hidden, 1)
-        if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        if dtype not in TORCH_DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(TORCH_DTYPES)}, got {dtype!r}")
         if recipe != "none" and recipe not in training.RECIPES:
             raise ValueError(f"unknown recipe {recipe!r}; known: none, {', '.join(training.RECIPES)}")
         self.hidden, self.recipe, self.seed, self.dtype = hidden, recipe, int(seed), dtype
 
     def width(self, n: int) -> int:
         return self.hidden if self.hidden is not None else default_hidden(n)
+
+    def architecture(self, n: int) -> dict:
+        """What the cache key records of the network for n x n matrices."""
+        return {"layers": self.layers, "hidden": self.width(n), "dtype": self.dtype}
 
     def skip(self, data) -> str | None:
         if self.recipe != "none" and not data.source.trainable:
@@ -93,10 +73,12 @@ class MLPSolver(TorchSolver):
         self.base_ = None if data.base is None else np.asarray(data.base, dtype=np.float64)
         self.eps_ = data.eps
         torch.manual_seed(self.seed)
-        self.model_ = build_mlp(data.n, self.width(data.n), self.layers, DTYPES[self.dtype])
+        self.model_ = build_mlp(data.n, self.width(data.n), self.layers, TORCH_DTYPES[self.dtype])
         self.fit_info_ = {"train_recipe": "none", "train_steps": 0}
         if self.recipe != "none":
-            training.fit(self, data)
+            net = training.Trainee(self.model_, self.layers, self.width(data.n), self.dtype, self.seed, self.device,
+                                   self.features, self.spec)
+            self.fit_info_ = training.fit(net, data, self.recipe)
         self.model_.eval()
         return self
 

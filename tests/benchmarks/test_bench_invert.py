@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from bench._cells import timed_call
-from matinv_bench import metrics
 from matinv_bench.datasets import MatrixSet, make_dataset
+from matinv_bench.scoring import metrics
 from matinv_bench.solvers import SOLVERS
-from matinv_bench.timing import pinned_threads
+from matinv_bench.system import pinned_threads
 
 ROUNDS = 20
 BATCH = 16

@@ -1,7 +1,7 @@
 """Run a grid on a Dask cluster: an existing one (``--scheduler``) or a local one (``--workers``).
 
 dask.distributed's ``Client.get_executor()`` is a ``concurrent.futures.Executor``, so the runner
-only submits :func:`matinv_bench.runner.run_one` per cell and writes rows as they come back.
+only submits :func:`matinv_bench.engine.runner.run_one` per cell and writes rows as they come back.
 Each worker process runs one cell at a time with its threads pinned to the worker's thread
 count (``--threads`` overrides it), and every row records the worker's address, host, CPU,
 cores and memory. Dask is an optional extra: ``pip install 'matinv-bench[dask]'``.
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 
-from matinv_bench.timing import default_threads
+from matinv_bench.system import default_threads
 
 INSTALL_HINT = "pip install 'matinv-bench[dask]' (or: pip install 'dask[distributed]')"
 

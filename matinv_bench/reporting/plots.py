@@ -24,6 +24,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from matinv_bench.reporting.results import atomic_write  # noqa: E402
+
 STYLE = {"direct": "-", "iterative": ":", "approximation": ":", "learned": "--"}
 
 
@@ -153,3 +155,9 @@ def scaling_figures(folder: Path | str) -> list[Path]:
         _memory_figure(g, dtype, path)
         written.append(path)
     return written
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write a matplotlib figure atomically (PNG, 130 dpi) and close it."""
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png"))
+    plt.close(fig)

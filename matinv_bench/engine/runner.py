@@ -2,10 +2,10 @@
 
 A cell never aborts the sweep: a skip becomes a ``skipped`` row with the solver's reason, an
 exception a ``failed`` row with the error. Each finished cell is saved on its own at once
-(atomically, :mod:`matinv_bench.checkpoint`), so an interrupted run keeps what it finished and
+(atomically, :mod:`matinv_bench.engine.checkpoint`), so an interrupted run keeps what it finished and
 ``resume=True`` runs only the rest. Cells run in this process, in a child process that a time
-limit can kill (:mod:`matinv_bench.isolation`), or on any ``concurrent.futures`` executor such as a
-Dask cluster (:mod:`matinv_bench.cluster`).
+limit can kill (:mod:`matinv_bench.engine.isolation`), or on any ``concurrent.futures`` executor such as a
+Dask cluster (:mod:`matinv_bench.engine.cluster`).
 
 Cells are ordered by the library of their timed call (numpy first, then torch): idle BLAS
 threads of one library spin and starve the other's threads on small machines.
@@ -30,12 +30,16 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import LinAlgWarning
 
-from matinv_bench import checkpoint, isolation, metrics, results
+from matinv_bench import system
 from matinv_bench.datasets import DATASETS, MatrixSet, make_dataset
+from matinv_bench.engine import checkpoint, isolation
+from matinv_bench.engine.clock import Timing, measure
+from matinv_bench.reporting import results
+from matinv_bench.scoring import metrics
 from matinv_bench.solvers import SOLVERS, Solver
 from matinv_bench.solvers.base import Inversion
 from matinv_bench.specs import parse_spec
-from matinv_bench.timing import Timing, default_threads, measure, pinned_threads
+from matinv_bench.system import default_threads, pinned_threads
 
 DTYPES = ("float64", "float32")
 
@@ -188,7 +192,7 @@ def machine() -> dict:
         memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
     except (ValueError, OSError, AttributeError):
         memory = float("nan")
-    return {**results.environment(), "cores": default_threads(), "memory_gib": round(memory, 1)}
+    return {**system.environment(), "cores": default_threads(), "memory_gib": round(memory, 1)}
 
 
 def _dask_worker() -> tuple[str, int | None]:
@@ -222,7 +226,12 @@ def run_here(cell: Cell, settings: Settings) -> dict:
 
 
 _ONE_AT_A_TIME = threading.Lock()
-_CHILD = isolation.CellProcess()
+def run_request(request: dict) -> dict:
+    """A cell process's answer to one request from :func:`_run_in_child`: the cell's row."""
+    return run_here(Cell(**request["cell"]), Settings(**request["settings"]))
+
+
+_CHILD = isolation.CellProcess(f"{__name__}:run_request")
 atexit.register(_CHILD.close)
 
 
@@ -271,7 +280,7 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
     With ``out``, each finished cell is saved at once to ``out/cells/<key>.json``, and
     ``results.parquet``, ``results.csv`` and ``summary.md`` are rebuilt from the finished cells
     (every few seconds and at the end, also after Ctrl-C), all atomically (see
-    :mod:`matinv_bench.checkpoint`); ``out/run.json`` keeps the grid and settings.
+    :mod:`matinv_bench.engine.checkpoint`); ``out/run.json`` keeps the grid and settings.
     ``resume=True`` keeps the cells ``out`` already holds and runs only the others.
 
     ``cell_timeout`` (seconds) runs cells in a child process that is killed when a cell takes

@@ -8,16 +8,13 @@ that no torch call sits in a numpy solver's timed loop.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.utils.benchmark as tb
-from threadpoolctl import threadpool_info, threadpool_limits
 
 WARMUP_S = 0.25
 MIN_RUN_S = 0.5
@@ -57,35 +54,3 @@ def measure(fn: Callable[[], object], *, sync: Callable[[], None] | None = None,
     q1, q3 = np.percentile(times, [25, 75])
     return Timing(float(np.median(times)), float(q3 - q1), len(times), int(m.number_per_run), warm,
                   tuple(times.tolist()))
-
-
-def default_threads() -> int:
-    """Cores this process may use (affinity-aware)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-@contextmanager
-def pinned_threads(threads: int) -> Iterator[dict]:
-    """Pin BLAS/OpenMP pools (threadpoolctl) and torch's intra-op pool to ``threads``.
-
-    Yields a description to record with every row: the thread count and the BLAS libraries.
-    """
-    old = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(limits=threads):
-            yield {"threads": threads, "blas": blas_description()}
-    finally:
-        torch.set_num_threads(old)
-
-
-def blas_description() -> str:
-    """The BLAS numpy uses, e.g. ``openblas 0.3.29 (Haswell, 2 threads)``."""
-    infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    return "; ".join(
-        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, {i.get('num_threads')} threads)"
-        for i in infos
-    ) or "unknown"

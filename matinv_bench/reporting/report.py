@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from matinv_bench import results
+from matinv_bench.reporting import results
 
 
 class ReportError(ValueError):
@@ -184,7 +184,7 @@ def work_precision(root: Path, out: Path) -> list[str]:
     matplotlib.use("Agg")
     import seaborn as sns
 
-    from matinv_bench.experiments.common import save_figure
+    from matinv_bench.reporting.plots import save_figure
 
     df = df.sort_values("timestamp").drop_duplicates(["solver", "dataset", "dtype", "seed"], keep="last")
     df = df[(df.mae > 0) & (df.time_per_matrix_s > 0)]

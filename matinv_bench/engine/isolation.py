@@ -1,7 +1,9 @@
 """Run cells in a child process that can be killed: how ``--cell-timeout`` stops a runaway cell.
 
 A Python thread cannot be stopped, and a LAPACK call or a torch kernel does not look at signals,
-so a cell that must be stopped runs in a child process (``python -m matinv_bench.isolation``).
+so a cell that must be stopped runs in a child process (``python -m matinv_bench.engine.isolation
+MODULE:FUNCTION``). The child answers each request with ``FUNCTION(request)``; the function is
+named by import path, so this module imports nothing of the runner's.
 The child stays up and runs cells one at a time (it keeps its imports and dataset cache); when a
 cell passes its time limit the child is killed with SIGKILL and the next cell starts a new one.
 The protocol is one JSON line per request and per answer on the child's stdin and stdout.
@@ -12,6 +14,7 @@ processes, which are daemonic and may not start multiprocessing children.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import selectors
@@ -26,15 +29,17 @@ READY = "ready"
 
 
 class CellProcess:
-    """A child process that runs cells; :meth:`run` kills it when a cell passes ``timeout``."""
+    """A child process that answers requests with ``target(request)`` (``"module:function"``);
+    :meth:`run` kills it when a request passes ``timeout``."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: str) -> None:
+        self.target = target
         self.proc: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
         # the child finds the package the way this process did (a checkout need not be installed)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
-        proc = subprocess.Popen([sys.executable, "-m", "matinv_bench.isolation"], stdin=subprocess.PIPE,
+        proc = subprocess.Popen([sys.executable, "-m", "matinv_bench.engine.isolation", self.target], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
         line = proc.stdout.readline()  # imports done: the clock of the first cell starts after this
         if line.strip() != json.dumps(READY):
@@ -90,20 +95,24 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _serve() -> None:
-    """The child's loop: read a request, run the cell, answer with its row."""
+def resolve(target: str):
+    """The function named ``"package.module:function"``."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _serve(target: str) -> None:
+    """The child's loop: read a request, answer with ``target(request)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it kills us
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not corrupt the protocol
-    from matinv_bench.runner import Cell, Settings, run_here
-
+    handle = resolve(target)
     answers.write(json.dumps(READY) + "\n")
     for line in sys.stdin:
         request = json.loads(line)
-        row = run_here(Cell(**request["cell"]), Settings(**request["settings"]))
-        answers.write(json.dumps(row, allow_nan=True) + "\n")
+        answers.write(json.dumps(handle(request), allow_nan=True) + "\n")
 
 
 if __name__ == "__main__":
-    _serve()
+    _serve(sys.argv[1])

@@ -9,19 +9,12 @@ reader (or a run killed mid-write) never sees a half-written file.
 from __future__ import annotations
 
 import os
-import platform
-import socket
-import subprocess
 import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import torch
-
-from matinv_bench import __version__
 
 STATUSES = ("ok", "skipped", "failed")
 
@@ -34,42 +27,6 @@ COLUMNS = [
     "theta", "ref_method", "threads", "blas", "torch_version", "numpy_version",
     "package_version", "git_sha", "host", "cpu", "timestamp",
 ]
-
-
-def git_sha(cwd: Path | None = None) -> str:
-    """The commit of the package source if it is a git checkout (``+dirty`` if modified), else ''."""
-    where = cwd or Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=where, capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def cpu_name() -> str:
-    """A human-readable CPU model name."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def environment() -> dict:
-    """Columns that describe where and with what a row was measured."""
-    return {
-        "torch_version": torch.__version__,
-        "numpy_version": np.__version__,
-        "package_version": __version__,
-        "git_sha": git_sha(),
-        "host": socket.gethostname(),
-        "cpu": cpu_name(),
-    }
 
 
 def now() -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from matinv_bench import results
+from matinv_bench.reporting import results
 
 MANIFEST = "run.json"
 CELLS = "cells"

@@ -1,8 +1,8 @@
-"""Training recipes for the learned solvers, and the cache of trained weights.
+"""Training recipes for the learned solvers, and the training loop.
 
-:func:`fit` trains ``solver.model_`` (an ``nn.Sequential`` of Linear/ReLU built by
-:class:`matinv_bench.solvers.mlp.MLPSolver`) to map ``solver.features(A)`` to inv(A), with the
-recipe ``solver.recipe``, on ``solver.device``. Recipes (see :data:`RECIPES`):
+:func:`fit` trains a :class:`Trainee` (an ``nn.Sequential`` of Linear/ReLU from
+:mod:`.architecture`, with its feature map) to map ``features(A)`` to inv(A), with a named
+recipe, on the trainee's device. Recipes (see :data:`RECIPES`):
 
 - ``paper``: the authors' recipe, as their released notebooks run it. MSE on the raw inverse,
   Adam (lr 5e-5, weight decay 1e-7), CosineAnnealingWarmRestarts(T_0=3, T_mult=2, eta_min=1e-6)
@@ -17,41 +17,32 @@ recipe ``solver.recipe``, on ``solver.device``. Recipes (see :data:`RECIPES`):
 - ``tiny``: 300 steps on 4,096 matrices, for tests.
 
 Standardisation is folded back into the first and last Linear layers after training, so the
-trained ``model_`` always maps features to the inverse itself.
+trained model always maps features to the inverse itself.
 
 The training set is the dataset's train split (``split_rng(data.seed, "train")``, independent
 of the test split), drawn in chunks and kept on the training device; batches are sliced from a
-per-epoch permutation (no DataLoader). Targets are float64 LAPACK inverses.
-
-Trained weights are cached under the user cache directory (``platformdirs``; override with
-``MATINV_BENCH_CACHE``), keyed by a hash of the training data (a fingerprint of the seeded train
-stream, the base matrix and eps), the architecture, the recipe, the seed and the package
-version. A cached model is loaded instead of retrained unless ``MATINV_BENCH_RETRAIN=1`` (the
-CLI's ``--retrain``). ``solver.fit_info_`` records what happened (the runner puts it in the row).
+per-epoch permutation (no DataLoader). Targets are float64 LAPACK inverses. Trained weights are
+cached (:mod:`.cache`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from matinv_bench import __version__
 from matinv_bench.datasets.base import split_rng
-from matinv_bench.timing import pinned_threads
+from matinv_bench.errors import SpecError
+from matinv_bench.solvers.learned import cache
+from matinv_bench.solvers.learned.architecture import TORCH_DTYPES, mlp_flops
+from matinv_bench.system import pinned_threads
 
-CACHE_ENV = "MATINV_BENCH_CACHE"
-RETRAIN_ENV = "MATINV_BENCH_RETRAIN"
 CHUNK = 1 << 16  # matrices drawn per call when building a training set
 # Below this many flops per step, one thread trains fastest: intra-op parallelism of tiny
 # layers costs more in synchronisation than it saves (and collapses on a busy machine).
@@ -84,6 +75,25 @@ class Recipe:
         return int(steps)
 
 
+@dataclass
+class Trainee:
+    """What training needs of a network, and nothing else: the model (trained in place), its
+    shape for the cache key, the seed of its batches, the device, and the feature map from
+    matrices to the network's input."""
+
+    model: nn.Sequential
+    layers: int
+    hidden: int
+    dtype: str  # "float64" or "float32"
+    seed: int
+    device: str
+    features: Callable[[np.ndarray], np.ndarray]
+    label: str  # shown on the progress bar
+
+    def architecture(self) -> dict:
+        return {"layers": self.layers, "hidden": self.hidden, "dtype": self.dtype}
+
+
 def _paper(n: int, hidden: int | None = None) -> Recipe:
     common = {"name": "paper", "batch": 128, "lr": 5e-5, "weight_decay": 1e-7, "schedule": "restarts",
               "lr_min": 1e-6, "standardize": False}
@@ -111,81 +121,13 @@ RECIPES: dict[str, Callable[[int, int | None], Recipe]] = {"paper": _paper, "fas
 def recipe_for(name: str, n: int, hidden: int | None = None) -> Recipe:
     """The recipe ``name`` for a net of width ``hidden`` on n x n matrices; ValueError naming the known ones otherwise."""
     if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; known: none, {', '.join(RECIPES)}")
+        raise SpecError(f"unknown recipe {name!r}; known: none, {', '.join(RECIPES)}")
     return RECIPES[name](n, hidden)
-
-
-# ----------------------------------------------------------------------------- the cache
-
-def cache_dir() -> Path:
-    """Where trained weights live: ``$MATINV_BENCH_CACHE`` or the user cache dir."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("matinv-bench")) / "models"
-
-
-def _sha(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
-    return h.hexdigest()[:16]
-
-
-def _recipe_fields(recipe: Recipe) -> dict:
-    """The recipe's fields for the cache key; fields added later are left out at their defaults,
-    so that models trained before they existed keep their keys."""
-    later = {"target": "inverse", "fresh_each_epoch": False}
-    return {k: v for k, v in asdict(recipe).items() if k not in later or later[k] != v}
-
-
-def cache_key(solver, data, recipe: Recipe) -> tuple[str, dict]:
-    """The hash that names a trained model, and the fields it hashes.
-
-    The dataset enters as a fingerprint of its seeded train stream (the first matrices it
-    draws), its base matrix and eps: two specs with the same training distribution (a paper
-    box and the authors' released folder of it) share a model; any change in the data does not.
-    """
-    probe = data.source.sample_train(split_rng(data.seed, "train"), 8).A
-    base = np.zeros(0) if data.base is None else np.asarray(data.base)
-    fields = {
-        "train_data": _sha(probe, base, np.array([data.eps or 0.0])),
-        "n": data.n,
-        "architecture": {"layers": solver.layers, "hidden": solver.width(data.n), "dtype": solver.dtype},
-        "recipe": _recipe_fields(recipe),
-        "seed": solver.seed,
-        "package_version": __version__,
-    }
-    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:24]
-    return key, fields
-
-
-@contextmanager
-def retraining(enabled: bool = True) -> Iterator[None]:
-    """Within the block, train even when a cached model exists (the CLI's ``--retrain``)."""
-    old = os.environ.get(RETRAIN_ENV)
-    if enabled:
-        os.environ[RETRAIN_ENV] = "1"
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(RETRAIN_ENV, None)
-        else:
-            os.environ[RETRAIN_ENV] = old
-
-
-def _save(path: Path, payload: dict) -> None:
-    from matinv_bench.results import atomic_write  # generic file helper; no solver code above it
-
-    atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 # ----------------------------------------------------------------------------- training
 
-def training_set(solver, data, size: int, device: str, dtype: torch.dtype,
+def training_set(net: Trainee, data, size: int, device: str, dtype: torch.dtype,
                  rng: np.random.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Features and flattened float64-LAPACK inverses of ``size`` train-split matrices, on the device.
 
@@ -198,7 +140,7 @@ def training_set(solver, data, size: int, device: str, dtype: torch.dtype,
     for start in range(0, size, CHUNK):
         A = data.source.sample_train(rng, min(CHUNK, size - start)).A.astype(np.float64)
         stop = start + len(A)
-        X[start:stop] = torch.from_numpy(solver.features(A)).to(device, dtype)
+        X[start:stop] = torch.from_numpy(net.features(A)).to(device, dtype)
         Y[start:stop] = torch.from_numpy(np.linalg.inv(A).reshape(len(A), n2)).to(device, dtype)
     return X, Y
 
@@ -239,26 +181,24 @@ def _progress(description: str, total: int) -> Iterator[Callable[[int, float], N
         bar.stop()
 
 
-def train(solver, data, recipe: Recipe) -> dict:
-    """Train ``solver.model_`` in place with ``recipe``; return what happened (steps, samples, loss)."""
-    from matinv_bench.solvers.mlp import DTYPES, mlp_flops
-
-    device, dtype, model = solver.device, DTYPES[solver.dtype], solver.model_
+def train(net: Trainee, data, recipe: Recipe) -> dict:
+    """Train ``net.model`` in place with ``recipe``; return what happened (steps, samples, loss)."""
+    device, dtype, model = net.device, TORCH_DTYPES[net.dtype], net.model
     model.to(device=device, dtype=dtype).train()
-    flops_per_sample = mlp_flops(data.n, solver.width(data.n), solver.layers)
+    flops_per_sample = mlp_flops(data.n, net.hidden, net.layers)
     steps = recipe.total_steps(flops_per_sample)
     threads = torch.get_num_threads()
     if device == "cpu" and 3 * flops_per_sample * recipe.batch < SMALL_STEP_FLOPS:
         threads = 1
     with pinned_threads(threads):
-        info = _train_loop(solver, data, recipe, model, steps, device, dtype)
+        info = _train_loop(net, data, recipe, model, steps, device, dtype)
     return {**info, "train_threads": threads}
 
 
-def _train_loop(solver, data, recipe: Recipe, model: nn.Sequential, steps: int, device: str,
+def _train_loop(net: Trainee, data, recipe: Recipe, model: nn.Sequential, steps: int, device: str,
                 dtype: torch.dtype) -> dict:
     rng = split_rng(data.seed, "train")
-    X, Y = training_set(solver, data, recipe.train_size, device, dtype, rng)
+    X, Y = training_set(net, data, recipe.train_size, device, dtype, rng)
     # input and target scalings, fixed from the first draw and folded into the model after training
     x_mean, x_std = torch.zeros_like(X[0]), torch.ones_like(X[0])
     y_mean, y_std = torch.zeros_like(Y[0]), torch.ones_like(Y[0])
@@ -273,13 +213,13 @@ def _train_loop(solver, data, recipe: Recipe, model: nn.Sequential, steps: int, 
         sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=recipe.lr_min)
     else:
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=recipe.lr_min)
-    gen = torch.Generator(device=device).manual_seed(solver.seed)
+    gen = torch.Generator(device=device).manual_seed(net.seed)
     N, B = len(X), recipe.batch
     step, samples, last_loss = 0, 0, float("nan")
-    with _progress(f"{solver.spec} on {data.spec}", steps) as show:
+    with _progress(f"{net.label} on {data.spec}", steps) as show:
         while step < steps:
             if recipe.fresh_each_epoch and step > 0:
-                X, Y = training_set(solver, data, recipe.train_size, device, dtype, rng)
+                X, Y = training_set(net, data, recipe.train_size, device, dtype, rng)
                 X, Y = (X - x_mean) / x_std, (Y - y_mean) / y_std
             perm = torch.randperm(N, generator=gen, device=device)
             for start in range(0, N, B):
@@ -303,31 +243,24 @@ def _train_loop(solver, data, recipe: Recipe, model: nn.Sequential, steps: int, 
     return {"train_steps": step, "train_samples": samples, "train_size": N, "train_loss": last_loss}
 
 
-def fit(solver, data) -> None:
-    """Train ``solver`` on ``data``'s train split with ``solver.recipe``, or load it from the cache.
-
-    Sets ``solver.fit_info_``: train_recipe, train_steps, train_samples, train_size, train_loss,
-    fit_time_s (seconds the training took, also when loaded from the cache), train_cache_hit,
-    train_device and cache_key.
+def fit(net: Trainee, data, recipe_name: str) -> dict:
+    """Train ``net`` on ``data``'s train split with the recipe ``recipe_name``, or load it from the
+    cache (:mod:`.cache`); return what happened: train_recipe, train_steps, train_samples,
+    train_size, train_loss, fit_time_s (seconds the training took, also when loaded from the
+    cache), train_cache_hit, train_device and cache_key.
     """
     if not data.source.trainable:
         raise ValueError(f"dataset {data.spec!r} is a fixed collection: there is no training distribution")
-    recipe = recipe_for(solver.recipe, data.n, solver.width(data.n))
-    key, fields = cache_key(solver, data, recipe)
-    path = cache_dir() / f"{key}.pt"
-    retrain = os.environ.get(RETRAIN_ENV, "") not in ("", "0")
-    if path.is_file() and not retrain:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        solver.model_.load_state_dict(payload["state_dict"])
-        solver.fit_info_ = {**payload["info"], "train_cache_hit": True}
-        return
+    recipe = recipe_for(recipe_name, data.n, net.hidden)
+    key, fields = cache.cache_key(net.architecture(), net.seed, data, recipe)
+    loaded = cache.load(key, net.model)
+    if loaded is not None:
+        return {**loaded, "train_cache_hit": True}
     t0 = time.perf_counter()
-    info = train(solver, data, recipe)
-    if solver.device.startswith("cuda"):
-        torch.cuda.synchronize(solver.device)
-    info.update(train_recipe=recipe.name, fit_time_s=time.perf_counter() - t0, train_device=solver.device,
+    info = train(net, data, recipe)
+    if net.device.startswith("cuda"):
+        torch.cuda.synchronize(net.device)
+    info.update(train_recipe=recipe.name, fit_time_s=time.perf_counter() - t0, train_device=net.device,
                 cache_key=key)
-    state = {k: v.detach().cpu() for k, v in solver.model_.state_dict().items()}
-    _save(path, {"state_dict": state, "info": info, "fields": fields, "trained_on": data.spec})
-    solver.fit_info_ = {**info, "train_cache_hit": False}
-
+    cache.save(key, net.model, info, fields, data.spec)
+    return {**info, "train_cache_hit": False}

@@ -1,0 +1,28 @@
+"""Every error whose message is meant for the user, in one place.
+
+The command line prints any :class:`UserError` as one line (``matinv-bench: error: ...``) and
+exits with status 2; anything else is a bug and keeps its traceback. Library code raises the
+most specific subclass, so that callers can catch what they can handle.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem with what the user asked for: printed as one line, exit status 2."""
+
+
+class SpecError(UserError, ValueError):
+    """A spec string or parameter that cannot be parsed, names nothing known, or is out of range."""
+
+
+class InputError(UserError, ValueError):
+    """Input a solver cannot take: wrong shape or dtype, NaN or Inf entries."""
+
+
+class DataFileError(UserError, ValueError):
+    """A data file or folder that is missing or malformed. The message names the file."""
+
+
+class TooLargeError(UserError, MemoryError):
+    """A request that would not fit in this machine's memory; the message gives the bytes."""

@@ -1,0 +1,2 @@
+"""Scoring: trustworthy reference inverses (:mod:`.reference`) and the accuracy metrics
+computed against them (:mod:`.metrics`)."""
