@@ -31,7 +31,10 @@ FORMAT = 1
 
 def cell_key(cell: dict[str, Any], n_test: int | None) -> str:
     """A stable 16-hex-digit id of a cell (its fields and the test-set size)."""
-    text = json.dumps([cell["solver"], cell["dataset"], int(cell["seed"]), cell["dtype"], n_test])
+    fields = [cell["solver"], cell["dataset"], int(cell["seed"]), cell["dtype"], n_test]
+    if cell.get("tags"):  # only cells with tags hash them, so older cell ids stay valid
+        fields.append(cell["tags"])
+    text = json.dumps(fields)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

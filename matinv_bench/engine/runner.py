@@ -23,8 +23,9 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, as_completed
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,10 +35,11 @@ from matinv_bench import system
 from matinv_bench.datasets import DATASETS, MatrixSet, make_dataset
 from matinv_bench.engine import checkpoint, isolation
 from matinv_bench.engine.clock import Timing, measure
+from matinv_bench.engine.hooks import Hook, load_hook
+from matinv_bench.errors import SpecError
 from matinv_bench.reporting import results
 from matinv_bench.scoring import metrics
 from matinv_bench.solvers import SOLVERS, Solver
-from matinv_bench.solvers.base import Inversion
 from matinv_bench.specs import parse_spec
 from matinv_bench.system import default_threads, pinned_threads
 
@@ -46,12 +48,29 @@ DTYPES = ("float64", "float32")
 
 @dataclass(frozen=True)
 class Cell:
-    """One point of the grid."""
+    """One point of the grid.
+
+    ``n_test`` overrides the run's test-set size for this cell (e.g. the scaling study's batch
+    per size); ``tags`` are constant columns added to the cell's row (e.g. ``solver_label``),
+    as ``((name, value), ...)`` so that the cell stays hashable and JSON-able."""
 
     solver: str
     dataset: str
     seed: int = 0
     dtype: str = "float64"
+    n_test: int | None = None
+    tags: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:  # JSON gives lists back: normalise to tuples
+        object.__setattr__(self, "tags", tuple(tuple(t) for t in self.tags))
+
+
+def cell_key(cell: Cell, n_test: int | None) -> str:
+    """The cell's checkpoint id; cells without overrides keep the ids of earlier versions."""
+    fields = asdict(cell)
+    size = cell.n_test if cell.n_test is not None else n_test
+    extra = {"tags": [list(t) for t in cell.tags]} if cell.tags else {}
+    return checkpoint.cell_key({**fields, **extra}, size)
 
 
 def with_device(spec: str, device: str | None) -> str:
@@ -83,7 +102,10 @@ def make_grid(solvers: Iterable[str], datasets: Iterable[str], seeds: Iterable[i
 
 
 def _base_row(cell: Cell, solver: Solver | None, data: MatrixSet | None) -> dict:
-    params = parse_spec(cell.solver)[1]
+    try:
+        params = parse_spec(cell.solver)[1]
+    except SpecError:
+        params = {}
     row = {
         "solver": getattr(solver, "spec", cell.solver),
         "family": getattr(solver, "family", ""),
@@ -93,6 +115,7 @@ def _base_row(cell: Cell, solver: Solver | None, data: MatrixSet | None) -> dict
         "device": getattr(solver, "device", ""),
         "seed": cell.seed,
         "timestamp": results.now(),
+        **dict(cell.tags),
     }
     if data is not None:
         row.update({
@@ -110,10 +133,10 @@ def _base_row(cell: Cell, solver: Solver | None, data: MatrixSet | None) -> dict
 
 
 def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, time_it: bool = True,
-             extra: Callable[[Inversion, MatrixSet], dict] | None = None, keep_times: bool = False) -> dict:
+             hook: Hook | None = None, keep_times: bool = False) -> dict:
     """Run one cell on an already-built dataset and return its row (never raises for solver errors).
 
-    ``extra(result, data)`` may add columns computed from the per-matrix result (untimed).
+    ``hook.after`` may add columns computed from the per-matrix result (untimed, after timing).
     ``keep_times`` adds ``times_per_matrix_s``: every timed block's seconds per matrix (JSON list).
     """
     solver: Solver | None = None
@@ -135,8 +158,6 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
             res = solver.collect(solver.invert())
             acc = metrics.summarize(res.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(A.dtype), res.failed)
             row.update(acc)
-            if extra is not None:
-                row.update(extra(res, data))
             if acc["failure_rate"] >= 1.0:
                 return {**row, "status": "failed", "reason": res.reason or "every matrix failed"}
             if np.isnan(acc["mae"]):  # never report an unscored cell as ok with NaN errors
@@ -157,6 +178,8 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
                     row["times_per_matrix_s"] = json.dumps([x / B for x in t.times])
                 if row.get("flops_per_matrix"):
                     row["gflops"] = row["flops_per_matrix"] / row["time_per_matrix_s"] / 1e9
+            if hook is not None:
+                row.update(hook.after(cell, solver, data, res, row))
         return {**row, "status": "ok"}
     except Exception as exc:  # a failed cell is a row, never the end of the sweep
         return {**row, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
@@ -178,6 +201,9 @@ class Settings:
     min_run_s: float = 0.5
     time_it: bool = True
     cell_timeout: float | None = None
+    keep_times: bool = False  # add every timed block to the row (times_per_matrix_s)
+    hook: str | None = None  # "package.module:HookClass" (see engine.hooks), run wherever the cell runs
+    hook_args: dict = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=32)
@@ -213,16 +239,35 @@ def run_here(cell: Cell, settings: Settings) -> dict:
 
     Returns the row as plain JSON values, exactly as it reads back from a cell file."""
     threads = settings.threads or default_threads()
+    n_test = cell.n_test if cell.n_test is not None else settings.n_test
     with pinned_threads(threads) as pinned:
-        try:
-            data = _dataset(cell.dataset, settings.n_test, cell.seed)
-        except Exception as exc:  # a bad dataset is a failed row for each of its cells
-            row = {**_base_row(cell, None, None), "status": "failed",
-                   "reason": f"dataset {cell.dataset!r}: {type(exc).__name__}: {exc}"}
-        else:
-            row = run_cell(cell, data, warmup_s=settings.warmup_s, min_run_s=settings.min_run_s,
-                           time_it=settings.time_it)
+        row = _before(cell, settings)
+        if row is None:
+            try:
+                data = _dataset(cell.dataset, n_test, cell.seed)
+            except Exception as exc:  # a bad dataset is a failed row for each of its cells
+                row = {**_base_row(cell, None, None), "status": "failed",
+                       "reason": f"dataset {cell.dataset!r}: {type(exc).__name__}: {exc}"}
+            else:
+                row = run_cell(cell, data, warmup_s=settings.warmup_s, min_run_s=settings.min_run_s,
+                               time_it=settings.time_it, keep_times=settings.keep_times,
+                               hook=load_hook(settings.hook, settings.hook_args))
     return checkpoint.plain_row({**row, **pinned, **machine()})
+
+
+def _before(cell: Cell, settings: Settings) -> dict | None:
+    """The row of a cell that the hook skips before its dataset is built, else None."""
+    hook = load_hook(settings.hook, settings.hook_args)
+    if hook is None:
+        return None
+    try:
+        solver = SOLVERS.build(cell.solver)
+    except SpecError:
+        solver = None
+    extra = hook.before(cell, solver) or {}
+    if extra.get("status") == "skipped":
+        return {**_base_row(cell, solver, None), **extra}
+    return None
 
 
 _ONE_AT_A_TIME = threading.Lock()
@@ -274,7 +319,8 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
              warmup_s: float = 0.25, min_run_s: float = 0.5, time_it: bool = True, progress: bool = True,
              title: str = "matinv-bench run", command: str = "", on_row: Callable[[dict], None] | None = None,
              resume: bool = False, cell_timeout: float | None = None,
-             executor: Executor | None = None) -> pd.DataFrame:
+             executor: Executor | None = None, keep_times: bool = False, hook: str | None = None,
+             hook_args: dict | None = None) -> pd.DataFrame:
     """Run every cell and return the rows in grid order (schema: :data:`results.COLUMNS`).
 
     With ``out``, each finished cell is saved at once to ``out/cells/<key>.json``, and
@@ -291,9 +337,11 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
     """
     if cell_timeout is not None and not cell_timeout > 0:
         raise ValueError(f"the cell timeout must be a positive number of seconds, got {cell_timeout!r}")
-    settings = Settings(n_test, threads, warmup_s, min_run_s, time_it, cell_timeout)
+    settings = Settings(n_test, threads, warmup_s, min_run_s, time_it, cell_timeout, keep_times, hook,
+                        dict(hook_args or {}))
+    load_hook(hook, settings.hook_args)  # a bad hook name fails here, not in every cell
     cells = list(dict.fromkeys(cells))  # a cell named twice runs once
-    keys = [checkpoint.cell_key(asdict(c), n_test) for c in cells]
+    keys = [cell_key(c, n_test) for c in cells]
     rows: dict[str, dict] = {}
     folder = checkpoint.RunFolder(out) if out is not None else None
     if folder is not None:

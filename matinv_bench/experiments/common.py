@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from matinv_bench.engine.hooks import Hook
 from matinv_bench.reporting import results
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.specs import SpecError, parse_spec
@@ -53,7 +54,7 @@ def run_cells(cells: list, n_test: int | None, extra: Callable | None = None,
             key = (cell.dataset, cell.seed)
             if key not in data:
                 data[key] = make_dataset(cell.dataset, n_test=n_test, seed=cell.seed)
-            row = {**run_cell(cell, data[key], warmup_s=0, min_run_s=0, time_it=False, extra=extra),
+            row = {**run_cell(cell, data[key], warmup_s=0, min_run_s=0, time_it=False, hook=_Extra(extra)),
                    **pinned, **machine()}
             rows.append(row)
             if on_row is not None:
@@ -84,3 +85,14 @@ def progress(quiet: bool) -> Callable[[dict], None]:
             print(f"{row['status']:<8} {row['solver']} on {row['dataset']}", flush=True)
 
     return show
+
+
+class _Extra(Hook):
+    """A closure as a hook, for in-process runs only."""
+
+    def __init__(self, extra) -> None:
+        super().__init__()
+        self.extra = extra
+
+    def after(self, cell, solver, data, result, row) -> dict:
+        return self.extra(result, data) if self.extra is not None else {}
