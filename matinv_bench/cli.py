@@ -6,11 +6,11 @@ import argparse
 import os
 import shlex
 import sys
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from matinv_bench import __version__
+from matinv_bench.engine import options
 from matinv_bench.errors import UserError
 
 EPILOG = """examples:
@@ -63,17 +63,9 @@ def _add_run(sub) -> None:
                    help="output folder (default: results/<suite>-<date>-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.add_argument("--retrain", action="store_true", help="train learned solvers again even when a cached model exists")
-    p.add_argument("--resume", type=Path, default=None, metavar="DIR",
-                   help="continue the run in DIR: run only its missing cells, with the grid and settings "
-                        "it saved in DIR/run.json (grid and clock options are then not allowed)")
-    p.add_argument("--cell-timeout", type=float, default=None, metavar="S",
-                   help="stop a cell after S seconds and record it as failed (cells then run in a child "
-                        "process that is killed at the limit)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                       help="run the cells on this Dask cluster (needs the 'dask' extra)")
-    where.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="start a local Dask cluster of N worker processes and run the cells there")
+    options.add_arguments(p, resume_help="continue the run in DIR: run only its missing cells, with the grid and "
+                                         "settings it saved in DIR/run.json (grid and clock options are then not "
+                                         "allowed)")
     p.set_defaults(func=cmd_run)
 
 
@@ -170,10 +162,6 @@ def cmd_run(args) -> int:
         raise UserError("--n-matrices must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise UserError("--threads must be at least 1")
-    if args.cell_timeout is not None and not args.cell_timeout > 0:
-        raise UserError("--cell-timeout must be a positive number of seconds")
-    if args.workers is not None and args.workers < 1:
-        raise UserError("--workers must be at least 1")
     if args.resume is not None:
         cells, out, grid = _resumed_grid(args)
     else:
@@ -185,10 +173,10 @@ def cmd_run(args) -> int:
                     title=f"matinv-bench run ({args.suite if not (args.solver or args.dataset) else 'custom grid'})")
     if args.retrain:  # learned solvers train again even when a cached model exists (read by training.fit)
         os.environ["MATINV_BENCH_RETRAIN"] = "1"
-    with _executor(args) as executor:
+    with options.engine_kwargs(args) as engine:
+        engine.pop("cell_timeout")  # part of the grid: the saved one unless --cell-timeout is given again
         try:
-            df = run_grid(cells, out, progress=not args.quiet, resume=args.resume is not None, executor=executor,
-                          **grid)
+            df = run_grid(cells, out, progress=not args.quiet, **engine, **grid)
         except KeyboardInterrupt:
             print(f"matinv-bench: to finish the run later: matinv-bench run --resume {shlex.quote(str(out))}",
                   file=sys.stderr)
@@ -227,20 +215,6 @@ def _resumed_grid(args) -> tuple[list, Path, dict]:
         raise UserError(f"cannot resume {str(args.resume)!r}: run.json is malformed "
                         f"({type(exc).__name__}: {exc})") from None
     return cells, args.resume, grid
-
-
-@contextmanager
-def _executor(args):
-    """A Dask executor for --scheduler/--workers, else None (cells run in this process)."""
-    if args.scheduler is None and args.workers is None:
-        yield None
-        return
-    from matinv_bench.engine.cluster import dask_executor
-
-    with dask_executor(args.scheduler, args.workers) as (executor, workers):
-        if not args.quiet:
-            print(workers, file=sys.stderr)
-        yield executor
 
 
 def build_parser() -> argparse.ArgumentParser:

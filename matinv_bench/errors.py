@@ -26,3 +26,7 @@ class DataFileError(UserError, ValueError):
 
 class TooLargeError(UserError, MemoryError):
     """A request that would not fit in this machine's memory; the message gives the bytes."""
+
+
+class ClusterError(UserError, ValueError):
+    """A Dask cluster that cannot be used (the extra is missing, the scheduler is unreachable)."""

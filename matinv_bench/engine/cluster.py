@@ -17,13 +17,11 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 
+from matinv_bench.errors import ClusterError
 from matinv_bench.system import default_threads
 
 INSTALL_HINT = "pip install 'matinv-bench[dask]' (or: pip install 'dask[distributed]')"
 
-
-class ClusterError(ValueError):
-    """The cluster cannot be used (the extra is missing, the scheduler is unreachable). One line."""
 
 
 def _distributed():

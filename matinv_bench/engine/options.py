@@ -1,0 +1,61 @@
+"""The engine's command-line options, shared by every command that runs cells (``run``,
+``scaling`` and every ``reproduce`` target), so that resuming, time limits and Dask mean the
+same everywhere.
+
+    add_arguments(parser)                 # --resume DIR, --cell-timeout S, --workers N | --scheduler URL
+    with engine_kwargs(args) as kwargs:   # resume=..., cell_timeout=..., executor=...
+        run_grid(cells, out, **kwargs, ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from matinv_bench.errors import UserError
+
+
+def add_arguments(p: argparse.ArgumentParser, *, resume_help: str | None = None) -> None:
+    """Add ``--resume DIR``, ``--cell-timeout S`` and ``--workers N`` / ``--scheduler URL``."""
+    p.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                   help=resume_help or "continue an interrupted run in DIR: keep its finished cells and run only "
+                                       "the others (give the same options as the first time; models already "
+                                       "trained come from the cache)")
+    p.add_argument("--cell-timeout", type=float, default=None, metavar="S",
+                   help="stop a cell after S seconds and record it as failed (cells then run in a child "
+                        "process that is killed at the limit)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                       help="run the cells on this Dask cluster (needs the 'dask' extra)")
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="start a local Dask cluster of N worker processes and run the cells there")
+
+
+def check(args: argparse.Namespace) -> None:
+    """UserError for engine options out of range."""
+    if args.cell_timeout is not None and not args.cell_timeout > 0:
+        raise UserError(f"--cell-timeout must be a positive number of seconds, got {args.cell_timeout:g}")
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    if args.resume is not None and not args.resume.is_dir():
+        raise UserError(f"--resume: {str(args.resume)!r} is not a folder")
+
+
+@contextmanager
+def engine_kwargs(args: argparse.Namespace) -> Iterator[dict]:
+    """The :func:`~matinv_bench.engine.runner.run_grid` keywords these options ask for: ``resume``,
+    ``cell_timeout`` and ``executor`` (a Dask executor for --scheduler/--workers, closed on exit)."""
+    check(args)
+    kwargs = {"resume": args.resume is not None, "cell_timeout": args.cell_timeout}
+    if args.scheduler is None and args.workers is None:
+        yield {**kwargs, "executor": None}
+        return
+    from matinv_bench.engine.cluster import dask_executor
+
+    with dask_executor(args.scheduler, args.workers) as (executor, workers):
+        if not getattr(args, "quiet", False):
+            print(workers, file=sys.stderr)
+        yield {**kwargs, "executor": executor}
