@@ -1,8 +1,8 @@
 """What the asv suites share: building a spec, the contract calls, thread pinning.
 
 Every suite goes through the same lifecycle as the CLI's runner (``skip``, ``fit``,
-``prepare``, then ``invert`` as the only measured call); accuracy rows come from
-``runner.run_cell`` itself, so asv tracks exactly the numbers ``matinv-bench run`` reports.
+``prepare``, then ``invert`` as the only measured call); accuracy rows come from the engine's
+``run_grid`` itself, so asv tracks exactly the numbers ``matinv-bench run`` reports.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from matinv_bench.datasets import MatrixSet, make_dataset
-from matinv_bench.engine.runner import Cell, run_cell
+from matinv_bench.engine.runner import Cell, run_grid
 from matinv_bench.solvers import SOLVERS, Solver
 from matinv_bench.specs import SpecError
 from matinv_bench.system import pinned_threads
@@ -62,24 +62,23 @@ def timing_data(spec: str, batch: int) -> MatrixSet:
 
 def accuracy_rows(solvers: Iterable[str], datasets: Iterable[str], dtypes: Iterable[str],
                   n_test: int) -> dict[tuple[str, str, str], dict]:
-    """The runner's row (metrics, status, reason) for every solver x dataset x dtype, untimed.
+    """The runner's row (metrics, status, reason; NaN in a column the row lacks) for every
+    solver x dataset x dtype, untimed, from ``run_grid`` itself (in this process, threads pinned
+    to ``names.THREADS``).
 
     A spec this commit does not know gives ``status="absent"``.
     """
-    solvers, dtypes = list(solvers), list(dtypes)
+    solvers, datasets, dtypes = list(dict.fromkeys(solvers)), list(dict.fromkeys(datasets)), list(dict.fromkeys(dtypes))
     rows: dict[tuple[str, str, str], dict] = {}
-    with pinned_threads(THREADS):
-        for ds in datasets:
-            data = make_dataset(ds, n_test=n_test, seed=SEED)
-            for spec in solvers:
-                try:
-                    SOLVERS.build(spec)
-                except SpecError as exc:
-                    rows.update({(spec, ds, dt): {"status": "absent", "reason": str(exc)} for dt in dtypes})
-                    continue
-                for dt in dtypes:
-                    rows[(spec, ds, dt)] = run_cell(Cell(spec, ds, SEED, dt), data, warmup_s=0.0,
-                                                    min_run_s=0.0, time_it=False)
+    for spec in solvers:
+        try:
+            SOLVERS.build(spec)
+        except SpecError as exc:
+            rows.update({(spec, ds, dt): {"status": "absent", "reason": str(exc)} for ds in datasets for dt in dtypes})
+    keys = [(spec, ds, dt) for ds in datasets for spec in solvers for dt in dtypes if (spec, ds, dt) not in rows]
+    cells = [Cell(spec, ds, SEED, dt) for spec, ds, dt in keys]
+    df = run_grid(cells, None, n_test=n_test, threads=THREADS, time_it=False, progress=False)
+    rows.update(zip(keys, df.to_dict("records")))  # run_grid returns the rows in the cells' order
     return rows
 
 

@@ -1,7 +1,7 @@
 """track_*: accuracy per solver x dataset x dtype on fixed seeds, so that an accuracy
 regression shows in asv's history and in ``asv continuous`` like a slowdown does.
 
-The numbers are the runner's own (``runner.run_cell`` with timing off, hence the metrics of
+The numbers are the runner's own (``runner.run_grid`` with timing off, hence the metrics of
 ``metrics.summarize``), computed once per asv run in ``setup_cache``. Larger is worse for
 every one of them, which is what asv assumes when it flags a change.
 """

@@ -36,6 +36,7 @@ from matinv_bench.datasets import DATASETS, MatrixSet, make_dataset
 from matinv_bench.engine import checkpoint, isolation
 from matinv_bench.engine.clock import Timing, measure
 from matinv_bench.engine.hooks import Hook, load_hook
+from matinv_bench.engine.progress import Progress
 from matinv_bench.errors import SpecError
 from matinv_bench.reporting import results
 from matinv_bench.scoring import metrics
@@ -44,6 +45,7 @@ from matinv_bench.specs import parse_spec
 from matinv_bench.system import default_threads, pinned_threads
 
 DTYPES = ("float64", "float32")
+_progress = Progress  # the bar under its former name, for callers that still import it
 
 
 @dataclass(frozen=True)
@@ -333,7 +335,8 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
     longer; the cell becomes a ``failed`` row that says so. ``executor`` (any
     ``concurrent.futures.Executor``, e.g. a Dask ``Client.get_executor()``) runs the cells
     there; rows are written here as they finish, and a cell whose worker was lost is a failed row.
-    A KeyboardInterrupt stops the run and keeps every finished cell.
+    A KeyboardInterrupt stops the run and keeps every finished cell. ``progress`` shows a bar on a
+    terminal and one line per finished cell elsewhere (:mod:`matinv_bench.engine.progress`).
     """
     if cell_timeout is not None and not cell_timeout > 0:
         raise ValueError(f"the cell timeout must be a positive number of seconds, got {cell_timeout!r}")
@@ -356,7 +359,7 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
     todo = [(k, c) for k, c in zip(keys, cells) if k not in rows]
     last_tables = time.monotonic()
     try:
-        with _progress(progress, len(todo)) as step:
+        with Progress(progress, len(todo)) as step:
             for key, row in _execute(todo, settings, executor):
                 rows[key] = row
                 if folder is not None:
@@ -396,28 +399,3 @@ def _execute(todo: list[tuple[str, Cell]], settings: Settings,
     finally:
         for fut in futures:
             fut.cancel()
-
-
-class _progress:
-    """A rich progress bar over cells; ``step(desc)`` marks one more cell done (silent when disabled)."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
-
-    def __enter__(self) -> Callable[[str], None]:
-        if not self.enabled:
-            return lambda _desc: None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("{task.description:<60.60}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), transient=False)
-        self.bar.__enter__()
-        self.task = self.bar.add_task("cells", total=self.total)
-        return lambda desc: self.bar.update(self.task, advance=1, description=f"done: {desc}")
-
-    def __exit__(self, *exc) -> None:
-        if self.enabled:
-            if exc[0] is None:
-                self.bar.update(self.task, completed=self.total, description="done")
-            self.bar.__exit__(*exc)
-

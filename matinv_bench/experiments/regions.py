@@ -1,7 +1,9 @@
 """``matinv-bench reproduce regions``: what the 4-8-4 ReLU net learned (the paper's Section 5.3, App. D).
 
-Trains ``mlp-2fc[hidden=8]`` on ``paper-2x2-1st`` (the paper's recipe, or another with ``--recipe``), then, with
-:mod:`matinv_bench.analysis.regions`:
+Trains ``mlp-2fc[hidden=8]`` on ``paper-2x2-1st`` (the paper's recipe, or another with ``--recipe``) as one
+cell of the engine's ``run_grid`` (its row, the net's error on ``--n-matrices`` test matrices, goes to
+``results.parquet``/``.csv``; ``--resume``, ``--cell-timeout`` and ``--workers`` as for ``run``), loads the
+trained weights here from the model cache, then, with :mod:`matinv_bench.analysis.regions`:
 
 - counts activation patterns over ``--samples`` inputs T uniform in [-1, 1]^{n^2} (the box);
 - compares each populated region's affine map with the first-order approximation
@@ -11,7 +13,8 @@ Trains ``mlp-2fc[hidden=8]`` on ``paper-2x2-1st`` (the paper's recipe, or anothe
   MILP over the whole box (all regions at once, also the ones sampling missed);
 - adds the Taylor remainder of the linear approximation, which bounds |f - inv| on the box.
 
-Writes ``census.csv``, ``regions.csv``, ``bounds.csv`` and ``summary.md`` (beside the paper's values).
+Writes ``census.csv``, ``regions.csv``, ``bounds.csv`` and ``summary.md`` (beside the paper's values) to
+``--out`` (default: a fresh ``results/regions-<date>-<time>``).
 """
 
 from __future__ import annotations
@@ -24,14 +27,23 @@ import pandas as pd
 
 from matinv_bench.analysis import regions as R
 from matinv_bench.datasets import make_dataset
+from matinv_bench.engine import options
+from matinv_bench.engine.runner import Cell, run_grid
+from matinv_bench.errors import UserError
 from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import check_positive, command_line
+from matinv_bench.experiments.common import (
+    add_engine_arguments,
+    check_positive,
+    command_line,
+    output_folder,
+    resume_hint,
+)
 from matinv_bench.reporting import results
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.specs import SpecError
 from matinv_bench.system import default_threads, pinned_threads
 
-OUT = Path("results/regions")
+NAME = "regions"
 # The paper's reported values (Section 5.3 / Appendix D, Tables 3-6), as quoted in issue 6.
 PAPER_TOP_FRACTIONS = (0.557, 0.417)
 PAPER_MAX_COEF_DIFF = 0.06
@@ -46,27 +58,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=1_000_000, help="inputs for the census (default: 1,000,000)")
     p.add_argument("--max-regions", type=int, default=64, help="LPs for at most this many regions (default: 64)")
     p.add_argument("--milp-time-limit", type=float, default=120.0, help="seconds per MILP (default: 120)")
-    p.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT})")
+    p.add_argument("--n-matrices", type=int, default=1000, metavar="B",
+                   help="test matrices on which the trained net's error is reported (default: 1000)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(p, NAME)
 
 
 @experiment("regions", "activation regions of the trained 4-8-4 net, their affine maps, and LP/MILP bounds",
             add_arguments)
 def run(args: argparse.Namespace) -> int:
-    for name in ("hidden", "samples", "max_regions", "milp_time_limit"):
+    for name in ("hidden", "samples", "max_regions", "milp_time_limit", "n_matrices"):
         check_positive("--" + name.replace("_", "-"), getattr(args, name))
     spec = f"mlp-{args.layers}fc[hidden={args.hidden},recipe={args.recipe},seed={args.seed}]"
     data = make_dataset(args.dataset, n_test=16, seed=args.seed)
     if data.base is None:
         raise SpecError(f"dataset {args.dataset!r} is not a box; the regions analysis needs A0 and eps")
+    SOLVERS.build(spec)  # a bad --hidden or --recipe fails here, in one line
+    out = output_folder(args, NAME)
+    command = command_line(args)
+    # the training, as a cell: resumable, time-limited, on a worker if asked; its model lands in the cache
+    with resume_hint(out), options.engine_kwargs(args) as engine:
+        row = run_grid([Cell(spec, args.dataset, args.seed)], out, n_test=args.n_matrices, time_it=False,
+                       progress=not args.quiet, title=f"{spec} on {args.dataset}", command=command,
+                       **engine).iloc[0]
+    if row.status != "ok":
+        raise UserError(f"training {spec} on {args.dataset}: {row.status}: {row.reason}")
     with pinned_threads(default_threads()):
-        solver = SOLVERS.build(spec).fit(data)
+        solver = SOLVERS.build(spec).fit(data)  # from the model cache the cell filled
         tables = analyse(R.relu_layers(solver.model_), data.base, data.eps, args.samples, args.seed,
                          args.max_regions, args.milp_time_limit)
-    command = command_line(args)
     for name, table in tables.items():
-        results.atomic_write(args.out / f"{name}.csv", lambda tmp, t=table: t.to_csv(tmp, index=False))
-    write_summary(tables, args.out, command, spec, args.dataset)
-    print(f"wrote {args.out}/census.csv, regions.csv, bounds.csv and summary.md")
+        results.atomic_write(out / f"{name}.csv", lambda tmp, t=table: t.to_csv(tmp, index=False))
+    write_summary(tables, out, command, spec, args.dataset, row)
+    print(f"wrote {out}/census.csv, regions.csv, bounds.csv, summary.md and the net's row (results.csv)")
     return 0
 
 
@@ -110,12 +134,14 @@ def analyse(layers: list, A0: np.ndarray, eps: float, samples: int, seed: int, m
     return {"census": census, "regions": regions, "bounds": bounds}
 
 
-def write_summary(tables: dict[str, pd.DataFrame], out: Path, command: str, spec: str, dataset: str) -> None:
+def write_summary(tables: dict[str, pd.DataFrame], out: Path, command: str, spec: str, dataset: str,
+                  row: pd.Series | None = None) -> None:
     census, regions, bounds = tables["census"], tables["regions"], tables["bounds"]
     top = census.head(8).copy()
     top["paper"] = [f"{PAPER_TOP_FRACTIONS[i]:.1%}" if i < len(PAPER_TOP_FRACTIONS) else "" for i in range(len(top))]
     top["fraction"] = top.fraction.map(lambda f: f"{f:.1%}")
     lines = [f"# What the network learned: {spec} on {dataset}", "", f"Made by: `{command}`", "",
+             *_net_lines(row),
              f"## Activation patterns ({census['count'].sum():,} inputs, {len(census)} populated regions)", "",
              "The `paper` column holds the paper's reported shares of its two dominant patterns (Tables 3-6), "
              "for a different trained net: compare shares, not pattern strings.", "",
@@ -127,3 +153,13 @@ def write_summary(tables: dict[str, pd.DataFrame], out: Path, command: str, spec
              regions.to_markdown(index=False, floatfmt=".3g"), "",
              "## Bounds over the whole box", "", bounds.to_markdown(index=False, floatfmt=".3g"), ""]
     results.write_text(out / "summary.md", "\n".join(lines))
+
+
+def _net_lines(row: pd.Series | None) -> list[str]:
+    """One line on the trained net's own accuracy (its row in ``results.csv``)."""
+    if row is None:
+        return []
+    steps = row.get("train_steps")
+    trained = f"{steps:.0f} training steps" if pd.notna(steps) and steps > 0 else "untrained"
+    return [f"The net ({trained}): MAE {row.mae:.3g} on {row.n_matrices:.0f} test matrices of the box "
+            "(its row: `results.csv`).", ""]

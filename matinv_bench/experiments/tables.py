@@ -10,8 +10,13 @@ Both add the matmul-only baselines (Neumann, Newton-Schulz) and LU on the same t
 with ``--paper-data DIR``, score every solver on the authors' released test sets too (the
 models are trained on the same box distribution, so the cache serves them; for 16x16, where the
 authors released only their base, on a box drawn around that base). Output under ``--out``
-(default ``results/paper``): ``tableK-RECIPE.md`` and ``.csv`` (the summary, with the published
-values where we have them, each labelled with its source) and ``tableK-RECIPE/`` (every tidy row).
+(default: a fresh ``results/tableK-<date>-<time>``; the committed tables are made with
+``--out results/paper``): ``tableK-RECIPE.md`` and ``.csv`` (the summary, with the published
+values where we have them, each labelled with its source) and ``tableK-RECIPE/`` (every tidy row,
+one file per cell in its ``cells/``). The cells run through the engine's ``run_grid``:
+``--resume DIR`` continues the run whose ``--out`` was DIR (same options; finished cells are kept,
+trained models come from the cache), ``--cell-timeout`` and ``--workers``/``--scheduler`` as for
+``run``.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matinv_bench.engine import options
 from matinv_bench.engine.runner import make_grid, run_grid
 from matinv_bench.experiments import experiment
+from matinv_bench.experiments.common import add_engine_arguments, output_folder, resume_hint
 from matinv_bench.reporting import results
 from matinv_bench.solvers.learned.cache import retraining
 from matinv_bench.solvers.learned.training import RECIPES
@@ -172,8 +179,6 @@ def _add_arguments(table: str):
         p.add_argument("--recipe", default="quick", choices=sorted(RECIPES),
                        help="training recipe of the MLPs (default: quick; 'paper' is the paper's, for a GPU)")
         p.add_argument("--seeds", type=int, default=3, metavar="K", help="seeds 0..K-1 (default: 3)")
-        p.add_argument("--out", type=Path, default=Path("results/paper"), metavar="DIR",
-                       help="output folder (default: results/paper)")
         p.add_argument("--paper-data", type=Path, default=None, metavar="DIR",
                        help="also score every solver on the authors' released test sets in DIR "
                             "(e.g. ../shared/paper-data), and for 16x16 on the box around their base")
@@ -188,6 +193,7 @@ def _add_arguments(table: str):
         p.add_argument("--retrain", action="store_true", help="train again even when a cached model exists")
         p.add_argument("--no-timing", action="store_true", help="accuracy only: skip the timing")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        add_engine_arguments(p, table)
 
     return add
 
@@ -234,12 +240,14 @@ def run_table(table: str, args: argparse.Namespace) -> int:
     for seed in range(args.seeds):
         specs = _mlps(table, args.recipe, seed) + list(BASELINES)
         cells += make_grid(specs, datasets, [seed], device=args.device)
+    args.out = output_folder(args, table)
     out = args.out / f"{table}-{args.recipe}"
     command = _command(table, args)
     title = f"Table {table[-1]} of the paper, {args.recipe} recipe"
-    with retraining(args.retrain):
+    # --retrain before the engine: Dask workers and cell processes inherit it when they start
+    with resume_hint(args.out), retraining(args.retrain), options.engine_kwargs(args) as engine:
         df = run_grid(cells, out, n_test=args.n_matrices, threads=args.threads, time_it=not args.no_timing,
-                      progress=not args.quiet, title=title, command=command)
+                      progress=not args.quiet, title=title, command=command, **engine)
     summary = summarize(df, table)
     used = [tag for tag in SOURCES if tag in set(summary["published_source"])]
     notes += ["", "Published values (cited, never computed here; 'n/a' where none applies):",

@@ -1,11 +1,15 @@
 """``matinv-bench reproduce where-can``: the box sweep. Error against theta = n eps / sigma_min(A0).
 
 For each paper base matrix and each theta (from 0.01 to beyond 1) it builds the box
-``box[base=B,eps=theta*sigma_min(A0)/n]`` and runs every solver on it with the standard runner
-(accuracy only, no timing): MAE, max error, and ``frac_bad``, the fraction of test matrices where
-the solver fails or its relative error ||X - X*||_F / ||X*||_F exceeds ``--threshold``.
+``box[base=B,eps=theta*sigma_min(A0)/n]`` and runs every solver on it through the engine's
+``run_grid`` (accuracy only, no timing; ``--resume``, ``--cell-timeout`` and ``--workers`` as for
+``run``): MAE, max error, and ``frac_bad`` (the :class:`BadFraction` hook, computed wherever the
+cell runs), the fraction of test matrices where the solver fails or its relative error
+||X - X*||_F / ||X*||_F exceeds ``--threshold``.
 theta < 1 proves the box holds no singular matrix; the linear approximation's error should
 grow like theta^2, and every matmul-only method should break down as theta nears 1.
+Writes ``results.parquet``/``.csv``, ``summary.md`` and ``where_can.png`` (and the cells, ``cells/``)
+to ``--out`` (default: a fresh ``results/where-can-<date>-<time>``).
 """
 
 from __future__ import annotations
@@ -17,9 +21,18 @@ import numpy as np
 import pandas as pd
 
 from matinv_bench.datasets.boxes import BASES
-from matinv_bench.engine.runner import make_grid
+from matinv_bench.engine import options
+from matinv_bench.engine.runner import Cell, make_grid, run_grid
 from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import check_positive, command_line, progress, run_cells, split_available
+from matinv_bench.experiments.common import (
+    ExperimentHook,
+    add_engine_arguments,
+    check_positive,
+    command_line,
+    output_folder,
+    resume_hint,
+    split_available,
+)
 from matinv_bench.reporting import results
 from matinv_bench.reporting.plots import save_figure
 from matinv_bench.scoring import metrics
@@ -28,7 +41,7 @@ THETAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 0.9, 1.2, 2.0, 4.0)
 BASE_NAMES = ("paper-2x2-1st", "paper-2x2-2nd", "paper-3x3")
 SOLVERS = ("lu", "linear-approx", "neumann[order=1]", "neumann[order=2]", "neumann[order=3]",
            "newton-schulz[init=base,steps=1]", "newton-schulz[init=base,steps=2]", "newton-schulz[init=base,steps=3]", "mlp-2fc[recipe={recipe}]")
-OUT = Path("results/where-can")
+NAME = "where-can"
 
 
 def box_spec(base: str, theta: float) -> str:
@@ -38,17 +51,18 @@ def box_spec(base: str, theta: float) -> str:
     return f"box[base={base},eps={eps:.12g}]"
 
 
-def bad_fraction(threshold: float):
-    """``extra`` for the runner: the fraction of matrices failed or with relative error > threshold."""
+class BadFraction(ExperimentHook):
+    """The fraction of matrices failed or with relative error above ``threshold`` (``frac_bad``),
+    with the box's ``eps`` and ``base``; an unregistered solver is a skipped row."""
 
-    def extra(res, data) -> dict:
-        rel = metrics.per_matrix(res.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(np.float64))["rel_fro_err"]
+    def after(self, cell, solver, data, result, row) -> dict:
+        threshold = self.args["threshold"]
+        rel = metrics.per_matrix(result.X, data.A, data.inv_ref, data.kappa,
+                                 metrics.unit_roundoff(np.float64))["rel_fro_err"]
         with np.errstate(invalid="ignore"):
-            bad = res.failed | ~np.isfinite(rel) | (rel > threshold)
+            bad = result.failed | ~np.isfinite(rel) | (rel > threshold)
         return {"frac_bad": float(bad.mean()), "threshold": threshold, "eps": data.eps,
                 "base": getattr(data.source, "base_name", "")}
-
-    return extra
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,8 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=1e-2, help="relative error counted as a breakdown (default: 1e-2)")
     p.add_argument("--n-matrices", type=int, default=1000, metavar="B", help="test matrices per box (default: 1000)")
     p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 (default: 1)")
-    p.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT})")
-    p.add_argument("--quiet", action="store_true", help="no line per cell")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(p, NAME)
 
 
 @experiment("where-can", "box sweep: error of every method against theta = n eps / sigma_min(A0)", add_arguments)
@@ -73,14 +87,17 @@ def run(args: argparse.Namespace) -> int:
     specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS)]
     available, missing = split_available(specs)
     datasets = [box_spec(b, t) for b in args.base for t in sorted(args.theta)]
-    cells = make_grid(available, datasets, range(args.seeds))
+    seeds = range(args.seeds)
+    cells = make_grid(available, datasets, seeds) + [Cell(s, d, seed) for s in missing for d in datasets
+                                                     for seed in seeds]  # skipped rows (ExperimentHook)
+    out = output_folder(args, NAME)
     command = command_line(args)
-    df = run_cells(cells, args.n_matrices, extra=bad_fraction(args.threshold), on_row=progress(args.quiet))
-    skipped = [{"solver": s, "dataset": d, "seed": seed, "status": "skipped", "reason": why}
-               for s, why in missing.items() for d in datasets for seed in range(args.seeds)]
-    df = results.to_frame(df.to_dict("records") + skipped)
-    write(df, args.out, command)
-    print(f"wrote {args.out}/results.parquet, results.csv, summary.md and where_can.png")
+    with resume_hint(out), options.engine_kwargs(args) as engine:
+        df = run_grid(cells, out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
+                      title="Where can: the box sweep", command=command, **engine,
+                      hook=f"{__name__}:BadFraction", hook_args={"threshold": args.threshold})
+    write(df, out, command)
+    print(f"wrote {out}/results.parquet, results.csv, summary.md and where_can.png")
     for s, why in missing.items():
         print(f"skipped {s}: {why}")
     return 0

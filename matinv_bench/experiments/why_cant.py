@@ -3,18 +3,25 @@
 Part 1. MLPs trained on regions that hold singular matrices (``uniform[n=2]`` and boxes with
 theta > 1), and LU, on test matrices from the same regions: the error of every matrix against
 its distance to singularity sigma_min (``per_matrix.parquet``, figure ``why_cant_sigma.png``).
-Runs through the standard runner (``results.parquet``: one row per solver x dataset).
+Runs through the engine's ``run_grid`` (``results.parquet``: one row per solver x dataset;
+``--resume``, ``--cell-timeout`` and ``--workers`` as for ``run``): the :class:`PerMatrix` hook
+returns every matrix's sigma_min and errors as a JSON column of the cell's row, so they survive
+a child process, a Dask worker and a resume; ``per_matrix.parquet`` is built from the rows, and
+that column is left out of ``results.parquet``/``.csv``.
 
 Part 2. The moments M_K(r) = E ||inv(A) - F(A)||_F^K over Frobenius balls B(A_s, r) around a
 rank-1 2 x 2 matrix A_s, for F the MLP trained on ``uniform[n=2]`` and F = 0, for K on both sides
 of n^2 = 4, estimated by stratifying on the distance to the singular set
 (:mod:`matinv_bench.analysis.moments`): ``moments.parquet`` (one row per stratum),
 ``moments_summary.csv`` and figure ``why_cant_moments.png``.
+
+Everything goes to ``--out`` (default: a fresh ``results/why-cant-<date>-<time>``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +29,16 @@ import pandas as pd
 
 from matinv_bench.analysis.moments import error_moments, summarize_moments
 from matinv_bench.datasets import DATASETS, make_dataset
-from matinv_bench.engine.runner import make_grid
+from matinv_bench.engine import options
+from matinv_bench.engine.runner import Cell, make_grid, run_grid
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import (
+    ExperimentHook,
+    add_engine_arguments,
     check_positive,
     command_line,
-    progress,
-    run_cells,
+    output_folder,
+    resume_hint,
     solver_function,
     split_available,
 )
@@ -39,7 +49,9 @@ from matinv_bench.scoring import metrics
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.system import default_threads, pinned_threads
 
-OUT = Path("results/why-cant")
+NAME = "why-cant"
+PER_MATRIX = "per_matrix"  # the rows' JSON column of per-matrix values (not kept in results.parquet)
+PER_MATRIX_COLUMNS = ["solver", "dataset", "sigma_min", "mae", "rel_fro_err", "failed"]
 REGIONS = ("uniform[n=2]", box_spec("paper-2x2-1st", 2.0), box_spec("paper-2x2-1st", 4.0))
 SOLVERS_ = ("lu", "mlp-2fc[recipe={recipe}]", "mlp-3fc[recipe={recipe}]")
 A_SINGULAR = np.array([[0.6, 0.3], [0.4, 0.2]])  # rank 1, inside uniform[n=2]'s region [-1, 1]^{2x2}
@@ -58,29 +70,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=int, default=1000, help="draws per stratum and replicate (default: 1000)")
     p.add_argument("--replicates", type=int, default=5, help="independent replicates of the estimator (default: 5)")
     p.add_argument("--t-min", type=float, default=1e-8, help="innermost stratum [0, t_min] (default: 1e-8)")
-    p.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT})")
-    p.add_argument("--quiet", action="store_true", help="no line per cell")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(p, NAME)
 
 
-def per_matrix_recorder():
-    """(extra, on_row, frames): the runner hooks that keep every matrix's error and sigma_min."""
-    frames: list[pd.DataFrame] = []
-    pending: list[pd.DataFrame] = []
+class PerMatrix(ExperimentHook):
+    """Every test matrix's sigma_min, MAE, relative error and failure, as one JSON column."""
 
-    def extra(res, data) -> dict:
-        m = metrics.per_matrix(res.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(np.float64))
-        pending.append(pd.DataFrame({"sigma_min": data.sigma_min, "mae": m["mae"], "rel_fro_err": m["rel_fro_err"],
-                                     "failed": res.failed}))
-        return {}
+    def after(self, cell, solver, data, result, row) -> dict:
+        m = metrics.per_matrix(result.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(np.float64))
+        values = {"sigma_min": data.sigma_min, "mae": m["mae"], "rel_fro_err": m["rel_fro_err"],
+                  "failed": result.failed}
+        return {PER_MATRIX: json.dumps({k: np.asarray(v).tolist() for k, v in values.items()})}
 
-    def on_row(row: dict) -> None:
-        if pending:
-            f = pending.pop()
-            f.insert(0, "dataset", row["dataset"])
-            f.insert(0, "solver", row["solver"])
-            frames.append(f)
 
-    return extra, on_row, frames
+def per_matrix_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """One line per test matrix of every row that holds the hook's column (``PER_MATRIX_COLUMNS``)."""
+    frames = []
+    for row in df.to_dict("records") if PER_MATRIX in df else []:
+        if isinstance(row[PER_MATRIX], str):
+            f = pd.DataFrame(json.loads(row[PER_MATRIX]))
+            frames.append(f.assign(solver=row["solver"], dataset=row["dataset"], failed=f.failed.astype(bool)))
+    if not frames:
+        return pd.DataFrame(columns=PER_MATRIX_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[PER_MATRIX_COLUMNS]
 
 
 @experiment("why-cant", "errors near singular matrices, and the moments of Theorem 3.2 near a rank-1 matrix",
@@ -92,18 +105,17 @@ def run(args: argparse.Namespace) -> int:
         check_positive("--radius", r)
     specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS_)]
     available, missing = split_available(specs)
+    cells = make_grid(available, args.dataset) + [Cell(s, d) for s in missing for d in args.dataset]
+    out = output_folder(args, NAME)
     command = command_line(args)
-    extra, on_row, frames = per_matrix_recorder()
-    cells = make_grid(available, args.dataset)
-    show = progress(args.quiet)
-    df = run_cells(cells, args.n_matrices, extra=extra, on_row=lambda row: (on_row(row), show(row)))
-    skipped = [{"solver": s, "dataset": d, "status": "skipped", "reason": why} for s, why in missing.items()
-               for d in args.dataset]
-    df = results.to_frame(df.to_dict("records") + skipped)
-    results.write_tables(df, args.out)
-    per = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["solver", "dataset", "sigma_min", "mae", "rel_fro_err", "failed"])
-    results.atomic_write(args.out / "per_matrix.parquet", lambda tmp: per.to_parquet(tmp, index=False))
+    with resume_hint(out), options.engine_kwargs(args) as engine:
+        df = run_grid(cells, out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
+                      title="Why can't: near singular matrices", command=command, **engine,
+                      hook=f"{__name__}:PerMatrix")
+    per = per_matrix_frame(df)
+    df = df.drop(columns=[PER_MATRIX], errors="ignore")
+    results.write_tables(df, out)
+    results.atomic_write(out / "per_matrix.parquet", lambda tmp: per.to_parquet(tmp, index=False))
 
     mlp = next((s for s in available if s.startswith("mlp-2fc")), None)
     Fs = {"zero": lambda A: np.zeros_like(A)}
@@ -117,10 +129,10 @@ def run(args: argparse.Namespace) -> int:
                                            replicates=args.replicates).assign(F=name) for name, F in Fs.items()],
                             ignore_index=True)
     summary = pd.concat([summarize_moments(g).assign(F=name) for name, g in moments.groupby("F")], ignore_index=True)
-    results.atomic_write(args.out / "moments.parquet", lambda tmp: moments.to_parquet(tmp, index=False))
-    results.atomic_write(args.out / "moments_summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
-    write_summary(df, per, moments, summary, args.out, command)
-    print(f"wrote {args.out}/: results, per_matrix.parquet, moments.parquet, moments_summary.csv, summary.md, figures")
+    results.atomic_write(out / "moments.parquet", lambda tmp: moments.to_parquet(tmp, index=False))
+    results.atomic_write(out / "moments_summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
+    write_summary(df, per, moments, summary, out, command)
+    print(f"wrote {out}/: results, per_matrix.parquet, moments.parquet, moments_summary.csv, summary.md, figures")
     return 0
 
 
