@@ -31,6 +31,18 @@ def pytest_configure(config):
         config.option.benchmark_enable = True
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``cuda`` are skipped where torch sees no CUDA device."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA: torch.cuda.is_available() is False")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def paper_data() -> Path:
     """``../shared/paper-data`` next to the project; the test is skipped when it is absent."""

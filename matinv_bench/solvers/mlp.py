@@ -65,6 +65,17 @@ class MLPSolver(TorchSolver):
 
     def fit(self, data) -> MLPSolver:
         """Build the network for ``data.n`` and train it with ``self.recipe`` ("none": seeded init)."""
+        net = self.trainee(data)
+        self.fit_info_ = {"train_recipe": "none", "train_steps": 0}
+        if self.recipe != "none":
+            self.fit_info_ = training.fit(net, data, self.recipe)
+        self.model_.eval()
+        return self
+
+    def trainee(self, data) -> training.Trainee:
+        """Build the network for ``data.n`` (its seeded initialisation, untrained) and return
+        what training it needs: :meth:`fit` trains it; ``training.fit_many`` trains the networks of
+        several solvers together (each then loads its own from the cache in :meth:`fit`)."""
         need = self.param_bytes(data.n)
         if need > available_memory():  # refuse before torch allocates (overcommit could end in the OOM killer)
             raise TooLargeError(f"a {self.name} for {data.n} x {data.n} matrices has {need / 2**30:.1f} GiB of weights; "
@@ -74,13 +85,8 @@ class MLPSolver(TorchSolver):
         self.eps_ = data.eps
         torch.manual_seed(self.seed)
         self.model_ = build_mlp(data.n, self.width(data.n), self.layers, TORCH_DTYPES[self.dtype])
-        self.fit_info_ = {"train_recipe": "none", "train_steps": 0}
-        if self.recipe != "none":
-            net = training.Trainee(self.model_, self.layers, self.width(data.n), self.dtype, self.seed, self.device,
-                                   self.features, self.spec)
-            self.fit_info_ = training.fit(net, data, self.recipe)
-        self.model_.eval()
-        return self
+        return training.Trainee(self.model_, self.layers, self.width(data.n), self.dtype, self.seed, self.device,
+                                self.features, self.spec)
 
     def features(self, A: np.ndarray) -> np.ndarray:
         """The network's input for matrices A: T = (A - A0) / eps on boxes, else A; flattened."""

@@ -23,6 +23,11 @@ The training set is the dataset's train split (``split_rng(data.seed, "train")``
 of the test split), drawn in chunks and kept on the training device; batches are sliced from a
 per-epoch permutation (no DataLoader). Targets are float64 LAPACK inverses. Trained weights are
 cached (:mod:`.cache`).
+
+:func:`fit_many` trains several networks of the same widths and recipe (the seeds of one
+dataset and network) as one stacked model (:mod:`.stacked`): each keeps its own initialisation,
+train stream, batch order, scalings, Adam state and schedule, and ends with the weights
+:func:`fit` would give it, to rounding, stored under the key :func:`fit` looks up.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +47,7 @@ from matinv_bench.datasets.base import split_rng
 from matinv_bench.errors import SpecError
 from matinv_bench.solvers.learned import cache
 from matinv_bench.solvers.learned.architecture import TORCH_DTYPES, mlp_flops
+from matinv_bench.solvers.learned.stacked import StackedMLP, StepOptions, make_step, optimizer_scalars
 from matinv_bench.system import pinned_threads
 
 CHUNK = 1 << 16  # matrices drawn per call when building a training set
@@ -195,24 +202,38 @@ def train(net: Trainee, data, recipe: Recipe) -> dict:
     return {**info, "train_threads": threads}
 
 
-def _train_loop(net: Trainee, data, recipe: Recipe, model: nn.Sequential, steps: int, device: str,
-                dtype: torch.dtype) -> dict:
-    rng = split_rng(data.seed, "train")
-    X, Y = training_set(net, data, recipe.train_size, device, dtype, rng)
-    # input and target scalings, fixed from the first draw and folded into the model after training
+def _scalings(X: torch.Tensor, Y: torch.Tensor, recipe: Recipe, data) -> tuple[torch.Tensor, ...]:
+    """Input and target scalings (x_mean, x_std, y_mean, y_std) of a first draw: fixed for the
+    whole training and folded into the model after it (:func:`fold_standardization`)."""
     x_mean, x_std = torch.zeros_like(X[0]), torch.ones_like(X[0])
     y_mean, y_std = torch.zeros_like(Y[0]), torch.ones_like(Y[0])
     if recipe.standardize:
         x_mean, x_std = X.mean(0), X.std(0).clamp_min(1e-12)
         y_mean, y_std = Y.mean(0), Y.std(0).clamp_min(1e-12)
     elif recipe.target == "delta" and data.base is not None:
-        y_mean, y_std = torch.from_numpy(np.linalg.inv(data.base).reshape(-1)).to(device, dtype), data.eps * y_std
-    X, Y = (X - x_mean) / x_std, (Y - y_mean) / y_std
-    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+        y_mean = torch.from_numpy(np.linalg.inv(data.base).reshape(-1)).to(Y.device, Y.dtype)
+        y_std = data.eps * y_std
+    return x_mean, x_std, y_mean, y_std
+
+
+def _optimizer(params, recipe: Recipe, steps: int, lr: float | torch.Tensor | None = None):
+    """Adam and the recipe's learning-rate schedule (``lr``: the starting rate, a tensor for a
+    compiled step, by default ``recipe.lr``)."""
+    opt = torch.optim.Adam(params, lr=recipe.lr if lr is None else lr, weight_decay=recipe.weight_decay)
     if recipe.schedule == "restarts":
         sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=recipe.lr_min)
     else:
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=recipe.lr_min)
+    return opt, sched
+
+
+def _train_loop(net: Trainee, data, recipe: Recipe, model: nn.Sequential, steps: int, device: str,
+                dtype: torch.dtype) -> dict:
+    rng = split_rng(data.seed, "train")
+    X, Y = training_set(net, data, recipe.train_size, device, dtype, rng)
+    x_mean, x_std, y_mean, y_std = _scalings(X, Y, recipe, data)
+    X, Y = (X - x_mean) / x_std, (Y - y_mean) / y_std
+    opt, sched = _optimizer(model.parameters(), recipe, steps)
     gen = torch.Generator(device=device).manual_seed(net.seed)
     N, B = len(X), recipe.batch
     step, samples, last_loss = 0, 0, float("nan")
@@ -264,3 +285,164 @@ def fit(net: Trainee, data, recipe_name: str) -> dict:
                 cache_key=key)
     cache.save(key, net.model, info, fields, data.spec)
     return {**info, "train_cache_hit": False}
+
+
+# ----------------------------------------------------------------------------- several seeds at once
+
+def fit_many(nets: list[Trainee], datas: list, recipe_name: str, options: StepOptions | None = None) -> list[dict]:
+    """:func:`fit` for several networks at once: ``nets[i]`` on ``datas[i]``, typically the seeds
+    of one (dataset, network) pair (seed s: initialised by its own seed, trained on train split s).
+
+    Each network is first looked up in the cache under exactly the key :func:`fit` would use;
+    those not found train together as one :class:`.stacked.StackedMLP` (:func:`train_many`) and
+    are stored under that key, so that a later :func:`fit` of any of them is a cache hit. Each
+    keeps its own initialisation (its model as given), training stream, batch order (a generator
+    seeded with ``net.seed``), scalings, Adam state and schedule, so that it ends with the weights
+    :func:`fit` would give it, to rounding. Returns :func:`fit`'s dict per network, in order, with
+    ``train_stacked``: how many trained together (``fit_time_s`` is then their shared wall time).
+
+    The networks that train together must share widths, dtype, device and recipe (the same n,
+    hidden and layers); ValueError otherwise, or for two with the same cache key.
+    """
+    if len(nets) != len(datas):
+        raise ValueError(f"{len(nets)} networks but {len(datas)} datasets")
+    for data in datas:
+        if not data.source.trainable:
+            raise ValueError(f"dataset {data.spec!r} is a fixed collection: there is no training distribution")
+    recipes = [recipe_for(recipe_name, data.n, net.hidden) for net, data in zip(nets, datas)]
+    keyed = [cache.cache_key(net.architecture(), net.seed, data, recipe)
+             for net, data, recipe in zip(nets, datas, recipes)]
+    if len({key for key, _ in keyed}) < len(keyed):
+        raise ValueError("two of the networks are the same model (same cache key): train each once")
+    results: list[dict | None] = [None] * len(nets)
+    for i, (net, (key, _)) in enumerate(zip(nets, keyed)):
+        loaded = cache.load(key, net.model)
+        if loaded is not None:
+            results[i] = {**loaded, "train_cache_hit": True}
+    todo = [i for i, r in enumerate(results) if r is None]
+    if todo:
+        nets_, datas_ = [nets[i] for i in todo], [datas[i] for i in todo]
+        recipe = recipes[todo[0]]
+        if any(recipes[i] != recipe for i in todo) or len({(n.device, n.dtype) for n in nets_}) > 1:
+            raise ValueError("networks trained together need the same recipe, device and dtype")
+        t0 = time.perf_counter()
+        infos = train_many(nets_, datas_, recipe, options or StepOptions())
+        if nets_[0].device.startswith("cuda"):
+            torch.cuda.synchronize(nets_[0].device)
+        elapsed = time.perf_counter() - t0
+        for i, info in zip(todo, infos):
+            key, fields = keyed[i]
+            info.update(train_recipe=recipe.name, fit_time_s=elapsed, train_device=nets[i].device, cache_key=key)
+            cache.save(key, nets[i].model, info, fields, datas[i].spec)
+            results[i] = {**info, "train_cache_hit": False}
+    return results  # type: ignore[return-value]
+
+
+def train_many(nets: list[Trainee], datas: list, recipe: Recipe, options: StepOptions = StepOptions()) -> list[dict]:
+    """Train ``nets[i].model`` on ``datas[i]`` in place, all as one stacked model (see
+    :func:`fit_many`); return :func:`train`'s dict for each, with ``train_stacked``."""
+    device, dtype = nets[0].device, TORCH_DTYPES[nets[0].dtype]
+    for net in nets:
+        net.model.to(device=device, dtype=dtype).train()
+    model = StackedMLP([net.model for net in nets])  # refuses networks of other widths before any draw
+    flops_per_sample = mlp_flops(datas[0].n, nets[0].hidden, nets[0].layers)
+    steps = recipe.total_steps(flops_per_sample)
+    threads = torch.get_num_threads()
+    if device == "cpu" and len(nets) * 3 * flops_per_sample * recipe.batch < SMALL_STEP_FLOPS:
+        threads = 1
+    pool = ThreadPoolExecutor(max_workers=len(nets)) if options.prefetch else None
+    with pinned_threads(threads), pool or nullcontext():
+        draws = _Draws(nets, datas, recipe, device, dtype, pool)
+        infos = _stacked_loop(nets, datas, model, recipe, steps, draws, options)
+    return [{**info, "train_threads": threads, "train_stacked": len(nets)} for info in infos]
+
+
+class _Draws:
+    """The training sets of several networks, each from its own train stream, scaled by its own
+    first draw. With a thread pool, the draws of all networks run in parallel (numpy releases
+    the GIL) and the next epoch's fresh sets are drawn while this epoch trains; each stream is
+    still drawn from in order, so the sets are the same with or without the pool."""
+
+    def __init__(self, nets, datas, recipe: Recipe, device: str, dtype: torch.dtype, pool):
+        self.nets, self.datas, self.recipe, self.device, self.dtype, self.pool = nets, datas, recipe, device, dtype, pool
+        self.rngs = [split_rng(data.seed, "train") for data in datas]
+        self.pending: list | None = None
+        self.scalings: list[tuple[torch.Tensor, ...]] = []
+
+    def first(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first sets of every network, stacked and scaled; they fix the scalings."""
+        sets = [(X.to(self.device), Y.to(self.device)) for X, Y in self._map(self._draw)]
+        self.scalings = [_scalings(X, Y, self.recipe, data) for (X, Y), data in zip(sets, self.datas)]
+        return self._stack(sets)
+
+    def _draw(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        # on the CPU: a worker thread must not queue copies on the device (the caller moves them)
+        return training_set(self.nets[i], self.datas[i], self.recipe.train_size, "cpu", self.dtype, self.rngs[i])
+
+    def _map(self, fn) -> list:
+        if self.pool is None:
+            return [fn(i) for i in range(len(self.nets))]
+        return list(self.pool.map(fn, range(len(self.nets))))
+
+    def _stack(self, sets) -> tuple[torch.Tensor, torch.Tensor]:
+        """(S, N, n^2) scaled inputs and targets: network s's set scaled by its own scalings."""
+        scaled = [((X - xm) / xs, (Y - ym) / ys) for (X, Y), (xm, xs, ym, ys) in zip(sets, self.scalings)]
+        return torch.stack([X for X, _ in scaled]), torch.stack([Y for _, Y in scaled])
+
+    def prefetch(self) -> None:
+        """Start drawing the next fresh sets (they are needed: another epoch follows)."""
+        if self.pool is not None and self.pending is None:
+            self.pending = [self.pool.submit(self._draw, i) for i in range(len(self.nets))]
+
+    def fresh(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next fresh sets of every network, stacked and scaled."""
+        if self.pending is None:
+            sets = self._map(self._draw)
+        else:
+            sets, self.pending = [f.result() for f in self.pending], None
+        return self._stack([(X.to(self.device), Y.to(self.device)) for X, Y in sets])
+
+
+def _stacked_loop(nets: list[Trainee], datas: list, model: StackedMLP, recipe: Recipe, steps: int,
+                  draws: _Draws, options: StepOptions) -> list[dict]:
+    """:func:`_train_loop` for a stack: the same draws, scalings, batch order, optimiser and
+    schedule per network, and the same order of operations. One Adam over the stacked weights
+    is per-network Adam (it is element-wise, weight decay too); one schedule serves all (they
+    share the recipe and the step count)."""
+    S, device = len(nets), nets[0].device
+    X, Y = draws.first()
+    lr = torch.tensor(recipe.lr, dtype=torch.float64) if options.compile else None  # a tensor: no recompile per rate
+    opt, sched = _optimizer(model.parameters(), recipe, steps, lr)
+    step_fn = make_step(model, opt, options)
+    gens = [torch.Generator(device=device).manual_seed(net.seed) for net in nets]
+    rows = torch.arange(S, device=device).unsqueeze(1)
+    N, B = X.shape[1], recipe.batch
+    per_epoch = math.ceil(N / B)
+    step, samples, last_loss = 0, 0, [float("nan")] * S
+    label = nets[0].label if S == 1 else f"{nets[0].label} and {S - 1} more"
+    scalars = optimizer_scalars(X.dtype) if options.compile else nullcontext()
+    with _progress(f"{label} on {datas[0].spec}", steps) as show, scalars:
+        while step < steps:
+            if recipe.fresh_each_epoch and step > 0:
+                X, Y = draws.fresh()
+            if recipe.fresh_each_epoch and step + per_epoch < steps:
+                draws.prefetch()
+            perms = torch.stack([torch.randperm(N, generator=g, device=device) for g in gens])
+            for start in range(0, N, B):
+                idx = perms[:, start:start + B]
+                losses = step_fn(X[rows, idx], Y[rows, idx])
+                if recipe.schedule == "cosine":
+                    sched.step()
+                step, samples = step + 1, samples + idx.shape[1]
+                if step % 200 == 0 or step == steps:
+                    last_loss = losses.tolist()  # one device sync per 200 steps
+                    show(step, max(last_loss))
+                if step == steps:
+                    break
+            if recipe.schedule == "restarts":
+                sched.step()  # once per epoch, as in the authors' code
+    model.unstack_into([net.model for net in nets])
+    for net, scaling in zip(nets, draws.scalings):
+        net.model.eval()
+        fold_standardization(net.model, *scaling)
+    return [{"train_steps": step, "train_samples": samples, "train_size": N, "train_loss": loss} for loss in last_loss]
