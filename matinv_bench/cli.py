@@ -102,6 +102,14 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _add_compare(sub) -> None:
+    from matinv_bench.reporting import compare
+
+    p = sub.add_parser("compare", help=compare.HELP, description=compare.DESCRIPTION)
+    compare.add_arguments(p)
+    p.set_defaults(func=compare.run)
+
+
 def _add_scaling(sub) -> None:
     """``matinv-bench scaling``: the same experiment as ``reproduce scaling``, one word shorter."""
     from matinv_bench.experiments import load_all
@@ -230,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reproduce(sub)
     _add_scaling(sub)
     _add_report(sub)
+    _add_compare(sub)
     return parser
 
 
