@@ -92,14 +92,30 @@ def _add_report(sub) -> None:
     p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR", help="results folder (default: results)")
     p.add_argument("--out", type=Path, default=None, metavar="FILE", help="report file (default: DIR/REPORT.md)")
     p.add_argument("--strict", action="store_true", help="also fail when a section's folder does not exist")
+    p.add_argument("--html", action="store_true",
+                   help="also write the work-precision and scaling figures as one interactive, self-contained "
+                        "HTML page beside the report (REPORT.html; needs the html extra)")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args) -> int:
     from matinv_bench.reporting.report import build_report
 
-    print(f"wrote {build_report(args.results, args.out, strict=args.strict)}")
+    report = build_report(args.results, args.out, strict=args.strict)
+    print(f"wrote {report}")
+    if args.html:
+        from matinv_bench.reporting.html import write_html
+
+        print(f"wrote {write_html(args.results, report.with_suffix('.html'))}")
     return 0
+
+
+def _add_compare(sub) -> None:
+    from matinv_bench.reporting import compare
+
+    p = sub.add_parser("compare", help=compare.HELP, description=compare.DESCRIPTION)
+    compare.add_arguments(p)
+    p.set_defaults(func=compare.run)
 
 
 def _add_scaling(sub) -> None:
@@ -230,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_reproduce(sub)
     _add_scaling(sub)
     _add_report(sub)
+    _add_compare(sub)
     return parser
 
 
