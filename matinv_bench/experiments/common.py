@@ -6,6 +6,8 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,11 @@ def command_line(args=None) -> str:
     CLI parsed (``args.argv``), else this process's command line."""
     argv = getattr(args, "argv", None)
     return "matinv-bench " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+
+
+def default_out(name: str) -> Path:
+    """A new dated output folder for a run of ``name``: ``results/<name>-YYYYMMDD-HHMMSS``."""
+    return Path("results") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 def split_available(specs: list[str]) -> tuple[list[str], dict[str, str]]:
