@@ -308,9 +308,9 @@ def _n_of(dataset: str) -> float:
 
 
 def complete(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows with every column of :data:`SCALING_COLUMNS` (None or NaN where a row has none,
-    e.g. one that failed before its hook ran; the numeric ones as numbers); a row that never built its dataset (timed out,
-    lost with its worker) gets its ``n`` from the dataset spec."""
+    """The rows with every column of :data:`SCALING_COLUMNS`, the numeric ones as numbers (None or
+    NaN where a row has none, e.g. one that failed before its hook ran); a row that never built
+    its dataset (timed out, lost with its worker) gets its ``n`` from the dataset spec."""
     df = df.copy()
     for col in TEXT_COLUMNS:
         if col not in df:
