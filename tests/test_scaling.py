@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 from matinv_bench.cli import main
 from matinv_bench.datasets import make_dataset
+from matinv_bench.engine import runner
 from matinv_bench.experiments import scaling
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers.lapack import spd_skip_reason
@@ -69,13 +71,21 @@ def tiny_run(tmp_path_factory):
     """A fast sweep: two sizes, a direct solver, a torch solver, a network, an unknown spec,
     and a memory limit that the 3-layer network exceeds at n = 8 but not at n = 4."""
     out = tmp_path_factory.mktemp("scaling")
-    scaling.MATMUL_N = 64  # a cheap peak probe for the test
     limit = 2**20
-    df = scaling.run_scaling(["lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]",
-                              "neumann-not-yet[order=3]"], [2, 4, 8], ["float64"], "cpu", out,
-                             batch=3, warmup_s=0.0, min_run_s=0.01, max_memory=limit, progress=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(scaling, "MATMUL_N", 64)  # a cheap peak probe for the test
+        df = scaling.run_scaling(["lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]",
+                                  "mlp-3fc[hidden=8n^2,recipe=none]", "neumann-not-yet[order=3]"], [2, 4, 8],
+                                 ["float64"], "cpu", out, batch=3, warmup_s=0.0, min_run_s=0.01, max_memory=limit,
+                                 progress=False)
     slopes, cross = scaling.finish(out, "matinv-bench scaling (test)")
     return out, df, slopes, cross, limit
+
+
+@pytest.fixture
+def small_probe(monkeypatch):
+    """A 64 x 64 matmul peak probe (passed to the hook of every cell): fast runs."""
+    monkeypatch.setattr(scaling, "MATMUL_N", 64)
 
 
 def test_memory_skip_gives_the_bytes_needed(tiny_run):
@@ -133,6 +143,12 @@ def test_outputs_are_written_and_readable(tiny_run):
     (["scaling", "--batch", "0"], "--batch must be at least 1"),
     (["scaling", "--solver", "lu[", "--n", "2"], "malformed spec"),
     (["scaling", "--solver", "lu[bogus=1]", "--n", "2"], "has no parameter bogus"),
+    (["scaling", "--solver", "lu", "--n", "2", "--warmup", "-1"], "--warmup must be at least 0 seconds"),
+    (["scaling", "--solver", "lu", "--n", "2", "--min-time", "0"], "--min-time must be a positive number"),
+    (["scaling", "--solver", "lu", "--n", "2", "--min-time", "-0.5"], "--min-time must be a positive number"),
+    (["scaling", "--solver", "lu", "--n", "2", "--threads", "100000"], "is more than the"),
+    (["scaling", "--solver", "lu", "--n", "2", "--batch", "0"], "--batch must be at least 1"),
+    (["scaling", "--replot", "--workers", "2"], "--replot measures nothing"),
 ])
 def test_cli_rejects_bad_arguments_in_one_line(argv, words, capsys, tmp_path):
     assert main([*argv, "--out", str(tmp_path)]) == 2
@@ -143,6 +159,59 @@ def test_cli_rejects_bad_arguments_in_one_line(argv, words, capsys, tmp_path):
 def test_cli_replot_needs_results(capsys, tmp_path):
     assert main(["scaling", "--replot", "--out", str(tmp_path)]) == 2
     assert "no results.parquet" in capsys.readouterr().err
+    assert main(["scaling", "--replot"]) == 2  # there is no default folder to replot any more
+    assert "--replot needs --out DIR" in capsys.readouterr().err
+
+
+def test_replot_of_a_folder_made_by_run_is_one_line(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--no-timing", "--quiet", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["scaling", "--replot", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not a scaling run" in err and len(err.splitlines()) == 1
+
+
+def test_a_run_without_torch_solvers_is_analysed(tmp_path, small_probe):
+    # the summary reads the host-device copy columns, which only torch solvers' rows fill
+    out = tmp_path / "run"
+    assert main(["scaling", "--solver", "lu", "--n", "8", "16", "--warmup", "0", "--min-time", "0.01", "--quiet",
+                 "--out", str(out)]) == 0
+    df = pd.read_parquet(out / "results.parquet")
+    assert (df["status"] == "ok").all() and set(scaling.SCALING_COLUMNS) <= set(df.columns)
+    assert df["h2d_s_per_matrix"].isna().all() and df["param_bytes"].isna().all()
+    assert "## At the largest size each solver ran" in (out / "summary.md").read_text()
+    assert (out / "time_vs_n-float64-cpu.png").is_file() and (out / "slopes.csv").is_file()
+
+
+def test_a_run_of_unregistered_solvers_only_is_analysed(tmp_path):
+    out = tmp_path / "run"
+    assert main(["scaling", "--solver", "lux", "--n", "8", "--quiet", "--out", str(out)]) == 0
+    df = pd.read_parquet(out / "results.parquet")
+    assert df["status"].tolist() == ["skipped"] and "'lux' is not registered" in df["reason"].iloc[0]
+    assert set(scaling.SCALING_COLUMNS) <= set(df.columns) and df["n"].tolist() == [8]
+    assert "## Skipped and failed cells" in (out / "summary.md").read_text()
+
+
+def test_a_cell_over_the_memory_limit_never_builds_its_dataset(tmp_path, monkeypatch, small_probe):
+    def boom(*args, **kwargs):
+        raise AssertionError("the dataset of a cell skipped for memory was built")
+
+    monkeypatch.setattr(runner, "make_dataset", boom)
+    df = scaling.run_scaling(["mlp-2fc[hidden=8n^2,recipe=none]"], [16], ["float64"], "cpu", tmp_path,
+                             batch=4, warmup_s=0.0, min_run_s=0.01, max_memory=2**20, progress=False)
+    row = df.iloc[0]
+    assert row["status"] == "skipped" and row["reason"].startswith("needs about")
+    assert row["param_bytes"] == 8 * mlp_param_count(16, 8 * 256, 2) and row["mem_need_bytes"] > 2**20
+    assert row["flops_per_matrix"] == mlp_flops(16, 8 * 256, 2) and row["memory_limit_bytes"] == 2**20
+
+
+def test_default_out_is_a_new_dated_folder(tmp_path, monkeypatch, small_probe):
+    monkeypatch.chdir(tmp_path)
+    assert main(["scaling", "--solver", "lu", "--n", "2", "--warmup", "0", "--min-time", "0.01", "--quiet"]) == 0
+    made = list((tmp_path / "results").iterdir())
+    assert len(made) == 1 and re.fullmatch(r"scaling-\d{8}-\d{6}", made[0].name), made
+    assert (made[0] / "summary.md").is_file() and len(list((made[0] / "cells").glob("*.json"))) == 1
 
 
 def test_default_batch_rule():
@@ -152,15 +221,19 @@ def test_default_batch_rule():
     assert scaling.default_batch(2, "learned") == 1024
 
 
-def test_a_cell_that_raises_is_a_failed_row(tmp_path, monkeypatch):
+def test_a_cell_that_raises_is_a_failed_row_with_every_column(tmp_path, monkeypatch, small_probe):
     def boom(*args, **kwargs):
         raise MemoryError("1000 matrices of size 4 x 4 need about 9 GiB")
 
-    monkeypatch.setattr(scaling, "make_dataset", boom)
-    df = scaling.run_scaling(["lu"], [4], ["float64"], "cpu", tmp_path, batch=2, warmup_s=0.0, min_run_s=0.01,
+    monkeypatch.setattr(runner, "make_dataset", boom)
+    df = scaling.run_scaling(["lu", "qr"], [4], ["float64"], "cpu", tmp_path, batch=2, warmup_s=0.0, min_run_s=0.01,
                              progress=False)
-    assert df["status"].tolist() == ["failed"]
-    assert "MemoryError: 1000 matrices" in df["reason"].iloc[0]
+    assert df["status"].tolist() == ["failed", "failed"]
+    assert df["reason"].str.contains("MemoryError: 1000 matrices").all()
+    assert set(scaling.SCALING_COLUMNS) <= set(df.columns)
+    assert df["n"].tolist() == [4, 4] and df["solver_label"].tolist() == ["lu", "qr"] and (df["batch"] == 2).all()
+    scaling.finish(tmp_path, "test")  # the analysis, summary and figures take rows that never ran
+    assert "## Skipped and failed cells" in (tmp_path / "summary.md").read_text()
 
 
 def test_cli_help_lists_the_options(capsys):

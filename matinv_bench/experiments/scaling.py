@@ -1,23 +1,27 @@
 """The O(n^3) versus O(n^4) study: time, flops and memory of every solver against n.
 
-For each size n and dtype, one batch of ``spd-box[n=n]`` matrices (SPD, well conditioned, a
-box around a known base: every solver accepts it) is inverted by every solver spec, through
-the runner's :func:`~matinv_bench.engine.runner.run_cell` (same lifecycle, metrics and clock as
-``matinv-bench run``). Each row adds what the scaling question needs:
+For each solver spec, size n and dtype, one batch of ``spd-box[n=n]`` matrices (SPD, well
+conditioned, a box around a known base: every solver accepts it) is one cell of the runner
+(:func:`~matinv_bench.engine.runner.run_grid`: same lifecycle, metrics and clock as
+``matinv-bench run``, and the same per-cell checkpoints, ``--resume``, ``--cell-timeout`` and
+Dask workers). The cell's batch is its test-set size; ``solver_label`` and ``batch`` are tag
+columns. :class:`ScalingHook`, run wherever the cell runs, adds what the scaling question needs:
 
 - ``solver_label``: the spec as given, e.g. ``mlp-2fc[hidden=2n^2]`` (``K n^2`` is expanded
   per size, so one label follows the paper's width rule across n);
 - ``peak_gflops`` / ``peak_fraction``: the achieved GFLOP/s against a matmul of the same
-  library, dtype and device measured in the same run;
+  library, dtype and device, measured once per process that runs cells;
 - ``param_bytes`` (networks) and ``mem_need_bytes``; sizes that would not fit under the memory
-  limit are ``skipped`` with the bytes they need, never attempted;
+  limit (``memory_limit_bytes``, fixed when the run starts) are ``skipped`` with the bytes they
+  need, never attempted;
 - ``peak_mem_bytes``: the process's peak RSS during the cell on CPU (the kernel's high-water
-  mark, reset before each cell), ``torch.cuda.max_memory_allocated`` on CUDA;
+  mark, reset before the cell's dataset is built), ``torch.cuda.max_memory_allocated`` on CUDA;
 - ``h2d_s_per_matrix`` / ``d2h_s_per_matrix``: host-device copies of the batch, timed apart
   from the compute (torch solvers; about zero on CPU);
 - ``times_per_matrix_s``: every timed block, for the bootstrap intervals of the slopes.
 
-A spec naming a solver that is not registered becomes a ``skipped`` row with the reason.
+A spec naming a solver that is not registered becomes a ``skipped`` row with the reason. Every
+row, whatever its status, has every column of :data:`SCALING_COLUMNS` (see :func:`complete`).
 Afterwards :func:`analyse` fits log-log slopes (with bootstrap intervals) and finds where each
 network becomes slower than LU and torch-inv; ``slopes.csv``, ``crossovers.csv``,
 ``summary.md`` and the figures (:mod:`matinv_bench.reporting.plots`) are written beside the rows.
@@ -26,11 +30,15 @@ network becomes slower than LU and torch-inv; ``slopes.csv``, ``crossovers.csv``
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
+import shlex
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,17 +46,19 @@ import psutil
 import torch
 
 from matinv_bench import system
-from matinv_bench.datasets import make_dataset
+from matinv_bench.engine import options
+from matinv_bench.engine.checkpoint import RunFolder
 from matinv_bench.engine.clock import measure
-from matinv_bench.engine.runner import Cell, _base_row, _progress, run_cell, with_device
+from matinv_bench.engine.hooks import Hook
+from matinv_bench.engine.runner import Cell, run_grid, with_device
 from matinv_bench.errors import UserError
 from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import command_line
+from matinv_bench.experiments.common import command_line, dated_folder
 from matinv_bench.reporting import fits, results
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers._torch import resolve_device
-from matinv_bench.specs import parse_spec
-from matinv_bench.system import default_threads, pinned_threads
+from matinv_bench.specs import SpecError, parse_spec
+from matinv_bench.system import default_threads
 
 DEFAULT_N = (2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512)
 DEFAULT_SOLVERS = (
@@ -149,7 +159,30 @@ def transfer_times(A: np.ndarray, device: str) -> dict:
     return {"h2d_s_per_matrix": h2d.median_s / len(A), "d2h_s_per_matrix": d2h.median_s / len(A)}
 
 
-# --- the sweep -----------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def cached_peak(library: str, dtype: str, device: str, n: int | None = None) -> float:
+    """:func:`matmul_peak`, measured once per process for each library, dtype, device and size."""
+    return matmul_peak(library, dtype, device, n)
+
+
+def _loadavg() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+# --- the cells and the hook that adds the scaling columns ----------------------------------
+
+HOOK = f"{__name__}:ScalingHook"
+TITLE = "matinv-bench scaling"
+
+# every scaling row has these columns, whatever its status (NaN or None where they do not apply)
+TEXT_COLUMNS = ("solver_label", "library", "peak_mem_kind", "times_per_matrix_s")
+NUMERIC_COLUMNS = ("n", "batch", "param_bytes", "mem_need_bytes", "peak_mem_bytes", "peak_gflops", "peak_fraction",
+                   "h2d_s_per_matrix", "d2h_s_per_matrix", "loadavg_1m", "memory_limit_bytes", "memory_total_bytes")
+SCALING_COLUMNS = TEXT_COLUMNS + NUMERIC_COLUMNS
+
 
 def plan(templates: list[str], ns: list[int], dtypes: list[str], device: str) -> list[dict]:
     """Every cell, numpy solvers first (see runner): label, expanded spec, n, dtype, library.
@@ -172,81 +205,125 @@ def plan(templates: list[str], ns: list[int], dtypes: list[str], device: str) ->
     return sorted(cells, key=lambda c: (order.get(c["library"], 2), c["dtype"], c["n"]))
 
 
-def _skip_row(c: dict, reason: str, **extra) -> dict:
-    row = _base_row(Cell(c["spec"], DATASET.format(n=c["n"]), 0, c["dtype"]), None, None)
-    return {**row, "n": c["n"], "status": "skipped", "reason": reason, **extra}
+def make_cells(templates: list[str], ns: list[int], dtypes: list[str], device: str,
+               batch: int | None = None) -> list[Cell]:
+    """The runner's cells of the sweep, in :func:`plan`'s order: ``DATASET`` at each n, the batch
+    as the cell's test-set size (``batch`` or :func:`default_batch`), ``solver_label`` and
+    ``batch`` as tag columns."""
+    cells = []
+    for c in plan(templates, ns, dtypes, device):
+        B = batch or default_batch(c["n"], c["family"])
+        cells.append(Cell(c["spec"], DATASET.format(n=c["n"]), 0, c["dtype"], n_test=B,
+                          tags=(("solver_label", c["label"]), ("batch", B))))
+    return cells
 
 
-def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: str, out: Path, *,
-                batch: int | None = None, threads: int | None = None, warmup_s: float = 0.25,
-                min_run_s: float = 0.5, max_memory: int | None = None, progress: bool = True) -> pd.DataFrame:
-    """Run the sweep, writing the rows to ``out`` after every cell; returns them."""
+def memory_limits(device: str, max_memory: int | None = None) -> dict[str, int | None]:
+    """The run's memory limits in bytes, measured once in the process that starts the run (so
+    that every worker skips the same cells): ``max_memory``, else ``MEMORY_FRACTION`` of the
+    memory available now; the GPU's for solvers on CUDA (None without one), the host's for the
+    others. The keyword arguments of :class:`ScalingHook`."""
+    host_free, host_total = system.available_memory(), system.total_memory()
     torch_device = resolve_device(device)
-    cells = plan(templates, ns, dtypes, device)
-    on_gpu = torch_device.startswith("cuda")
-    # the limit of the memory the torch solvers use: the GPU's on CUDA, else the host's
-    free, total = (torch.cuda.mem_get_info(torch_device) if on_gpu
-                   else (psutil.virtual_memory().available, psutil.virtual_memory().total))
-    limit = int(max_memory if max_memory else MEMORY_FRACTION * free)
-    host_limit = int(max_memory if max_memory else MEMORY_FRACTION * psutil.virtual_memory().available)
-    env = {**system.environment(), "memory_limit_bytes": limit, "memory_total_bytes": int(total)}
-    rows: list[dict] = []
-    datasets: dict = {}
-    peaks: dict = {}
-    transfers: dict = {}
-
-    with pinned_threads(threads or default_threads()) as pinned, _progress(progress, len(cells)) as advance:
-        for c in cells:
-            B = batch or default_batch(c["n"], c["family"])
-            extra = {"solver_label": c["label"], "batch": B, "loadavg_1m": os.getloadavg()[0], **pinned, **env}
-            if not c["known"]:
-                row = _skip_row(c, f"solver {parse_spec(c['spec'])[0]!r} is not registered in this version", **extra)
-            else:
-                try:
-                    row = _one_cell(c, B, limit if c["library"] == "torch" else host_limit, warmup_s, min_run_s,
-                                    datasets, peaks, transfers)
-                except Exception as exc:  # e.g. the dataset itself does not fit: a row, not the end
-                    row = {**_skip_row(c, f"{type(exc).__name__}: {exc}"), "status": "failed"}
-                row.update(extra)
-            rows.append(row)
-            results.write_tables(results.to_frame(rows), out)
-            advance(f"{c['spec']} n={c['n']} {c['dtype']}")
-    return results.to_frame(rows)
+    gpu_free, gpu_total = (torch.cuda.mem_get_info(torch_device) if torch_device.startswith("cuda")
+                           else (None, None))
+    return {"host_limit_bytes": int(max_memory or MEMORY_FRACTION * host_free), "host_total_bytes": host_total,
+            "gpu_limit_bytes": None if gpu_free is None else int(max_memory or MEMORY_FRACTION * gpu_free),
+            "gpu_total_bytes": None if gpu_total is None else int(gpu_total)}
 
 
-def _one_cell(c: dict, B: int, limit: int, warmup_s: float, min_run_s: float,
-              datasets: dict, peaks: dict, transfers: dict) -> dict:
-    solver = SOLVERS.build(c["spec"])
-    itemsize = np.dtype(c["dtype"]).itemsize
-    need = memory_need(solver, c["n"], B, itemsize)
-    info = {"mem_need_bytes": need, "library": solver.library,
-            "param_bytes": solver.param_bytes(c["n"]) if hasattr(solver, "param_bytes") else None}
-    if need > limit:
-        return _skip_row(c, f"needs about {need / 2**30:.2f} GiB ({need} bytes) for weights, batch and data; "
-                            f"the limit is {limit / 2**30:.2f} GiB ({limit} bytes)",
-                         family=solver.family, device=solver.device,
-                         flops_per_matrix=solver.flops(c["n"]), **info)
-    key = (c["n"], B)
-    if key not in datasets:
-        datasets.clear()  # one size at a time: large batches are freed before the next size
-        datasets[key] = make_dataset(DATASET.format(n=c["n"]), n_test=B, seed=0)
-    data = datasets[key]
-    _reset_peak(solver.device)
-    row = run_cell(Cell(c["spec"], data.spec, 0, c["dtype"]), data, warmup_s=warmup_s, min_run_s=min_run_s,
-                   keep_times=True)
-    row["peak_mem_bytes"], row["peak_mem_kind"] = _peak(solver.device)
-    pk = (solver.library, c["dtype"], solver.device)
-    if pk not in peaks:
-        peaks[pk] = matmul_peak(solver.library, c["dtype"], solver.device)
-    row["peak_gflops"] = peaks[pk]
-    if row.get("gflops") is not None and row["status"] == "ok":
-        row["peak_fraction"] = row["gflops"] / peaks[pk]
-    if solver.library == "torch":
-        tk = (c["n"], B, c["dtype"], solver.device)
-        if tk not in transfers:
-            transfers[tk] = transfer_times(data.A.astype(c["dtype"]), solver.device)
-        row.update(transfers[tk])
-    return {**row, **info}
+def size_of(cell: Cell) -> int:
+    """The n of a scaling cell, from its dataset spec."""
+    return int(parse_spec(cell.dataset)[1]["n"])
+
+
+class ScalingHook(Hook):
+    """The scaling columns of a cell (see the module docstring), wherever the cell runs.
+
+    ``before``: an unregistered solver, or a cell needing more memory than its limit, is a
+    ``skipped`` row (with ``mem_need_bytes``, ``param_bytes``, ``flops_per_matrix`` and the bytes
+    in the reason) and its dataset is never built; otherwise the memory high-water mark is reset.
+    ``after``: peak memory, matmul peak (once per process), host-device copies (torch solvers),
+    the bytes, the limit and the load average. The limits are :func:`memory_limits`' (a solver
+    on CUDA uses the host's when the run started without a GPU)."""
+
+    def __init__(self, *, host_limit_bytes: int, host_total_bytes: int, gpu_limit_bytes: int | None = None,
+                 gpu_total_bytes: int | None = None, matmul_n: int = MATMUL_N) -> None:
+        super().__init__(host_limit_bytes=host_limit_bytes, host_total_bytes=host_total_bytes,
+                         gpu_limit_bytes=gpu_limit_bytes, gpu_total_bytes=gpu_total_bytes, matmul_n=matmul_n)
+        self.host = (host_limit_bytes, host_total_bytes)
+        self.gpu = self.host if gpu_limit_bytes is None else (gpu_limit_bytes, gpu_total_bytes)
+        self.matmul_n = matmul_n
+
+    def _bytes(self, cell: Cell, solver, n: int, batch: int) -> dict:
+        limit, total = self.gpu if str(solver.device).startswith("cuda") else self.host
+        return {"library": solver.library,
+                "param_bytes": solver.param_bytes(n) if hasattr(solver, "param_bytes") else None,
+                "mem_need_bytes": memory_need(solver, n, batch, np.dtype(cell.dtype).itemsize),
+                "memory_limit_bytes": limit, "memory_total_bytes": total}
+
+    def before(self, cell: Cell, solver) -> dict | None:
+        n = size_of(cell)
+        if solver is None:
+            return {"status": "skipped", "n": n, "loadavg_1m": _loadavg(),
+                    "reason": f"solver {parse_spec(cell.solver)[0]!r} is not registered in this version"}
+        info = self._bytes(cell, solver, n, cell.n_test)
+        need, limit = info["mem_need_bytes"], info["memory_limit_bytes"]
+        if need > limit:
+            return {"status": "skipped", "n": n, "flops_per_matrix": solver.flops(n), "loadavg_1m": _loadavg(),
+                    "reason": f"needs about {need / 2**30:.2f} GiB ({need} bytes) for weights, batch and data; "
+                              f"the limit is {limit / 2**30:.2f} GiB ({limit} bytes)", **info}
+        _reset_peak(solver.device)
+        return None
+
+    def after(self, cell: Cell, solver, data, result, row: dict) -> dict:
+        peak_mem, kind = _peak(solver.device)  # first: the probes below allocate
+        peak = cached_peak(solver.library, cell.dtype, solver.device, self.matmul_n)
+        extra = {**self._bytes(cell, solver, data.n, len(data)), "peak_mem_bytes": peak_mem, "peak_mem_kind": kind,
+                 "peak_gflops": peak, "peak_fraction": row["gflops"] / peak if row.get("gflops") else None}
+        if solver.library == "torch":
+            extra.update(transfer_times(data.A.astype(cell.dtype), solver.device))
+        return {**extra, "loadavg_1m": _loadavg()}
+
+
+def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: str, out: Path | None, *,
+                batch: int | None = None, threads: int | None = None, warmup_s: float = 0.25,
+                min_run_s: float = 0.5, max_memory: int | None = None, progress: bool = True,
+                command: str = "", **engine: Any) -> pd.DataFrame:
+    """Run the sweep with :func:`~matinv_bench.engine.runner.run_grid` (``engine``: its ``resume``,
+    ``cell_timeout`` and ``executor`` keywords); each finished cell is saved to ``out/cells`` at
+    once. Returns the rows with every scaling column (:func:`complete`)."""
+    cells = make_cells(templates, ns, dtypes, device, batch)
+    hook_args = {**memory_limits(device, max_memory), "matmul_n": MATMUL_N}
+    df = run_grid(cells, out, threads=threads, warmup_s=warmup_s, min_run_s=min_run_s, progress=progress,
+                  title=TITLE, command=command, keep_times=True, hook=HOOK, hook_args=hook_args, **engine)
+    return complete(df)
+
+
+def _n_of(dataset: str) -> float:
+    try:
+        return float(parse_spec(str(dataset))[1]["n"])
+    except (SpecError, KeyError, TypeError, ValueError):
+        return np.nan
+
+
+def complete(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows with every column of :data:`SCALING_COLUMNS`, the numeric ones as numbers (None or
+    NaN where a row has none, e.g. one that failed before its hook ran); a row that never built
+    its dataset (timed out, lost with its worker) gets its ``n`` from the dataset spec."""
+    df = df.copy()
+    for col in TEXT_COLUMNS:
+        if col not in df:
+            df[col] = None
+    for col in NUMERIC_COLUMNS:  # numbers, NaN where missing (a column of None is no number)
+        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else np.nan
+    missing = df["n"].isna()
+    if missing.any():
+        df["n"] = df["n"].astype("float64")
+        df.loc[missing, "n"] = [_n_of(d) for d in df.loc[missing, "dataset"]]
+        if df["n"].notna().all():
+            df["n"] = df["n"].astype("int64")
+    return df
 
 
 # --- analysis ------------------------------------------------------------------------------
@@ -310,9 +387,18 @@ def memory_wall(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _memory_lines(df: pd.DataFrame) -> list[str]:
+    """The memory line(s) of the summary: each limit the run used (host, and GPU on CUDA)."""
+    mem = df.dropna(subset=["memory_limit_bytes"])
+    where = np.where(mem["device"].astype(str).str.startswith("cuda"), "GPU", "host")
+    limits = mem.groupby(where, sort=True)[["memory_total_bytes", "memory_limit_bytes"]].first()
+    return [f"- memory{'' if len(limits) == 1 else ' (' + w + ')'}: {_gib(r.memory_total_bytes)} in total; "
+            f"cells needing more than {_gib(r.memory_limit_bytes)} were skipped, not run"
+            for w, r in limits.iterrows()]
+
+
 def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, out: Path, command: str) -> None:
     """``summary.md``: where and how it ran, slopes, crossovers, the memory wall, the times."""
-    env = df.iloc[0]
     ok = df[df["status"] == "ok"]
     peaks = ok.groupby(["library", "dtype", "device"])["peak_gflops"].first().reset_index() if len(ok) else None
     devices = sorted(d for d in df["device"].dropna().astype(str).unique() if d)
@@ -320,8 +406,7 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
         *results.summary_header(df, "Scaling of time, flops and memory with n", command),
         f"- devices: {', '.join(devices)}"
         + ("" if any(d.startswith("cuda") for d in devices) else " (no GPU in this run: the CUDA run is still to do)"),
-        f"- memory: {_gib(env.get('memory_total_bytes'))} in total; cells needing more than "
-        f"{_gib(env.get('memory_limit_bytes'))} were skipped, not run",
+        *_memory_lines(df),
         f"- data: `{DATASET}` (SPD box, kappa about 10); batch: about {BATCH_BUDGET} / n^3 matrices (1 to 1024), "
         f"at least {LEARNED_MIN_BATCH} for networks (column `batch`); "
         f"{len(df)} rows: " + ", ".join(f"{(df['status'] == s).sum()} {s}" for s in results.STATUSES),
@@ -374,11 +459,27 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
     results.write_text(out / "summary.md", "\n".join(lines))
 
 
+def read_rows(out: Path) -> pd.DataFrame:
+    """The rows of a scaling run folder; UserError for a folder without them or of another command."""
+    path = out / "results.parquet"
+    if not path.is_file():
+        raise UserError(f"no results.parquet in {str(out)!r}")
+    df = pd.read_parquet(path)
+    if "solver_label" not in df:
+        raise UserError(f"{str(out)!r} is not a scaling run: its rows have no solver_label column "
+                        "(made by `matinv-bench run`?); give a folder made by `matinv-bench scaling`")
+    return df
+
+
 def finish(out: Path, command: str, fit_from: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Analyse the rows in ``out`` and write slopes.csv, crossovers.csv, summary.md, figures."""
+    """Analyse the rows in ``out`` and write slopes.csv, crossovers.csv, summary.md, figures
+    (and the rows again if they lacked scaling columns: the figures read the file)."""
     from matinv_bench.reporting import plots
 
-    df = pd.read_parquet(out / "results.parquet")
+    raw = read_rows(out)
+    df = complete(raw)
+    if not df.equals(raw):
+        results.write_tables(df, out)
     slopes, cross = analyse(df, fit_from)
     results.atomic_write(out / "slopes.csv", lambda tmp: slopes.to_csv(tmp, index=False))
     results.atomic_write(out / "crossovers.csv", lambda tmp: cross.to_csv(tmp, index=False))
@@ -408,42 +509,116 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the GPU's for torch solvers on CUDA)")
     p.add_argument("--fit-from", type=int, default=None, metavar="N",
                    help="fit slopes over sizes >= N (default: the larger half of each solver's sizes)")
-    p.add_argument("--out", type=Path, default=Path("results") / "scaling", metavar="DIR",
-                   help="output folder (default: results/scaling)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder (default: a new results/scaling-<date>-<time>)")
     p.add_argument("--replot", action="store_true",
-                   help="do not measure: redo slopes, summary and figures from DIR's results")
+                   help="do not measure: redo slopes, summary and figures from DIR's results (needs --out)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    options.add_arguments(p, resume_help="continue the scaling run in DIR: measure only its missing cells, with the "
+                                         "grid, settings and memory limits it saved in DIR/run.json, then analyse "
+                                         "all its rows (grid and clock options are then not allowed)")
+
+
+# options that define the grid and its clock: --resume takes them from the run folder
+GRID_OPTIONS = ("--n", "--solver", "--dtype", "--batch", "--device", "--threads", "--warmup", "--min-time",
+                "--max-memory", "--out")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """UserError (one line) for options out of range or that exclude each other."""
+    for name, v in (("--batch", args.batch), ("--threads", args.threads)):
+        if v is not None and v < 1:
+            raise UserError(f"{name} must be at least 1, got {v}")
+    if args.threads is not None and args.threads > default_threads():
+        raise UserError(f"--threads {args.threads} is more than the {default_threads()} cores this process may use")
+    if any(n < 1 for n in args.n):
+        raise UserError(f"--n sizes must be at least 1, got {min(args.n)}")
+    if not args.warmup >= 0:
+        raise UserError(f"--warmup must be at least 0 seconds, got {args.warmup:g}")
+    if not args.min_time > 0:
+        raise UserError(f"--min-time must be a positive number of seconds, got {args.min_time:g}")
+    if args.max_memory is not None and not args.max_memory > 0:
+        raise UserError(f"--max-memory must be positive, got {args.max_memory}")
+    if args.replot and (args.resume is not None or args.cell_timeout is not None
+                        or args.workers is not None or args.scheduler is not None):
+        raise UserError("--replot measures nothing: drop --resume, --cell-timeout, --workers and --scheduler")
+    if args.replot and args.out is None:
+        raise UserError("--replot needs --out DIR, the scaling run folder to analyse again")
+    options.check(args)
+
+
+def _resumed(args: argparse.Namespace) -> tuple[list[Cell], dict]:
+    """The cells and run_grid settings saved in the folder to resume (UserError if it is not a
+    scaling run or if grid options are given again)."""
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    defaults = vars(p.parse_args([]))
+    dests = {flag: flag[2:].replace("-", "_") for flag in GRID_OPTIONS}
+    given = [flag for flag, dest in dests.items() if getattr(args, dest) != defaults[dest]]
+    if given:
+        raise UserError(f"--resume reuses the grid and settings saved in {args.resume}/run.json; "
+                        f"drop {', '.join(given)}")
+    manifest = RunFolder(args.resume).read_manifest()
+    try:
+        s = manifest["settings"]
+        if s.get("hook") != HOOK:
+            raise UserError(f"cannot resume {str(args.resume)!r} with `matinv-bench scaling`: it is not a scaling run "
+                            f"(made by `{manifest.get('command', '?')}`)")
+        cells = [Cell(**c) for c in manifest["cells"]]
+        grid = dict(threads=s["threads"], warmup_s=s["warmup_s"], min_run_s=s["min_run_s"],
+                    hook_args=s["hook_args"], cell_timeout=s.get("cell_timeout"), command=manifest["command"])
+    except (KeyError, TypeError) as exc:
+        raise UserError(f"cannot resume {str(args.resume)!r}: run.json is malformed "
+                        f"({type(exc).__name__}: {exc})") from None
+    return cells, grid
+
+
+def _measure(args: argparse.Namespace, out: Path, command: str) -> tuple[pd.DataFrame, str]:
+    """Run the new or resumed sweep into ``out``; returns the rows and the command that made them."""
+    with options.engine_kwargs(args) as engine:
+        if args.resume is None:
+            df = run_scaling(args.solver, sorted(set(args.n)), args.dtype, args.device, out, batch=args.batch,
+                             threads=args.threads, warmup_s=args.warmup, min_run_s=args.min_time,
+                             max_memory=int(args.max_memory * 2**30) if args.max_memory else None,
+                             progress=not args.quiet, command=command, **engine)
+            return df, command
+        cells, grid = _resumed(args)
+        saved_timeout = grid.pop("cell_timeout")
+        if engine["cell_timeout"] is None:  # the saved one unless given again
+            engine["cell_timeout"] = saved_timeout
+        df = run_grid(cells, out, progress=not args.quiet, title=TITLE, keep_times=True, hook=HOOK, **grid, **engine)
+        return complete(df), grid["command"]
 
 
 @experiment("scaling", "time, flops and memory of every solver against n (O(n^3) vs O(n^4))", add_arguments)
 def run(args: argparse.Namespace) -> int:
-    """``matinv-bench scaling``: measure (unless --replot), then analyse and plot."""
+    """``matinv-bench scaling``: measure (unless --replot; only the missing cells with --resume),
+    then analyse every row and plot."""
+    check_arguments(args)
     command = command_line(args)
-    for name, v in (("--batch", args.batch), ("--threads", args.threads)):
-        if v is not None and v < 1:
-            raise UserError(f"{name} must be at least 1, got {v}")
-    if any(n < 1 for n in args.n):
-        raise UserError(f"--n sizes must be at least 1, got {min(args.n)}")
-    if args.max_memory is not None and args.max_memory <= 0:
-        raise UserError(f"--max-memory must be positive, got {args.max_memory}")
-    if not args.replot:
-        t0 = time.perf_counter()
-        df = run_scaling(args.solver, sorted(set(args.n)), args.dtype, args.device, args.out, batch=args.batch,
-                         threads=args.threads, warmup_s=args.warmup, min_run_s=args.min_time,
-                         max_memory=int(args.max_memory * 2**30) if args.max_memory else None,
-                         progress=not args.quiet)
-        counts = df["status"].value_counts().to_dict()
-        print(f"{len(df)} cells in {time.perf_counter() - t0:.0f} s: "
-              + ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES))
-    elif not (args.out / "results.parquet").is_file():
-        raise UserError(f"--replot: no results.parquet in {str(args.out)!r}")
-    else:
-        prev = args.out / "summary.md"
+    if args.replot:
+        out = args.out
+        if not (out / "results.parquet").is_file():
+            raise UserError(f"--replot: no results.parquet in {str(out)!r}")
+        prev = out / "summary.md"
         if prev.is_file():  # keep the command that made the numbers
             m = re.search(r"Made by: `(.*)`", prev.read_text())
             command = m.group(1) if m else command
-    slopes, cross = finish(args.out, command, args.fit_from)
+    else:
+        out = args.resume or args.out or dated_folder("scaling")
+        t0 = time.perf_counter()
+        try:
+            df, command = _measure(args, out, command)
+        except KeyboardInterrupt:
+            print(f"matinv-bench: to finish the run later: matinv-bench scaling --resume {shlex.quote(str(out))}",
+                  file=sys.stderr)
+            raise
+        counts = df["status"].value_counts().to_dict()
+        print(f"{len(df)} cells in {time.perf_counter() - t0:.0f} s: "
+              + ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES))
+    slopes, cross = finish(out, command, args.fit_from)
     if len(slopes):
         print(slopes[["solver_label", "dtype", "device", "slope", "ci_lo", "ci_hi"]].to_string(index=False))
-    print(f"wrote {args.out}/results.parquet, results.csv, slopes.csv, crossovers.csv, summary.md and figures")
+    print(f"wrote {out}/results.parquet, results.csv, slopes.csv, crossovers.csv, summary.md and figures "
+          f"(one file per cell in {out}/cells)")
     return 0
