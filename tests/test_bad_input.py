@@ -324,6 +324,6 @@ def test_cli_gives_one_line_for_any_solver_spec(text):
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stderr(err), quiet:
         rc = main(["run", "--solver", text, "--dataset", "paper-2x2-1st", "--n-matrices", "2", "--no-timing",
                    "--quiet", "--out", tmp])
-    assert rc in (0, 2)
-    if rc == 2:
+    assert rc in (0, 1, 2)  # 1: a solver that built but skipped or failed its only cell
+    if rc != 0:
         assert len(err.getvalue().strip().splitlines()) == 1 and "Traceback" not in err.getvalue()
