@@ -11,7 +11,7 @@ from pathlib import Path
 
 from matinv_bench import __version__
 from matinv_bench.engine import options
-from matinv_bench.errors import UserError
+from matinv_bench.errors import DataFileError, SpecError, TooLargeError, UserError
 
 EPILOG = """examples:
   matinv-bench run                                  # the quick suite, results in results/quick-<time>/
@@ -55,9 +55,13 @@ def _add_run(sub) -> None:
                    help="device for torch solvers (default: auto = CUDA when available)")
     p.add_argument("--n-matrices", type=int, default=None, metavar="B",
                    help="test matrices per dataset (default: by size, from 1000 for 2x2 down to 8)")
-    p.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: all usable cores)")
-    p.add_argument("--warmup", type=float, default=0.25, metavar="S", help="warm-up seconds per cell (default: 0.25)")
-    p.add_argument("--min-time", type=float, default=0.5, metavar="S", help="measured seconds per cell (default: 0.5)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS and torch threads, 1 to the usable cores (default: all usable cores)")
+    p.add_argument("--warmup", type=float, default=0.25, metavar="S",
+                   help="warm-up seconds per cell, 0 or more (default: 0.25)")
+    p.add_argument("--min-time", type=float, default=0.5, metavar="S",
+                   help="measured seconds per cell, more than 0 (default: 0.5); the clock repeats blocks of calls "
+                        "until S seconds have passed, so small values give few blocks (one block has no spread)")
     p.add_argument("--no-timing", action="store_true", help="accuracy only: skip the timing")
     p.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output folder (default: results/<suite>-<date>-<time>)")
@@ -95,7 +99,7 @@ def _add_report(sub) -> None:
     p.add_argument("--html", action="store_true",
                    help="also write the work-precision and scaling figures as one interactive, self-contained "
                         "HTML page beside the report (REPORT.html; needs the html extra)")
-    p.set_defaults(func=cmd_report)
+    p.set_defaults(func=cmd_report, out_is_file=True)
 
 
 def cmd_report(args) -> int:
@@ -115,7 +119,7 @@ def _add_compare(sub) -> None:
 
     p = sub.add_parser("compare", help=compare.HELP, description=compare.DESCRIPTION)
     compare.add_arguments(p)
-    p.set_defaults(func=compare.run)
+    p.set_defaults(func=compare.run, out_is_file=True)
 
 
 def _add_scaling(sub) -> None:
@@ -172,21 +176,20 @@ def cmd_run(args) -> int:
 
     suite = SUITES[args.suite]
     seeds = range(args.seeds if args.seeds is not None else suite.seeds)
-    if len(seeds) < 1:
-        raise UserError("--seeds must be at least 1")
-    if args.n_matrices is not None and args.n_matrices < 1:
-        raise UserError("--n-matrices must be at least 1")
-    if args.threads is not None and args.threads < 1:
-        raise UserError("--threads must be at least 1")
+    _check_run_values(args, seeds)
     if args.resume is not None:
         cells, out, grid = _resumed_grid(args)
     else:
-        cells = make_grid(args.solver or suite.solvers, args.dataset or suite.datasets, seeds, args.dtype, args.device)
+        solvers, datasets = args.solver or suite.solvers, args.dataset or suite.datasets
+        check_grid_size({"solver": len(solvers), "dataset": len(datasets), "seed": len(seeds),
+                         "dtype": len(args.dtype)})
+        cells = make_grid(solvers, datasets, seeds, args.dtype, args.device)
         out = args.out or Path("results") / f"{args.suite if not (args.solver or args.dataset) else 'run'}-{datetime.now():%Y%m%d-%H%M%S}"
         command = command_line(args)
         grid = dict(n_test=args.n_matrices, threads=args.threads, warmup_s=args.warmup, min_run_s=args.min_time,
                     time_it=not args.no_timing, cell_timeout=args.cell_timeout, command=command,
                     title=f"matinv-bench run ({args.suite if not (args.solver or args.dataset) else 'custom grid'})")
+    out = results.prepare_out_dir(out)
     if args.retrain:  # learned solvers train again even when a cached model exists (read by training.fit)
         os.environ["MATINV_BENCH_RETRAIN"] = "1"
     with options.engine_kwargs(args) as engine:
@@ -198,11 +201,60 @@ def cmd_run(args) -> int:
                   file=sys.stderr)
             raise
     if not args.quiet:
-        print(results.summary_table(df, fmt="simple"))
+        print(results.summary_table(df, fmt="simple", reason_width=80))  # whole reasons in summary.md
     counts = df["status"].value_counts().to_dict()
     print(f"\n{len(df)} cells: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES))
     print(f"wrote {out}/results.parquet, results.csv and summary.md (one file per cell in {out}/cells)")
+    if counts.get("ok", 0) == 0:  # nothing to compare: say so in the exit status
+        others = ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES if s != "ok")
+        reasons = [r for r in df["reason"].dropna().astype(str) if r]
+        why = f"; first reason: {reasons[0]}" if reasons else ""
+        print(f"matinv-bench: error: no cell succeeded ({others}){why}", file=sys.stderr)
+        return 1
     return 0
+
+
+# the most cells one run may hold: each costs a few KiB of memory (its row) and of disk (its cell
+# file), and a grid this large is almost always a typo (--seeds 1000000000)
+MAX_CELLS = 1_000_000
+BYTES_PER_CELL = 8 * 1024  # its row (about 45 values) as a dict and a DataFrame row, its manifest entry
+
+
+def check_grid_size(dims: dict[str, int]) -> int:
+    """The number of cells of a grid with these dimension sizes (e.g. ``{"solver": 2, "seed": 3}``),
+    counted before any cell is made; :class:`TooLargeError` naming the count and an estimate of its
+    memory if it exceeds :data:`MAX_CELLS`."""
+    from matinv_bench.system import available_memory
+
+    count = 1
+    for size in dims.values():
+        count *= int(size)
+    need = count * BYTES_PER_CELL
+    if count > MAX_CELLS or need > available_memory() // 2:
+        parts = " x ".join(f"{size:,} {name}{'s' if size != 1 else ''}" for name, size in dims.items())
+        raise TooLargeError(f"the grid has {count:,} cells ({parts}), which would need about "
+                            f"{need / 2**30:,.1f} GiB for their rows alone; the limit is {MAX_CELLS:,} cells")
+    return count
+
+
+def _check_run_values(args, seeds: range) -> None:
+    """SpecError for ``run`` options out of range (before anything is built)."""
+    from matinv_bench.system import default_threads
+
+    if len(seeds) < 1:
+        raise SpecError("--seeds must be at least 1")
+    if args.n_matrices is not None and args.n_matrices < 1:
+        raise SpecError("--n-matrices must be at least 1")
+    if not args.warmup >= 0:  # also refuses NaN
+        raise SpecError(f"--warmup must be 0 or more seconds, got {args.warmup:g}")
+    if not args.min_time > 0:
+        raise SpecError(f"--min-time must be more than 0 seconds, got {args.min_time:g}")
+    if args.threads is not None:
+        cores = default_threads()
+        if args.threads < 1:
+            raise SpecError(f"--threads must be at least 1, got {args.threads}")
+        if args.threads > cores and args.scheduler is None:  # a cluster's workers may have more cores
+            raise SpecError(f"--threads {args.threads} is more than the {cores} cores this process may use")
 
 
 def _resumed_grid(args) -> tuple[list, Path, dict]:
@@ -228,9 +280,29 @@ def _resumed_grid(args) -> tuple[list, Path, dict]:
                     time_it=s["time_it"], title=manifest["title"], command=manifest["command"],
                     cell_timeout=args.cell_timeout if args.cell_timeout is not None else s.get("cell_timeout"))
     except (KeyError, TypeError) as exc:
-        raise UserError(f"cannot resume {str(args.resume)!r}: run.json is malformed "
-                        f"({type(exc).__name__}: {exc})") from None
+        raise DataFileError(f"cannot resume {str(args.resume)!r}: run.json is malformed "
+                            f"({type(exc).__name__}: {exc})") from None
     return cells, args.resume, grid
+
+
+class _ExtendList(argparse._StoreAction):
+    """A list option (``nargs='+'`` or ``'*'``) that may be given more than once: the first use
+    replaces the default, later uses add to it (``--solver a --solver b`` = ``--solver a b``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        first = current is None or current is self.default  # the default itself: not given yet
+        setattr(namespace, self.dest, list(values) if first else [*current, *values])
+
+
+def _repeatable_lists(parser: argparse.ArgumentParser) -> None:
+    """Make every list option of ``parser`` and of all its subcommands repeatable (:class:`_ExtendList`)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                _repeatable_lists(sub)
+        elif type(action) is argparse._StoreAction and action.nargs in ("+", "*") and action.option_strings:
+            action.__class__ = _ExtendList
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -247,7 +319,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scaling(sub)
     _add_report(sub)
     _add_compare(sub)
+    _repeatable_lists(parser)
     return parser
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    """One-line errors, before any work, for an ``--out`` that cannot be written (a file in the way,
+    no permission), whichever command it belongs to; ``out_is_file`` commands name a file."""
+    from matinv_bench.reporting import results
+
+    out = getattr(args, "out", None)
+    if not isinstance(out, Path):
+        return
+    if getattr(args, "out_is_file", False):
+        if out.is_dir():
+            raise DataFileError(f"--out {str(out)!r} is a folder; give the name of the file to write")
+        out = out.parent
+    results.check_out_dir(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,9 +346,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        _check_out(args)
         return args.func(args)
-    except (UserError, ValueError, MemoryError, FileNotFoundError) as exc:
+    except UserError as exc:  # anything else is a bug and keeps its traceback
         print(f"matinv-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError as exc:  # an allocation outside any cell (cells record theirs as rows)
+        print(f"matinv-bench: error: out of memory{f': {exc}' if str(exc) else ''}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("matinv-bench: interrupted; finished cells are saved in the output folder", file=sys.stderr)

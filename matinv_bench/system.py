@@ -68,13 +68,23 @@ def blas_description() -> str:
 
 
 def git_sha(cwd: Path | None = None) -> str:
-    """The commit of the package source if it is a git checkout (``+dirty`` if modified), else ''."""
+    """The commit of the package's own source tree (``+dirty`` if modified), else ''.
+
+    Only a git checkout that tracks the package's files counts: an installed copy (in a
+    virtual environment or site-packages, even one that lies inside some other checkout)
+    has no commit, and records '' (its ``package_version`` still says which release it is).
+    ``cwd`` is the folder to ask about (default: this package's folder)."""
     where = cwd or Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=5,
+                              check=True).stdout.strip()
+
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=where, capture_output=True,
-                             text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        if not git("ls-files", "--", "."):  # not tracked here: an installed copy, not the source tree
+            return ""
+        sha = git("rev-parse", "--short=12", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return ""

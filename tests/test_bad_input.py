@@ -175,14 +175,15 @@ def test_singular_sets_give_failed_rows_with_reasons_not_nan(spec):
             assert row["status"] in ("failed", "skipped") and row["reason"], row
 
 
-def test_sizes_that_cannot_fit_are_failed_rows_with_the_bytes():
+def test_sizes_that_cannot_fit_are_rows_with_the_bytes():
+    # a dataset too large for this machine is skipped (it was not run); a network too large fails
     cells = [Cell("lu", "randsvd[n=300000]"), Cell("mlp-2fc", "uniform[n=200]"), Cell("lu", "paper-3x3")]
     df = run_grid(cells, None, time_it=False, progress=False)
-    assert df.status.tolist() == ["failed", "failed", "ok"]
-    assert "need about" in df.reason[0] and "GiB" in df.reason[0]
+    assert df.status.tolist() == ["skipped", "failed", "ok"]
+    assert "does not fit in memory" in df.reason[0] and "GiB" in df.reason[0] and "bytes" in df.reason[0]
     assert "GiB of weights" in df.reason[1]
     huge = run_grid([Cell("lu", "paper-3x3")], None, n_test=10**13, time_it=False, progress=False)
-    assert huge.status[0] == "failed" and "GiB" in huge.reason[0]
+    assert huge.status[0] == "skipped" and "GiB" in huge.reason[0] and "bytes" in huge.reason[0]
 
 
 # -- loaders --------------------------------------------------------------------------------------
@@ -323,6 +324,6 @@ def test_cli_gives_one_line_for_any_solver_spec(text):
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stderr(err), quiet:
         rc = main(["run", "--solver", text, "--dataset", "paper-2x2-1st", "--n-matrices", "2", "--no-timing",
                    "--quiet", "--out", tmp])
-    assert rc in (0, 2)
-    if rc == 2:
+    assert rc in (0, 1, 2)  # 1: a solver that built but skipped or failed its only cell
+    if rc != 0:
         assert len(err.getvalue().strip().splitlines()) == 1 and "Traceback" not in err.getvalue()

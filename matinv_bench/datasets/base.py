@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from matinv_bench.errors import TooLargeError
+from matinv_bench.errors import SpecError, TooLargeError
 from matinv_bench.scoring import reference
 from matinv_bench.specs import Registry
 from matinv_bench.system import available_memory
@@ -57,7 +57,7 @@ class Dataset(ABC):
     def sample_train(self, rng: np.random.Generator, size: int) -> Sample:
         """Draw a training split; by default from the same distribution as :meth:`sample`."""
         if not self.trainable:
-            raise ValueError(f"dataset {self.spec!r} is a fixed collection with no training distribution")
+            raise SpecError(f"dataset {self.spec!r} is a fixed collection with no training distribution")
         return self.sample(rng, size)
 
     def exact_inverse(self, A: np.ndarray) -> tuple[np.ndarray, str] | None:
@@ -174,7 +174,7 @@ def make_dataset(
     ds = DATASETS.build(spec) if isinstance(spec, str) else spec
     size = ds.default_size() if n_test is None else int(n_test)
     if size < 1 and not ds.fixed:
-        raise ValueError(f"n_test must be at least 1, got {size}")
+        raise SpecError(f"n_test must be at least 1, got {size}")
     check_fits(size, ds.n)
     test = _matrix_set(ds, ds.sample(split_rng(seed, "test"), size), seed, ref)
     if n_train and ds.trainable:

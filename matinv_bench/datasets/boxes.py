@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from matinv_bench.datasets.base import Dataset, Sample, register
-from matinv_bench.specs import check_int
+from matinv_bench.specs import SpecError, check_int
 
 PAPER_EPS = 0.01
 PAPER_16_SEED = 16  # seed of the draw for the 16 x 16 integer base matrix
@@ -53,9 +53,9 @@ class Box(Dataset):
 
     def __init__(self, base: str = "paper-2x2-1st", eps: float = PAPER_EPS):
         if base not in BASES:
-            raise ValueError(f"unknown base {base!r}; known: {', '.join(BASES)}")
+            raise SpecError(f"unknown base {base!r}; known: {', '.join(BASES)}")
         if not (eps > 0 and np.isfinite(eps)):
-            raise ValueError(f"eps must be a positive number, got {eps!r}")
+            raise SpecError(f"eps must be a positive number, got {eps!r}")
         self.base_name = base
         self.base = BASES[base]
         self.eps = float(eps)
@@ -97,7 +97,7 @@ class SPDBox(Dataset):
 
         self.n, self.cond = check_int("n", n, 1), _check_cond(cond)
         if not 0 < theta < 1:
-            raise ValueError(f"theta must be in (0, 1) so that the box holds no singular matrix, got {theta!r}")
+            raise SpecError(f"theta must be in (0, 1) so that the box holds no singular matrix, got {theta!r}")
         rng = np.random.default_rng([SPD_BOX_SEED, self.n])
         lam = randsvd_singular_values(self.n, self.cond, 3, rng, 1)
         Q = haar_orthogonal(rng, 1, self.n)

@@ -27,6 +27,8 @@ def load_npy(path: Path, what: str) -> np.ndarray:
     more data than the file holds, or an array too large for memory is refused before any
     allocation.
     """
+    if path.is_dir():
+        raise DataFileError(f"{what}: {str(path)!r} is a folder; expected a .npy file")
     if not path.is_file():
         raise DataFileError(f"{what}: no such file {str(path)!r}")
     try:
@@ -63,6 +65,11 @@ class NpyStack(Dataset):
     fixed = True
 
     def __init__(self, path: str):
+        if Path(path).expanduser().is_dir():
+            hint = (f"; for the authors' released folders use paper-dir:{path}"
+                    if (Path(path).expanduser() / "base_matrix.npy").is_file() else "")
+            raise DataFileError(f"npy dataset {path!r} is a folder; expected a .npy file holding one (n, n) matrix "
+                                f"or an (N, n, n) stack{hint}")
         A = load_npy(Path(path).expanduser(), "npy dataset")
         if A.ndim == 2:
             A = A[None]

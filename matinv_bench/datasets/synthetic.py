@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from matinv_bench.datasets.base import Dataset, Sample, register
-from matinv_bench.specs import check_int
+from matinv_bench.specs import SpecError, check_int
 
 MODES = (1, 2, 3, 4, 5)
 
@@ -42,7 +42,7 @@ def randsvd_singular_values(n: int, cond: float, mode: int, rng: np.random.Gener
 
 def _check_cond(cond: float) -> float:
     if not (np.isfinite(cond) and cond >= 1):
-        raise ValueError(f"cond must be a finite number >= 1, got {cond!r}")
+        raise SpecError(f"cond must be a finite number >= 1, got {cond!r}")
     return float(cond)
 
 
@@ -53,7 +53,7 @@ class RandSVD(Dataset):
     def __init__(self, n: int = 32, cond: float = 1e6, mode: int = 3):
         self.n, self.cond = check_int("n", n, 1), _check_cond(cond)
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+            raise SpecError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
 
     def sample(self, rng: np.random.Generator, size: int) -> Sample:
@@ -90,7 +90,7 @@ class NearSingular(Dataset):
     def __init__(self, n: int = 16, sigma_min: float = 1e-8):
         self.n = check_int("n", n, 1)
         if not (0 < sigma_min < 0.5):
-            raise ValueError(f"sigma_min must lie in (0, 0.5), got {sigma_min!r}")
+            raise SpecError(f"sigma_min must lie in (0, 0.5), got {sigma_min!r}")
         self.sigma_min = float(sigma_min)
 
     def sample(self, rng: np.random.Generator, size: int) -> Sample:
@@ -110,7 +110,7 @@ class Uniform(Dataset):
     def __init__(self, n: int = 2, low: float = -1.0, high: float = 1.0):
         self.n = check_int("n", n, 1)
         if not (np.isfinite(low) and np.isfinite(high) and low < high and np.isfinite(high - low)):
-            raise ValueError(f"need finite low < high with a finite high - low, got low={low!r}, high={high!r}")
+            raise SpecError(f"need finite low < high with a finite high - low, got low={low!r}, high={high!r}")
         self.low, self.high = float(low), float(high)
 
     def sample(self, rng: np.random.Generator, size: int) -> Sample:

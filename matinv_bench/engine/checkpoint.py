@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from matinv_bench.errors import DataFileError
 from matinv_bench.reporting import results
 
 MANIFEST = "run.json"
@@ -74,17 +75,17 @@ class RunFolder:
         results.write_text(self.path / MANIFEST, json.dumps(manifest, indent=1))
 
     def read_manifest(self) -> dict:
-        """The saved grid and settings; ValueError with a one-line reason if there is none."""
+        """The saved grid and settings; DataFileError with a one-line reason if there is none."""
         path = self.path / MANIFEST
         if not path.is_file():
-            raise ValueError(f"cannot resume {str(self.path)!r}: no {MANIFEST} there "
+            raise DataFileError(f"cannot resume {str(self.path)!r}: no {MANIFEST} there "
                              "(not a matinv-bench run folder, or one made before --resume existed)")
         try:
             manifest = json.loads(path.read_text())
             if manifest.get("format") != FORMAT or not isinstance(manifest.get("cells"), list):
                 raise ValueError(f"unknown format {manifest.get('format')!r}")
         except (ValueError, AttributeError) as exc:
-            raise ValueError(f"cannot resume {str(self.path)!r}: {MANIFEST} is malformed ({exc})") from None
+            raise DataFileError(f"cannot resume {str(self.path)!r}: {MANIFEST} is malformed ({exc})") from None
         return manifest
 
     # -- cells --------------------------------------------------------------------------------

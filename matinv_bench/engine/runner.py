@@ -37,7 +37,7 @@ from matinv_bench.engine import checkpoint, isolation
 from matinv_bench.engine.clock import Timing, measure
 from matinv_bench.engine.hooks import Hook, load_hook
 from matinv_bench.engine.progress import Progress
-from matinv_bench.errors import SpecError
+from matinv_bench.errors import SpecError, TooLargeError
 from matinv_bench.reporting import results
 from matinv_bench.scoring import metrics
 from matinv_bench.solvers import SOLVERS, Solver
@@ -94,7 +94,7 @@ def make_grid(solvers: Iterable[str], datasets: Iterable[str], seeds: Iterable[i
     dtypes = list(dtypes)
     for d in dtypes:
         if d not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {d!r}")
+            raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {d!r}")
     library = {s: SOLVERS.build(s).library for s in solvers}  # builds = validates
     for d in datasets:
         DATASETS.build(d)  # validates names, parameters and files before any cell runs
@@ -247,6 +247,9 @@ def run_here(cell: Cell, settings: Settings) -> dict:
         if row is None:
             try:
                 data = _dataset(cell.dataset, n_test, cell.seed)
+            except TooLargeError as exc:  # does not fit this machine: nothing went wrong, it was not run
+                row = {**_base_row(cell, None, None), "status": "skipped",
+                       "reason": f"dataset {cell.dataset!r} does not fit in memory: {exc}"}
             except Exception as exc:  # a bad dataset is a failed row for each of its cells
                 row = {**_base_row(cell, None, None), "status": "failed",
                        "reason": f"dataset {cell.dataset!r}: {type(exc).__name__}: {exc}"}

@@ -31,6 +31,7 @@ import pandas as pd
 
 from matinv_bench.engine import options
 from matinv_bench.engine.runner import make_grid, run_grid
+from matinv_bench.errors import DataFileError, SpecError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import add_engine_arguments, output_folder, resume_hint
 from matinv_bench.reporting import results
@@ -216,9 +217,9 @@ def _command(table: str, args: argparse.Namespace) -> str:
 
 def run_table(table: str, args: argparse.Namespace) -> int:
     if args.seeds < 1:
-        raise ValueError("--seeds must be at least 1")
+        raise SpecError("--seeds must be at least 1")
     if args.n_matrices < 1:
-        raise ValueError("--n-matrices must be at least 1")
+        raise SpecError("--n-matrices must be at least 1")
     datasets = list(args.dataset) if table == "table1" else ["paper-2x2-1st"]
     notes = [f"MLPs trained with the `{args.recipe}` recipe (see README, 'Learned solvers'); MAE against "
              "trustworthy references, on our own test split of each box unless the dataset is `paper-dir:`."]
@@ -227,7 +228,7 @@ def run_table(table: str, args: argparse.Namespace) -> int:
             folder = args.paper_data / PAPER_DIRS[d]
             need = "base_matrix.npy" if d in OWN_BASE else "test_set.npy"
             if not (folder / need).is_file():
-                raise FileNotFoundError(f"--paper-data: no {PAPER_DIRS[d]}/{need} under {str(args.paper_data)!r}")
+                raise DataFileError(f"--paper-data: no {PAPER_DIRS[d]}/{need} under {str(args.paper_data)!r}")
             datasets.append(f"paper-dir:{folder}")
             if not (folder / "test_set.npy").is_file():
                 notes.append(f"- `paper-dir:{folder}`: the authors released only their base matrix, so this is "

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from matinv_bench.errors import DataFileError
 from matinv_bench.reporting import results
 
 
-class ReportError(ValueError):
+class ReportError(DataFileError):
     """A results file the report needs is missing or malformed. The message names the file."""
 
 

@@ -9,12 +9,15 @@ reader (or a run killed mid-write) never sees a half-written file.
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+
+from matinv_bench.errors import DataFileError
 
 STATUSES = ("ok", "skipped", "failed")
 
@@ -43,11 +46,52 @@ def to_frame(rows: list[dict]) -> pd.DataFrame:
     return df[COLUMNS + extra]
 
 
+def check_out_dir(path: Path | str) -> Path:
+    """Check, creating nothing, that ``path`` is or can become a folder to write in: no file in
+    the way (``path`` itself or a parent), and write permission where it would be created.
+    :class:`DataFileError` with a one-line reason if not; returns ``path`` as a Path."""
+    path = Path(path)
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        where = "" if blocker == path else f" in the way of {str(path)!r}"
+        raise DataFileError(f"output folder {str(blocker)!r}{where} is a file, not a folder")
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataFileError(f"cannot write in the output folder {str(path)!r}: permission denied in {str(existing)!r}")
+    return path
+
+
+def prepare_out_dir(path: Path | str) -> Path:
+    """Create the output folder ``path`` (and its parents) if needed and check that files can be
+    written in it; :class:`DataFileError` with a one-line reason if not (a file in the way, a
+    parent that is a file, no permission, a read-only file system). Returns ``path`` as a Path."""
+    path = check_out_dir(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):  # writable? (try it: root passes every permission check)
+            pass
+    except OSError as exc:  # PermissionError, a read-only file system, a full disk, ...
+        raise DataFileError(f"cannot write in the output folder {str(path)!r}: {exc.strerror or exc}") from None
+    return path
+
+
+def _new_temporary(path: Path) -> Path:
+    """Create an empty temporary file next to ``path`` with the mode any new file gets here
+    (0666 less the umask, unlike ``tempfile.mkstemp``'s 0600), and return its name."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary path next to ``path``, then move it into place."""
+    """Call ``write(tmp)`` on a temporary path next to ``path``, then move it into place.
+    The file gets the usual mode of a new file (0644 under the common umask 022)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _new_temporary(path)
     try:
         write(Path(tmp))
         os.replace(tmp, path)
@@ -84,17 +128,36 @@ SUMMARY_COLUMNS = ["solver", "dataset", "status", "mae", "rel_fro_err", "residua
                    "failure_rate", "time_per_matrix_s", "reason"]
 
 
-def summary_table(df: pd.DataFrame, fmt: str = "github") -> str:
-    """The human-readable table of a run: one line per row, the key metrics, 3 significant digits."""
+# columns that tell the rows of a grid apart; each is shown when it varies (timings from
+# different machines are labelled by host)
+GRID_COLUMNS = ["host", "dtype", "device", "seed"]
+
+
+def summary_table(df: pd.DataFrame, fmt: str = "github", reason_width: int | None = None) -> str:
+    """The human-readable table of a run: one line per row, the key metrics, 3 significant digits.
+
+    Besides solver and dataset, each of :data:`GRID_COLUMNS` that varies across the rows is
+    shown, so that no two lines look alike. ``reason`` is whole unless ``reason_width`` cuts it
+    (ending the cut ones with an ellipsis)."""
     cols = [c for c in SUMMARY_COLUMNS if c in df]
-    if "seed" in df and df["seed"].nunique() > 1:
-        cols.insert(2, "seed")
-    if "host" in df and df["host"].nunique() > 1:  # timings from different machines are labelled
-        cols.insert(2, "host")
+    varying = [c for c in GRID_COLUMNS if c in df and df[c][df[c].astype(str) != ""].nunique() > 1]
+    cols[2:2] = varying
     view = df[cols].copy()
     if "reason" in view:
-        view["reason"] = view["reason"].fillna("").astype(str).str.slice(0, 60)
+        reason = view["reason"].fillna("").astype(str).str.replace(r"\s+", " ", regex=True)
+        if fmt == "github":  # a '|' would end the cell
+            reason = reason.str.replace("|", "\\|", regex=False)
+        if reason_width is not None:
+            reason = reason.where(reason.str.len() <= reason_width, reason.str.slice(0, reason_width - 1) + "…")
+        view["reason"] = reason
     return view.to_markdown(index=False, tablefmt=fmt, floatfmt=".3g", missingval="")
+
+
+def version_line(env: dict) -> str:
+    """``matinv-bench 0.1.0 (commit 1234abcd)``, or why there is no commit."""
+    sha = env.get("git_sha", "")
+    commit = f"commit {sha}" if isinstance(sha, str) and sha else "commit unknown: not a git checkout"
+    return f"matinv-bench {env.get('package_version', '')} ({commit})"
 
 
 def summary_header(df: pd.DataFrame, title: str, command: str) -> list[str]:
@@ -105,7 +168,7 @@ def summary_header(df: pd.DataFrame, title: str, command: str) -> list[str]:
         "",
         f"Made by: `{command}`",
         "",
-        f"- package {env.get('package_version', '')} at git {env.get('git_sha', '') or 'unknown'}; "
+        f"- {version_line(env)}; "
         f"torch {env.get('torch_version', '')}, numpy {env.get('numpy_version', '')}",
         f"- host {env.get('host', '')}: {env.get('cpu', '')}; {env.get('threads', '')} threads; "
         f"BLAS {env.get('blas', '')}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from matinv_bench.errors import SpecError
 from matinv_bench.solvers.base import Inversion, Solver, check_stack
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -13,11 +14,11 @@ DEVICES = ("auto", "cpu", "cuda")
 def resolve_device(device: str) -> str:
     """Map ``auto`` to ``cuda`` when available, else ``cpu``; reject CUDA where there is none."""
     if device not in DEVICES and not str(device).startswith("cuda:"):
-        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+        raise SpecError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but torch.cuda.is_available() is False")
+        raise SpecError(f"device {device!r} requested but torch.cuda.is_available() is False")
     return str(device)
 
 

@@ -1,0 +1,372 @@
+"""What a new user meets on the command line: repeated list flags, output folders that cannot be
+written, grids too large to hold, sizes that cannot fit, clock and thread options out of range,
+summaries that tell their rows apart, and errors that are one line only when they are the user's."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from matinv_bench import cli, system
+from matinv_bench.cli import build_parser, main
+from matinv_bench.datasets import make_dataset
+from matinv_bench.engine import runner
+from matinv_bench.engine.checkpoint import RunFolder
+from matinv_bench.errors import DataFileError, SpecError, TooLargeError, UserError
+from matinv_bench.reporting import results
+from matinv_bench.reporting.results import read_results, summary_header
+
+FAST = ["--warmup", "0.01", "--min-time", "0.02", "--n-matrices", "4", "--quiet"]
+ROOT_SKIP = pytest.mark.skipif(os.geteuid() == 0, reason="root passes every permission check, so chmod cannot "
+                                                          "make a folder unwritable (the monkeypatched case covers it)")
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("matinv-bench: error:") and "Traceback" not in err, err
+    return err
+
+
+# -- repeated list flags -------------------------------------------------------------------------
+
+def _list_options(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _list_options(sub, (*path, name))
+        elif action.nargs in ("+", "*") and action.option_strings:
+            yield path, action
+
+
+def _two_values(action: argparse.Action) -> list[str]:
+    pool = list(action.choices) if action.choices else [str(v) for v in action.default or ["a", "b"]]
+    return [str(pool[0]), str(pool[-1])]
+
+
+LIST_OPTIONS = list(_list_options(build_parser()))
+
+
+def test_the_parser_has_list_options_everywhere():  # the test below must not pass vacuously
+    commands = {path for path, _ in LIST_OPTIONS}
+    assert {("run",), ("scaling",), ("reproduce", "table1"), ("reproduce", "scaling")} <= commands
+
+
+@pytest.mark.parametrize("path, action", LIST_OPTIONS,
+                         ids=[" ".join(p) + " " + a.option_strings[0] for p, a in LIST_OPTIONS])
+def test_every_list_option_accumulates_when_repeated(path, action):
+    parser = build_parser()
+    flag, (a, b) = action.option_strings[0], _two_values(action)
+    default = list(action.default) if isinstance(action.default, list) else action.default
+    repeated = parser.parse_args([*path, flag, a, flag, b])
+    once = parser.parse_args([*path, flag, a, b])
+    assert getattr(repeated, action.dest) == getattr(once, action.dest) == [action.type(a) if action.type else a,
+                                                                           action.type(b) if action.type else b]
+    assert getattr(parser.parse_args([*path, flag, a]), action.dest) == getattr(once, action.dest)[:1]
+    assert getattr(parser.parse_args(list(path)), action.dest) == default  # the default is replaced, never extended
+    assert action.default == default
+
+
+@pytest.mark.parametrize("argv, dest, expected", [
+    (["run", "--solver", "lu", "--solver", "qr", "cholesky"], "solver", ["lu", "qr", "cholesky"]),
+    (["run", "--dataset", "paper-3x3", "--dataset", "spd[n=4]"], "dataset", ["paper-3x3", "spd[n=4]"]),
+    (["run", "--dtype", "float32", "--dtype", "float64"], "dtype", ["float32", "float64"]),
+    (["run", "--dtype", "float32"], "dtype", ["float32"]),
+    (["reproduce", "table1", "--dataset", "paper-3x3", "--dataset", "paper-16x16"], "dataset",
+     ["paper-3x3", "paper-16x16"]),
+    (["reproduce", "where-can", "--theta", "0.1", "--theta", "0.2", "0.3"], "theta", [0.1, 0.2, 0.3]),
+    (["scaling", "--n", "4", "--n", "8"], "n", [4, 8]),
+    (["scaling", "--solver", "lu", "--solver", "qr"], "solver", ["lu", "qr"]),
+    (["reproduce", "scaling", "--dtype", "float32", "--dtype", "float64"], "dtype", ["float32", "float64"]),
+])
+def test_repeated_flags_on_run_reproduce_and_scaling(argv, dest, expected):
+    assert getattr(build_parser().parse_args(argv), dest) == expected
+
+
+def test_run_with_a_repeated_solver_runs_both(tmp_path):
+    assert main(["run", "--solver", "lu", "--solver", "qr", "--dataset", "paper-3x3", "--dataset", "paper-2x2-1st",
+                 "--no-timing", "--out", str(tmp_path / "r"), *FAST]) == 0
+    df = read_results(tmp_path / "r")
+    assert sorted(zip(df.solver, df.dataset)) == sorted((s, d) for s in ("lu", "qr")
+                                                        for d in ("paper-3x3", "paper-2x2-1st"))
+
+
+# -- output folders ------------------------------------------------------------------------------
+
+def test_out_at_a_file_or_under_a_file_is_one_line(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    for out in (afile, afile / "sub", afile / "sub" / "deeper"):
+        assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--out", str(out), *FAST]) == 2
+        err = one_line_error(capsys)
+        assert f"{str(afile)!r}" in err and "is a file, not a folder" in err
+    assert afile.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("argv", [
+    ["scaling", "--n", "2", "--solver", "lu", "--out", "{file}"],
+    ["reproduce", "table2", "--seeds", "1", "--out", "{file}/sub"],
+    ["report", "--results", "{tmp}", "--out", "{file}/REPORT.md"],
+    ["report", "--results", "{tmp}", "--out", "{tmp}"],
+])
+def test_every_command_checks_its_out_before_any_work(tmp_path, capsys, argv):
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    assert main([a.format(file=afile, tmp=tmp_path) for a in argv]) == 2
+    assert "is a f" in one_line_error(capsys)  # "is a file, not a folder" or "is a folder"
+    assert afile.read_text() == "keep me" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+@ROOT_SKIP
+def test_out_in_an_unwritable_folder_is_one_line(tmp_path, capsys):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        for out in (parent, parent / "sub"):
+            assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--out", str(out), *FAST]) == 2
+            assert "Permission denied" in one_line_error(capsys)
+    finally:
+        parent.chmod(0o755)
+
+
+def test_unwritable_output_folder_is_a_data_file_error(tmp_path, monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "out"))
+
+    monkeypatch.setattr(results.tempfile, "TemporaryFile", refuse)  # what a read-only folder does, even to root
+    with pytest.raises(DataFileError, match="cannot write in the output folder .*Permission denied"):
+        results.prepare_out_dir(tmp_path / "out")
+    assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--out", str(tmp_path / "out"), *FAST]) == 2
+    assert "Permission denied" in one_line_error(capsys)
+    monkeypatch.setattr(results.os, "access", lambda path, mode: False)  # checked before anything is created
+    with pytest.raises(DataFileError, match=f"permission denied in {str(tmp_path)!r}"):
+        results.check_out_dir(tmp_path / "new" / "out")
+    assert not (tmp_path / "new").exists()
+
+
+def test_prepare_out_dir_makes_the_folder_and_its_parents(tmp_path):
+    out = results.prepare_out_dir(str(tmp_path / "a" / "b"))
+    assert out == tmp_path / "a" / "b" and out.is_dir() and list(out.iterdir()) == []
+    assert results.prepare_out_dir(out) == out  # an existing folder is fine
+
+
+# -- grids too large to hold ---------------------------------------------------------------------
+
+def test_a_billion_seeds_is_refused_before_any_cell_is_made(tmp_path, capsys, monkeypatch):
+    def no_grid(*args, **kwargs):
+        raise AssertionError("the grid was built before its size was checked")
+
+    monkeypatch.setattr(runner, "make_grid", no_grid)
+    out = tmp_path / "r"
+    assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--seeds", "1000000000",
+                 "--out", str(out), *FAST]) == 2
+    err = one_line_error(capsys)
+    assert "1,000,000,000 cells" in err and "1,000,000,000 seeds" in err and "GiB" in err
+    assert not out.exists()
+
+
+def test_grid_size_check():
+    assert cli.check_grid_size({"solver": 3, "dataset": 4, "seed": 10, "dtype": 2}) == 240
+    assert cli.check_grid_size({"seed": cli.MAX_CELLS}) == cli.MAX_CELLS
+    with pytest.raises(TooLargeError, match=r"1,000,001 cells \(1,000,001 seeds\)"):
+        cli.check_grid_size({"seed": cli.MAX_CELLS + 1})
+
+
+# -- sizes that cannot fit -----------------------------------------------------------------------
+
+def test_a_dataset_that_cannot_fit_is_a_skipped_row_and_a_run_with_no_success_exits_1(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", "--solver", "lu", "--dataset", "randsvd[n=100000]", "--out", str(out), *FAST]) == 1
+    err = one_line_error(capsys)
+    assert "no cell succeeded" in err and "bytes" in err
+    row = read_results(out).iloc[0]
+    assert row.status == "skipped" and "does not fit in memory" in row.reason and "bytes" in row.reason
+
+
+def test_a_cell_that_cannot_fit_does_not_fail_the_run(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "randsvd[n=100000]", "--no-timing",
+                 "--out", str(out), *FAST]) == 0
+    assert capsys.readouterr().err == ""
+    df = read_results(out).set_index("dataset")
+    assert df.status.to_dict() == {"paper-3x3": "ok", "randsvd[n=100000]": "skipped"}
+
+
+def test_a_run_where_every_cell_failed_exits_1(tmp_path, capsys):
+    zero = tmp_path / "zero.npy"
+    import numpy as np
+
+    np.save(zero, np.zeros((2, 3, 3)))
+    assert main(["run", "--solver", "lu", "--dataset", f"npy:{zero}", "--out", str(tmp_path / "r"), *FAST]) == 1
+    assert "no cell succeeded (0 skipped, 1 failed)" in one_line_error(capsys)
+
+
+# -- clock and thread options --------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, words", [
+    (["--warmup", "-1"], "--warmup must be 0 or more seconds, got -1"),
+    (["--warmup", "nan"], "--warmup must be 0 or more"),
+    (["--min-time", "-1"], "--min-time must be more than 0 seconds, got -1"),
+    (["--min-time", "0"], "--min-time must be more than 0 seconds, got 0"),
+    (["--threads", "0"], "--threads must be at least 1"),
+    (["--threads", str(system.default_threads() + 1)], f"more than the {system.default_threads()} cores"),
+])
+def test_clock_and_thread_options_out_of_range(tmp_path, capsys, args, words):
+    out = tmp_path / "r"
+    assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--n-matrices", "4", "--quiet",
+                 "--out", str(out), *args]) == 2
+    assert words in one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_min_time_help_says_small_values_give_few_blocks(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "few blocks" in " ".join(capsys.readouterr().out.split())
+
+
+def test_boundary_values_are_accepted(tmp_path):
+    assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--warmup", "0", "--min-time", "0.01",
+                 "--threads", str(system.default_threads()), "--n-matrices", "4", "--quiet",
+                 "--out", str(tmp_path / "r")]) == 0
+
+
+# -- summaries -----------------------------------------------------------------------------------
+
+def _table_rows(markdown: str) -> list[str]:
+    return [line for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| solver")]
+
+
+def test_summary_tells_dtypes_apart(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--dtype", "float64", "float32", "--no-timing",
+                 "--out", str(out), "--warmup", "0", "--min-time", "0.01", "--n-matrices", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert next(line for line in printed.splitlines() if line.startswith("solver")).split()[:3] == \
+        ["solver", "dataset", "dtype"]
+    summary = (out / "summary.md").read_text()
+    header = next(line for line in summary.splitlines() if line.startswith("| solver"))
+    assert [c.strip() for c in header.strip("|").split("|")][:3] == ["solver", "dataset", "dtype"]
+    rows = _table_rows(summary)
+    assert len(rows) == 2 and len({r.split("|")[3].strip() for r in rows}) == 2
+
+
+def test_summary_table_shows_each_varying_grid_column_and_whole_reasons():
+    reason = "a long reason | with a pipe, " + "x" * 150
+    df = pd.DataFrame({"solver": ["gauss-jordan[backend=torch]"] * 2, "dataset": ["d"] * 2,
+                       "dtype": ["float64"] * 2, "device": ["cpu", "cuda"], "seed": [0, 0],
+                       "status": ["ok", "failed"], "reason": [None, reason]})
+    table = results.summary_table(df)
+    header = [c.strip() for c in table.splitlines()[0].strip("|").split("|")]
+    assert "device" in header and "dtype" not in header and "seed" not in header
+    assert reason.replace("|", "\\|") in table  # whole, and the pipe does not end the cell
+    assert len(table.splitlines()[2].split(" | ")) == len(header)
+    cut = results.summary_table(df, fmt="simple", reason_width=40)
+    assert reason[:39] + "…" in cut and reason not in cut
+
+
+def test_summary_header_names_the_version_and_why_there_is_no_commit():
+    df = results.to_frame([{"solver": "lu", "package_version": "0.1.0", "git_sha": ""}])
+    assert "matinv-bench 0.1.0 (commit unknown: not a git checkout)" in "\n".join(summary_header(df, "t", "c"))
+    df = results.to_frame([{"solver": "lu", "package_version": "0.1.0", "git_sha": "abc123"}])
+    assert "matinv-bench 0.1.0 (commit abc123)" in "\n".join(summary_header(df, "t", "c"))
+
+
+def _git(where: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=where, check=True,
+                   capture_output=True)
+
+
+def test_git_sha_only_for_the_package_own_source_tree(tmp_path):
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    _git(tmp_path, "add", "pkg")
+    _git(tmp_path, "commit", "-q", "-m", "x")
+    installed = tmp_path / ".venv" / "site-packages" / "pkg"  # an install inside some other checkout
+    installed.mkdir(parents=True)
+    (installed / "__init__.py").write_text("")
+    assert len(system.git_sha(tmp_path / "pkg")) == 12
+    assert system.git_sha(installed) == ""
+    assert system.environment()["package_version"]
+
+
+def test_result_files_get_the_usual_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--no-timing",
+                     "--out", str(tmp_path / "r"), *FAST]) == 0
+        os.umask(0o077)
+        results.write_text(tmp_path / "private.txt", "x")
+    finally:
+        os.umask(old)
+    files = [p for p in (tmp_path / "r").rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"results.parquet", "results.csv", "summary.md", "run.json"}
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {oct(0o644)}
+    assert stat.S_IMODE((tmp_path / "private.txt").stat().st_mode) == 0o600  # the umask is respected
+
+
+def test_npy_at_a_folder_says_it_is_a_folder(tmp_path, capsys):
+    (tmp_path / "base_matrix.npy").write_bytes(b"")
+    with pytest.raises(SpecError, match="is a folder; expected a .npy file .*paper-dir:"):
+        make_dataset(f"npy:{tmp_path}")
+    assert main(["run", "--solver", "lu", "--dataset", f"npy:{tmp_path}", "--out", str(tmp_path / "r"), *FAST]) == 2
+    err = one_line_error(capsys)
+    assert "is a folder" in err and "no such file" not in err
+
+
+# -- errors: the user's are one line, a bug keeps its traceback ----------------------------------
+
+def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path):
+    def bug(args):
+        raise ValueError("a bug, not the user's doing")
+
+    monkeypatch.setattr(cli, "cmd_run", bug)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["run", "--out", str(tmp_path)])
+
+
+def test_user_errors_are_user_error_subclasses(tmp_path):
+    with pytest.raises(SpecError, match="dtype must be one of"):
+        runner.make_grid(["lu"], ["paper-3x3"], dtypes=["float16"])
+    with pytest.raises(DataFileError, match="no run.json there"):
+        RunFolder(tmp_path).read_manifest()
+    with pytest.raises(SpecError, match="n_test must be at least 1"):
+        make_dataset("paper-3x3", n_test=0)
+    from matinv_bench.solvers._torch import resolve_device
+
+    with pytest.raises(SpecError, match="device must be one of"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(SpecError, match="torch.cuda.is_available"):
+            resolve_device("cuda")
+    from matinv_bench.reporting.report import ReportError
+
+    assert issubclass(ReportError, UserError)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["reproduce", "table1", "--seeds", "0"], "--seeds must be at least 1"),
+    (["reproduce", "table2", "--paper-data", "/does/not/exist"], "no matrix_2_dataset/test_set.npy"),
+    (["run", "--dtype", "float64", "--resume", "/does/not/exist"], "no run.json there"),
+    (["report", "--results", "/does/not/exist"], "no such results folder"),
+])
+def test_errors_raised_for_user_input_stay_one_line(tmp_path, capsys, args, words):
+    if args[0] == "reproduce":
+        args = [*args, "--out", str(tmp_path)]
+    assert main(args) == 2
+    assert words in one_line_error(capsys)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_cuda_without_a_gpu_is_one_line(tmp_path, capsys):
+    assert main(["run", "--solver", "torch-inv", "--dataset", "paper-3x3", "--device", "cuda",
+                 "--out", str(tmp_path), *FAST]) == 2
+    assert "torch.cuda.is_available() is False" in one_line_error(capsys)
