@@ -53,6 +53,15 @@ def _two_values(action: argparse.Action) -> list[str]:
 LIST_OPTIONS = list(_list_options(build_parser()))
 
 
+def _command(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> list[str]:
+    """``path`` followed by a placeholder for each positional argument its command requires."""
+    for name in path:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[name]
+    positionals = [a for a in parser._actions if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]
+    return [*path, *(f"X{i}" for i, a in enumerate(positionals) if a.nargs is None)]
+
+
 def test_the_parser_has_list_options_everywhere():  # the test below must not pass vacuously
     commands = {path for path, _ in LIST_OPTIONS}
     assert {("run",), ("scaling",), ("reproduce", "table1"), ("reproduce", "scaling")} <= commands
@@ -64,6 +73,7 @@ def test_every_list_option_accumulates_when_repeated(path, action):
     parser = build_parser()
     flag, (a, b) = action.option_strings[0], _two_values(action)
     default = list(action.default) if isinstance(action.default, list) else action.default
+    path = tuple(_command(parser, path))
     repeated = parser.parse_args([*path, flag, a, flag, b])
     once = parser.parse_args([*path, flag, a, b])
     assert getattr(repeated, action.dest) == getattr(once, action.dest) == [action.type(a) if action.type else a,
