@@ -90,3 +90,31 @@ def test_float32_runs_in_float32(box):
     solver.prepare(box.A.astype(np.float32))
     X = solver.collect(solver.invert()).X
     assert X.dtype == np.float32 and np.abs(X - box.inv_ref).max() < 1e-4
+
+
+@pytest.mark.parametrize("spec", ["linear-approx[device=cpu]", "neumann[order=2,device=cpu]",
+                                  "mlp-2fc[recipe=none,device=cpu]"])
+def test_a_minus_a0_is_computed_inside_the_timed_call(spec, box):
+    """The paper compares the MLPs with the linear approximation: both pay for A - A0 in invert."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    solver = SOLVERS.build(spec).fit(box)
+    solver.prepare(box.A)
+    np.testing.assert_array_equal(solver._A.numpy(), box.A, err_msg="prepare must keep A itself")
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        solver.invert()
+    assert "aten::sub" in {e.name for e in prof.events()}
+    assert isinstance(solver._A0, torch.Tensor)
+
+
+def test_the_mlp_computes_its_training_features_inside_invert(box):
+    # the same map as the numpy features used in training, to the last bit in float64
+    import torch
+
+    solver = SOLVERS.build("mlp-2fc[recipe=none,device=cpu]").fit(box)
+    solver.prepare(box.A)
+    X = solver.collect(solver.invert()).X
+    with torch.no_grad():
+        ref = solver.model_(torch.from_numpy(solver.features(box.A))).numpy().reshape(X.shape)
+    np.testing.assert_array_equal(X, ref)

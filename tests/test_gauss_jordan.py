@@ -132,3 +132,18 @@ def test_single_matrix_path_pivots_and_flags(block):
     np.testing.assert_allclose(X, np.linalg.inv(A), rtol=1e-14, atol=1e-14)
     S = np.array([[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]])
     assert gauss_jordan_inplace(S.copy(), block)[1].tolist() == [True]
+
+
+def test_the_numpy_backend_is_a_numpy_solver_and_the_torch_backend_a_torch_one():
+    from matinv_bench.solvers._torch import TorchSolver
+    from matinv_bench.solvers.gauss_jordan import GaussJordan
+
+    numpy_gj, torch_gj = SOLVERS.build("gauss-jordan[block=2]"), SOLVERS.build("gauss-jordan[backend=torch,device=cpu]")
+    assert not isinstance(numpy_gj, TorchSolver) and isinstance(torch_gj, TorchSolver)
+    assert isinstance(numpy_gj, GaussJordan) and isinstance(torch_gj, GaussJordan)
+    assert (numpy_gj.library, numpy_gj.device, torch_gj.library) == ("numpy", "cpu", "torch")
+    assert (numpy_gj.name, numpy_gj.spec, numpy_gj.block) == ("gauss-jordan", "gauss-jordan[block=2]", 2)
+    assert torch_gj.spec == "gauss-jordan[backend=torch,device=cpu]"
+    numpy_gj.prepare(np.eye(3)[None])
+    torch_gj.prepare(np.eye(3)[None])
+    assert isinstance(numpy_gj._A, np.ndarray) and isinstance(torch_gj._A, torch.Tensor)

@@ -3,8 +3,11 @@ per-solver tests for the lifecycle. Solvers may set ``test_spec`` to a cheap var
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
+import torch
 
 from matinv_bench.datasets import make_dataset
 from matinv_bench.scoring import metrics
@@ -66,13 +69,22 @@ def _singular_batch() -> np.ndarray:
     return A
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if SOLVERS.get(s.split("[")[0]).family == "direct"])
+DIRECT = [s for s in SPECS if SOLVERS.get(s.split("[")[0]).family == "direct"]
+
+
+def _batches(spec: str) -> tuple[np.ndarray, np.ndarray]:
+    """A batch of 4 invertible 5 x 5 matrices and one whose matrix 2 is singular (SPD for Cholesky)."""
+    good, bad = np.random.default_rng(1).standard_normal((4, 5, 5)) + 5 * np.eye(5), _singular_batch()
+    if spec == "cholesky":
+        good, bad = good @ good.swapaxes(1, 2), bad @ bad.swapaxes(1, 2)  # SPD except the singular one (rank 4)
+        bad[2] = 0.0
+    return good, bad
+
+
+@pytest.mark.parametrize("spec", DIRECT)
 def test_direct_solvers_flag_singular_matrices(spec):
     solver = SOLVERS.build(spec)
-    A = _singular_batch()
-    if spec == "cholesky":
-        A = A @ A.swapaxes(1, 2)  # SPD except the singular one (rank 4)
-        A[2] = 0.0
+    A = _batches(spec)[1]
     solver.prepare(A)
     res = solver.collect(solver.invert())
     assert res.failed.tolist() == [False, False, True, False]
@@ -108,3 +120,70 @@ def test_cuda_request_without_cuda_is_a_clear_error():
 
     with pytest.raises(SpecError, match="torch.cuda.is_available"):
         SOLVERS.build("torch-inv[device=cuda]")
+
+
+@pytest.mark.parametrize("spec", DIRECT)
+def test_collect_reads_what_invert_returned_not_what_a_later_invert_left(spec):
+    # invert returns all that collect needs: an output collected after another batch's invert
+    # (and a fresh prepare of its own batch, whose scratch collect may read) is unchanged
+    good, bad = _batches(spec)
+    solver = SOLVERS.build(spec)
+    for A, other in ((good, bad), (bad, good)):
+        solver.prepare(A)
+        out = solver.invert()
+        expected = solver.collect(out)
+        solver.prepare(other)
+        solver.invert()
+        solver.prepare(A)
+        res = solver.collect(out)
+        assert res.failed.tolist() == expected.failed.tolist() and res.reason == expected.reason
+        np.testing.assert_array_equal(res.X, expected.X)
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, torch.nn.Module):
+        sa, sb = a.state_dict(), b.state_dict()
+        return sa.keys() == sb.keys() and all(
+            sa[k].dtype == sb[k].dtype and sa[k].device == sb[k].device and torch.equal(sa[k], sb[k]) for k in sa)
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    return a == b
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_learned_state_and_scratch_are_told_apart_by_name(spec, data):
+    """fit sets names ending in '_', prepare names starting with '_'; invert and collect set
+    nothing; and nothing after fit (not even a float32 batch) changes the learned state."""
+    solver = SOLVERS.build(spec)
+    if solver.skip(data) is not None:
+        pytest.skip(solver.skip(data))
+    config = set(vars(solver))
+    solver.fit(data)
+    learned = {k: v for k, v in vars(solver).items() if k not in config}
+    assert all(k.endswith("_") and not k.startswith("_") for k in learned), sorted(learned)
+    kept = copy.deepcopy(learned)
+    for dtype in (np.float32, np.float64):
+        solver.prepare(data.A.astype(dtype))
+        scratch = set(vars(solver)) - config - set(learned)
+        assert "_A" in scratch and all(k.startswith("_") and not k.endswith("_") for k in scratch), sorted(scratch)
+        before = dict(vars(solver))
+        solver.collect(solver.invert())
+        after = vars(solver)
+        assert after.keys() == before.keys(), f"invert or collect set {sorted(after.keys() - before.keys())}"
+        assert all(after[k] is before[k] for k in before), "invert or collect replaced an attribute"
+    changed = [k for k in learned if not _equal(kept[k], getattr(solver, k))]
+    assert not changed, f"prepare/invert/collect changed the learned state {changed}"
+
+
+@pytest.mark.parametrize("spec", ["lu", "numpy-inv", "cholesky", "qr"])
+def test_the_per_matrix_pass_after_a_batched_error_runs_in_collect_not_in_the_timed_call(spec):
+    solver = SOLVERS.build(spec)
+    calls: list[int] = []
+    batched = solver._batched
+    solver._batched = lambda A: calls.append(len(A)) or batched(A)
+    solver.prepare(_batches(spec)[1])
+    out = solver.invert()
+    assert calls == [4], f"the timed call ran {calls}: one batched call, and nothing per matrix"
+    res = solver.collect(out)
+    assert calls == [4, 1, 1, 1, 1]
+    assert res.failed.tolist() == [False, False, True, False] and "per-matrix pass" in res.reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from matinv_bench.solvers import SOLVERS, torch_linalg
 from matinv_bench.system import pinned_threads
@@ -34,3 +35,21 @@ def test_singular_matrices_are_still_flagged_one_at_a_time():
     solver.prepare(A)
     res = solver.collect(solver.invert())
     assert res.failed.tolist() == [False, True, False] and "1 of 3" in res.reason
+
+
+@pytest.mark.parametrize(("version", "affected"), [("2.13.0+cpu", True), ("2.9.1", True), ("2.14.0a0+git1234", True),
+                                                   ("2.14.0", False), ("2.15.1+cu128", False), ("3.0", False)])
+def test_the_workaround_lifts_itself_from_the_release_with_the_fix(monkeypatch, version, affected):
+    monkeypatch.setattr(torch, "__version__", version)
+    assert torch_linalg.batched_lu_is_affected() is affected
+    n = torch_linalg.CPU_BATCHED_LU_MAX_N
+    shapes = []
+    inv_ex = torch.linalg.inv_ex
+    monkeypatch.setattr(torch.linalg, "inv_ex", lambda A: shapes.append(tuple(A.shape)) or inv_ex(A))
+    A = _batch(n)
+    with pinned_threads(1):  # one thread: the batched call is right on any torch
+        solver = SOLVERS.build("torch-inv[device=cpu]")
+        solver.prepare(A)
+        res = solver.collect(solver.invert())
+    assert shapes == ([(n, n)] * 3 if affected else [(3, n, n)])
+    assert not res.failed.any(), res.reason

@@ -9,10 +9,29 @@ Lifecycle, called by the runner (and by asv and pytest-benchmark) in this order:
     out = solver.invert()             # the ONLY timed call; batched over (B, n, n)
     result = solver.collect(out)      # untimed: back to numpy, per-matrix failures
 
-``invert`` must be repeatable: it may not consume or modify what ``prepare`` stored, and
-solvers never modify the caller's array. A matrix the solver cannot invert (a singular
-pivot, a failed factorisation, a diverging iteration) comes back as NaN *and* is flagged in
-``Inversion.failed`` with a reason, so it is counted, never silently averaged.
+``invert`` returns everything ``collect`` needs (e.g. ``(X, info)``), and ``collect(out)``
+depends only on ``out`` and on the batch's scratch (below), which ``invert`` reads but never
+modifies; so ``invert`` is repeatable, and an older ``out`` can still be collected after another
+``invert``. Solvers never modify the caller's array. A matrix the solver cannot invert (a
+singular pivot, a failed factorisation, a diverging iteration) comes back as NaN *and* is
+flagged in ``Inversion.failed`` with a reason, so it is counted, never silently averaged. Work
+that only tells which matrices failed (e.g. a per-matrix pass after a batched call raised)
+belongs in ``collect``, outside the timed call.
+
+Attribute names tell what an attribute is:
+
+- configuration, from the spec (``__init__``): plain names (``order``, ``block``, ``device``);
+- learned state, set by ``fit`` only: a trailing underscore (``model_``, ``base_``, ``X0_``,
+  ``eps_``, ``n_``, ``fit_info_``); ``prepare``, ``invert`` and ``collect`` never change it;
+- per-batch scratch, set by ``prepare`` only: a leading underscore (``_A``, ``_A0``, ``_X0``,
+  ``_model``): the batch and whatever else the timed call reads, where it runs and in the
+  batch's precision;
+- ``invert`` and ``collect`` set no attributes at all.
+
+There is one ``prepare`` (:meth:`Solver.prepare`); a solver adapts it through three hooks:
+``check_batch`` (refuse a batch this solver cannot take), ``place`` (where the timed call's
+arrays live: numpy here, torch tensors on the device in :mod:`._torch`) and ``batch_scratch``
+(further scratch, such as A0 and inv(A0) in the batch's precision).
 """
 
 from __future__ import annotations
@@ -78,7 +97,11 @@ class Solver(ABC):
       library  the runtime of the timed call ("numpy" or "torch"); the runner groups cells by
                it, because idle BLAS threads of one library starve the other's on small machines
     Instance attributes set by the registry: ``spec`` (canonical string) and ``params``.
-    Learned state lives in attributes ending in ``_``.
+
+    Naming rule (see the module docstring): configuration has plain names; learned state, set
+    by ``fit`` only, ends in ``_`` (``model_``, ``base_``, ``fit_info_``); per-batch scratch, set
+    by ``prepare`` only, starts with ``_`` (``_A``, ``_A0``, ``_model``); ``invert`` and
+    ``collect`` set nothing. ``invert`` returns all that ``collect`` reads besides the scratch.
     """
 
     name: ClassVar[str] = "?"
@@ -97,15 +120,40 @@ class Solver(ABC):
         return self
 
     def prepare(self, A: np.ndarray) -> None:
-        """Untimed: validate ``A`` (B, n, n) and keep a private copy for :meth:`invert`."""
-        self.A_ = check_stack(A).copy()
+        """Untimed: validate ``A`` (B, n, n) and store the batch's scratch for :meth:`invert`.
+
+        ``self._A`` becomes a private copy of ``A`` (placed by :meth:`place`, same precision);
+        :meth:`batch_scratch` adds the rest. Subclasses adapt the hooks, not this method.
+        Raises :class:`InputError` before anything is stored if the batch is refused.
+        """
+        A = check_stack(A)
+        self.check_batch(A)
+        scratch = {"_A": self.place(A), **self.batch_scratch(A)}
+        for name, value in scratch.items():
+            setattr(self, name, value)
+        self.sync()
+
+    def check_batch(self, A: np.ndarray) -> None:
+        """Raise :class:`InputError` if this (fitted) solver cannot take the valid stack ``A``."""
+
+    def place(self, x: np.ndarray, dtype: Any = None) -> Any:
+        """A private C-ordered copy of ``x``, in ``dtype`` (default: its own), where ``invert`` runs."""
+        return np.array(x, dtype=dtype, order="C", copy=True)
+
+    def batch_scratch(self, A: np.ndarray) -> dict[str, Any]:
+        """Further per-batch scratch for the validated stack ``A``, by attribute name (each
+        starting with ``_``); :meth:`prepare` stores it. Empty by default."""
+        return {}
 
     @abstractmethod
     def invert(self) -> Any:
-        """The timed call: invert every matrix given to :meth:`prepare`."""
+        """The timed call: invert every matrix given to :meth:`prepare`; return all that
+        :meth:`collect` needs. Reads the scratch, modifies nothing, sets no attributes."""
 
     def collect(self, out: Any) -> Inversion:
-        """Untimed: turn ``invert``'s output into numpy and flag non-finite matrices."""
+        """Untimed: turn ``invert``'s output into numpy and flag non-finite matrices.
+
+        Depends only on ``out`` and on the scratch of :meth:`prepare`; sets no attributes."""
         X = np.asarray(out)
         failed = ~np.isfinite(X).all(axis=(1, 2))
         reason = None

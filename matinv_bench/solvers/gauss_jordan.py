@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from matinv_bench.solvers._torch import TorchSolver, to_numpy
-from matinv_bench.solvers.base import Inversion, check_stack, mark_failed, register
+from matinv_bench.solvers.base import Inversion, Solver, mark_failed, register
 from matinv_bench.specs import check_int
 
 BACKENDS = ("numpy", "torch")
@@ -161,37 +161,35 @@ def gauss_jordan_inplace(X, block: int = 0):
 
 
 @register("gauss-jordan")
-class GaussJordan(TorchSolver):
+class GaussJordan(Solver):
     """Gauss-Jordan with partial pivoting; ``backend=numpy`` (CPU) or ``backend=torch``;
     ``block=0`` unblocked (rank-1 updates), ``block=b`` blocked (matrix products outside panels
-    of at most b columns)."""
+    of at most b columns).
+
+    Building it gives the backend's own class: :class:`NumpyGaussJordan` (a plain numpy solver,
+    ``library="numpy"``) or :class:`TorchGaussJordan` (a :class:`TorchSolver`). Both share this
+    ``invert``, which returns ``(X, singular, overflow)``, and ``collect``.
+    """
 
     family = "direct"
 
-    def __init__(self, backend: str = "numpy", device: str = "auto", block: int = 0):
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        self.backend, self.block = backend, check_int("block", block, 0)  # 0: unblocked
-        if backend == "numpy":
-            if device not in ("auto", "cpu"):
-                raise ValueError(f"backend=numpy runs on the CPU only, got device={device!r}")
-            self.library, self.device = "numpy", "cpu"
-        else:
-            super().__init__(device)
+    def __new__(cls, backend: str = "numpy", device: str = "auto", block: int = 0):
+        if cls is GaussJordan:
+            if backend not in BACKENDS:
+                raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+            cls = TorchGaussJordan if backend == "torch" else NumpyGaussJordan
+        return super().__new__(cls)
 
-    def prepare(self, A: np.ndarray) -> None:
-        if self.backend == "torch":
-            super().prepare(A)
-        else:
-            self.A_ = check_stack(A).copy()
+    def __init__(self, backend: str = "numpy", device: str = "auto", block: int = 0):
+        self.backend, self.block = backend, check_int("block", block, 0)  # 0: unblocked
 
     def invert(self):
-        X, self.singular_, self.overflow_ = gauss_jordan_inplace(_copy(self.A_), self.block)
-        return X
+        return gauss_jordan_inplace(_copy(self._A), self.block)
 
     def collect(self, out) -> Inversion:
-        X = to_numpy(out).copy()
-        singular, overflow = to_numpy(self.singular_), to_numpy(self.overflow_)
+        X, singular, overflow = out
+        X = to_numpy(X).copy()
+        singular, overflow = to_numpy(singular), to_numpy(overflow)
         result = super().collect(mark_failed(X, singular | overflow))
         reasons = [f"{what}: {mask.sum()} of {len(mask)} matrices" for what, mask in (
             ("singular pivot (zero after partial pivoting)", singular),
@@ -202,3 +200,26 @@ class GaussJordan(TorchSolver):
 
     def flops(self, n: int) -> float:
         return 2.0 * n**3
+
+
+class NumpyGaussJordan(GaussJordan):
+    """``gauss-jordan[backend=numpy]``: numpy arrays on the CPU."""
+
+    library = "numpy"
+
+    def __init__(self, backend: str = "numpy", device: str = "auto", block: int = 0):
+        if backend != "numpy":
+            raise ValueError(f"{type(self).__name__} is the numpy backend, got backend={backend!r}")
+        if device not in ("auto", "cpu"):
+            raise ValueError(f"backend=numpy runs on the CPU only, got device={device!r}")
+        super().__init__(backend, device, block)
+
+
+class TorchGaussJordan(GaussJordan, TorchSolver):
+    """``gauss-jordan[backend=torch]``: torch tensors on ``device``."""
+
+    def __init__(self, backend: str = "torch", device: str = "auto", block: int = 0):
+        if backend != "torch":
+            raise ValueError(f"{type(self).__name__} is the torch backend, got backend={backend!r}")
+        GaussJordan.__init__(self, backend, device, block)
+        TorchSolver.__init__(self, device)

@@ -5,8 +5,11 @@
 - ``cholesky``: potrf + potri (``scipy.linalg.inv(assume_a="pos")``), n^3 flops; SPD only.
 - ``qr``: geqrf + orgqr (``numpy.linalg.qr``), then trtrs for R X = Q^T, 11/3 n^3 flops.
 
-The batched calls raise on the first singular matrix; the slow per-matrix path below then
-finds which ones failed, so a singular matrix costs its own cell some time but never the run.
+The batched calls raise on the first singular matrix. ``invert`` (the timed call) then returns
+the error instead of a result, and ``collect`` (untimed) finds the failed matrices with a slow
+per-matrix pass. The reason says so: the time of such a batch is that of a batched call that
+ended at its error (scipy stops at the first singular matrix, numpy after the whole batch). A
+singular matrix costs its own cell some time but never the run.
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ def _per_matrix(fn: Callable[[np.ndarray], np.ndarray], A: np.ndarray) -> tuple[
 
 
 class _BatchedLapack(Solver):
-    """Shared lifecycle: one batched call, and the per-matrix fallback on LinAlgError."""
+    """Shared lifecycle: one batched call, timed; on LinAlgError, the per-matrix pass in ``collect``.
+
+    ``invert`` returns ``(X, None)``, or ``(None, error)`` when the batched call raised.
+    """
 
     family = "direct"
     failure_reason = "singular matrix"
@@ -40,19 +46,22 @@ class _BatchedLapack(Solver):
     def _batched(self, A: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def invert(self) -> np.ndarray:
+    def invert(self) -> tuple[np.ndarray | None, np.linalg.LinAlgError | None]:
         try:
-            X = self._batched(self.A_)
-            self.failed_ = None
-        except np.linalg.LinAlgError:
-            X, self.failed_ = _per_matrix(self._batched, self.A_)
-        return X
+            return self._batched(self._A), None
+        except np.linalg.LinAlgError as exc:
+            return None, exc
 
-    def collect(self, out: np.ndarray) -> Inversion:
-        result = super().collect(out)
-        if self.failed_ is not None and self.failed_.any():
-            result.failed |= self.failed_
-            result.reason = f"{self.failure_reason}: {self.failed_.sum()} of {len(self.failed_)} matrices"
+    def collect(self, out: tuple[np.ndarray | None, np.linalg.LinAlgError | None]) -> Inversion:
+        X, error = out
+        if error is None:
+            return super().collect(X)
+        X, failed = _per_matrix(self._batched, self._A)  # untimed: which matrices failed
+        result = super().collect(X)
+        if failed.any():
+            result.failed |= failed
+            result.reason = (f"{self.failure_reason}: {failed.sum()} of {len(failed)} matrices (the timed batched call "
+                             f"ended at its error; an untimed per-matrix pass found them)")
         return result
 
 

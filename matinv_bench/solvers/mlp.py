@@ -2,7 +2,9 @@
 
 Architecture: n^2 inputs -> hidden -> (hidden ->) n^2 outputs, ReLU between layers.
 Input: on a box dataset (one with ``base`` and ``eps``) the normalised perturbation
-T = (A - A0) / eps, as in the authors' code; on other datasets the matrix A itself.
+T = (A - A0) / eps, as in the authors' code; on other datasets the matrix A itself. ``prepare``
+stores A itself and the timed ``invert`` computes T, in A's precision: the subtraction is part of
+the method's cost, as it is for ``linear-approx`` and ``neumann``, which the paper compares.
 Output: the inverse, flattened. Default width 8 n^2 (the paper's 32 for 2x2, 72 for 3x3 and
 2048 for 16x16); the paper's small net of Section 5.3 is ``mlp-2fc[hidden=8]`` on 2x2.
 
@@ -13,17 +15,17 @@ trained weights live in :mod:`matinv_bench.solvers.learned.training`; ``fit_info
 
 from __future__ import annotations
 
+import copy
 from typing import ClassVar
 
 import numpy as np
 import torch
 
-from matinv_bench.errors import TooLargeError
-from matinv_bench.solvers._torch import TorchSolver
-from matinv_bench.solvers.base import check_stack, register
+from matinv_bench.errors import InputError, TooLargeError
+from matinv_bench.solvers._torch import TORCH_DTYPES, TorchSolver, torch_dtype
+from matinv_bench.solvers.base import register
 from matinv_bench.solvers.learned import training
 from matinv_bench.solvers.learned.architecture import (
-    TORCH_DTYPES,
     build_mlp,
     default_hidden,
     mlp_flops,
@@ -34,7 +36,14 @@ from matinv_bench.system import available_memory
 
 
 class MLPSolver(TorchSolver):
-    """Base of ``mlp-2fc`` and ``mlp-3fc``; subclasses set ``layers``."""
+    """Base of ``mlp-2fc`` and ``mlp-3fc``; subclasses set ``layers``.
+
+    ``fit`` learns ``model_`` (on the device), ``n_``, ``base_`` and ``eps_``. ``prepare`` keeps
+    A itself (``_A``), A0 in A's precision (``_A0``) and the network in A's precision
+    (``_model``: ``model_`` itself, or a cast copy when their precisions differ, so that a
+    float32 batch never changes the learned float64 weights). The timed ``invert`` computes the
+    features (A - A0) / eps and runs the network.
+    """
 
     family = "learned"
     layers: ClassVar[int] = 2
@@ -69,7 +78,7 @@ class MLPSolver(TorchSolver):
         self.fit_info_ = {"train_recipe": "none", "train_steps": 0}
         if self.recipe != "none":
             self.fit_info_ = training.fit(net, data, self.recipe)
-        self.model_.eval()
+        self.model_.to(self.device).eval()  # weights loaded from the cache arrive on the CPU
         return self
 
     def trainee(self, data) -> training.Trainee:
@@ -89,22 +98,31 @@ class MLPSolver(TorchSolver):
                                 self.features, self.spec)
 
     def features(self, A: np.ndarray) -> np.ndarray:
-        """The network's input for matrices A: T = (A - A0) / eps on boxes, else A; flattened."""
+        """The network's input for matrices A: T = (A - A0) / eps on boxes, else A; flattened.
+
+        Training uses this numpy form; ``invert`` computes the same map in torch, timed."""
         X = A if self.base_ is None else (A - self.base_) / self.eps_
         return X.reshape(len(A), -1)
 
-    def prepare(self, A: np.ndarray) -> None:
-        A = check_stack(A)
-        if A.shape[-1] != self.n_:
-            raise ValueError(f"this network was built for {self.n_} x {self.n_} matrices, got {A.shape[-1]}")
-        dtype = torch.float32 if A.dtype == np.float32 else torch.float64
-        self.model_ = self.model_.to(device=self.device, dtype=dtype)
-        self.A_ = torch.from_numpy(self.features(A.astype(np.float64)).copy()).to(self.device, dtype)
-        self.sync()
+    def check_batch(self, A: np.ndarray) -> None:
+        n = getattr(self, "n_", None)
+        if n is None:
+            raise InputError(f"{self.name} has no network yet: call fit(data) first")
+        if A.shape[-1] != n:
+            raise InputError(f"this network was built for {n} x {n} matrices, got {A.shape[-1]} x {A.shape[-1]}")
+
+    def batch_scratch(self, A: np.ndarray) -> dict:
+        dtype = torch_dtype(A.dtype)
+        model = self.model_
+        if next(model.parameters()).dtype != dtype:
+            model = copy.deepcopy(model).to(dtype=dtype)
+        return {"_model": model, "_A0": None if self.base_ is None else self.place(self.base_, A.dtype)}
 
     def invert(self):
         with torch.inference_mode():
-            return self.model_(self.A_).reshape(-1, self.n_, self.n_)
+            A = self._A
+            T = A if self._A0 is None else (A - self._A0) / self.eps_
+            return self._model(T.reshape(len(A), -1)).reshape(-1, self.n_, self.n_)
 
     def flops(self, n: int) -> float:
         return mlp_flops(n, self.width(n), self.layers)

@@ -54,16 +54,16 @@ class NewtonSchulz(BaseInverseSolver):
         self.needs_base = init == "base"
 
     def invert(self):
-        A = self.A_
+        A = self._A
         eye = torch.eye(A.shape[-1], dtype=A.dtype, device=A.device)
-        X = self.X0_.expand_as(A) if self.init == "base" else scaled_start(A)
+        X = self._X0.expand_as(A) if self.init == "base" else scaled_start(A)
         for _ in range(self.steps):
             X = X + X @ (eye - A @ X)
         return X
 
     def collect(self, out) -> Inversion:
-        result = super().collect(out)
-        A = to_numpy(self.A_).astype(np.float64)
+        result = super().collect(to_numpy(out).copy())  # a copy: marking failures leaves out as it was
+        A = to_numpy(self._A).astype(np.float64)
         with np.errstate(all="ignore"):
             res = np.linalg.norm(np.eye(A.shape[-1]) - A @ np.nan_to_num(result.X), axis=(1, 2))
         unconverged = ~(res <= self.tol) & ~result.failed

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+from matinv_bench.solvers._torch import TORCH_DTYPES  # noqa: F401  (the one dtype mapping, re-exported)
 
 
 def default_hidden(n: int) -> int:
