@@ -11,7 +11,7 @@ from pathlib import Path
 
 from matinv_bench import __version__
 from matinv_bench.engine import options
-from matinv_bench.errors import DataFileError, SpecError, TooLargeError, UserError
+from matinv_bench.errors import DataFileError, SpecError, UserError
 
 EPILOG = """examples:
   matinv-bench run                                  # the quick suite, results in results/quick-<time>/
@@ -173,6 +173,7 @@ def cmd_run(args) -> int:
     from matinv_bench.experiments.common import command_line
     from matinv_bench.experiments.suites import SUITES
     from matinv_bench.reporting import results
+    from matinv_bench.reporting.aggregate import seeds_table
 
     suite = SUITES[args.suite]
     seeds = range(args.seeds if args.seeds is not None else suite.seeds)
@@ -181,13 +182,12 @@ def cmd_run(args) -> int:
         cells, out, grid = _resumed_grid(args)
     else:
         solvers, datasets = args.solver or suite.solvers, args.dataset or suite.datasets
-        check_grid_size({"solver": len(solvers), "dataset": len(datasets), "seed": len(seeds),
-                         "dtype": len(args.dtype)})
         cells = make_grid(solvers, datasets, seeds, args.dtype, args.device)
         out = args.out or Path("results") / f"{args.suite if not (args.solver or args.dataset) else 'run'}-{datetime.now():%Y%m%d-%H%M%S}"
         command = command_line(args)
         grid = dict(n_test=args.n_matrices, threads=args.threads, warmup_s=args.warmup, min_run_s=args.min_time,
                     time_it=not args.no_timing, cell_timeout=args.cell_timeout, command=command,
+                    keep_times=True,  # every timed block in the row, for compare's rank test
                     title=f"matinv-bench run ({args.suite if not (args.solver or args.dataset) else 'custom grid'})")
     out = results.prepare_out_dir(out)
     if args.retrain:  # learned solvers train again even when a cached model exists (read by training.fit)
@@ -202,6 +202,8 @@ def cmd_run(args) -> int:
             raise
     if not args.quiet:
         print(results.summary_table(df, fmt="simple", reason_width=80))  # whole reasons in summary.md
+        if seeds := seeds_table(df, fmt="simple"):
+            print("\n" + seeds)
     counts = df["status"].value_counts().to_dict()
     print(f"\n{len(df)} cells: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES))
     print(f"wrote {out}/results.parquet, results.csv and summary.md (one file per cell in {out}/cells)")
@@ -212,29 +214,6 @@ def cmd_run(args) -> int:
         print(f"matinv-bench: error: no cell succeeded ({others}){why}", file=sys.stderr)
         return 1
     return 0
-
-
-# the most cells one run may hold: each costs a few KiB of memory (its row) and of disk (its cell
-# file), and a grid this large is almost always a typo (--seeds 1000000000)
-MAX_CELLS = 1_000_000
-BYTES_PER_CELL = 8 * 1024  # its row (about 45 values) as a dict and a DataFrame row, its manifest entry
-
-
-def check_grid_size(dims: dict[str, int]) -> int:
-    """The number of cells of a grid with these dimension sizes (e.g. ``{"solver": 2, "seed": 3}``),
-    counted before any cell is made; :class:`TooLargeError` naming the count and an estimate of its
-    memory if it exceeds :data:`MAX_CELLS`."""
-    from matinv_bench.system import available_memory
-
-    count = 1
-    for size in dims.values():
-        count *= int(size)
-    need = count * BYTES_PER_CELL
-    if count > MAX_CELLS or need > available_memory() // 2:
-        parts = " x ".join(f"{size:,} {name}{'s' if size != 1 else ''}" for name, size in dims.items())
-        raise TooLargeError(f"the grid has {count:,} cells ({parts}), which would need about "
-                            f"{need / 2**30:,.1f} GiB for their rows alone; the limit is {MAX_CELLS:,} cells")
-    return count
 
 
 def _check_run_values(args, seeds: range) -> None:
@@ -278,7 +257,8 @@ def _resumed_grid(args) -> tuple[list, Path, dict]:
         s = manifest["settings"]
         grid = dict(n_test=s["n_test"], threads=s["threads"], warmup_s=s["warmup_s"], min_run_s=s["min_run_s"],
                     time_it=s["time_it"], title=manifest["title"], command=manifest["command"],
-                    cell_timeout=args.cell_timeout if args.cell_timeout is not None else s.get("cell_timeout"))
+                    cell_timeout=args.cell_timeout if args.cell_timeout is not None else s.get("cell_timeout"),
+                    keep_times=s.get("keep_times", False))
     except (KeyError, TypeError) as exc:
         raise DataFileError(f"cannot resume {str(args.resume)!r}: run.json is malformed "
                             f"({type(exc).__name__}: {exc})") from None

@@ -170,10 +170,10 @@ def test_prepare_out_dir_makes_the_folder_and_its_parents(tmp_path):
 # -- grids too large to hold ---------------------------------------------------------------------
 
 def test_a_billion_seeds_is_refused_before_any_cell_is_made(tmp_path, capsys, monkeypatch):
-    def no_grid(*args, **kwargs):
-        raise AssertionError("the grid was built before its size was checked")
+    def no_cell(*args, **kwargs):
+        raise AssertionError("a cell was made before the grid's size was checked")
 
-    monkeypatch.setattr(runner, "make_grid", no_grid)
+    monkeypatch.setattr(runner, "Cell", no_cell)
     out = tmp_path / "r"
     assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--seeds", "1000000000",
                  "--out", str(out), *FAST]) == 2
@@ -183,10 +183,10 @@ def test_a_billion_seeds_is_refused_before_any_cell_is_made(tmp_path, capsys, mo
 
 
 def test_grid_size_check():
-    assert cli.check_grid_size({"solver": 3, "dataset": 4, "seed": 10, "dtype": 2}) == 240
-    assert cli.check_grid_size({"seed": cli.MAX_CELLS}) == cli.MAX_CELLS
+    assert runner.check_grid_size({"solver": 3, "dataset": 4, "seed": 10, "dtype": 2}) == 240
+    assert runner.check_grid_size({"seed": runner.MAX_CELLS}) == runner.MAX_CELLS
     with pytest.raises(TooLargeError, match=r"1,000,001 cells \(1,000,001 seeds\)"):
-        cli.check_grid_size({"seed": cli.MAX_CELLS + 1})
+        runner.check_grid_size({"seed": runner.MAX_CELLS + 1})
 
 
 # -- sizes that cannot fit -----------------------------------------------------------------------
@@ -380,3 +380,15 @@ def test_device_cuda_without_a_gpu_is_one_line(tmp_path, capsys):
     assert main(["run", "--solver", "torch-inv", "--dataset", "paper-3x3", "--device", "cuda",
                  "--out", str(tmp_path), *FAST]) == 2
     assert "torch.cuda.is_available() is False" in one_line_error(capsys)
+
+
+# -- every command that builds a grid refuses one too large to hold ------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["reproduce", "where-can", "--seeds", "1000000000", "--solver", "lu"],
+    ["reproduce", "table2", "--seeds", "1000000000", "--recipe", "tiny"],
+])
+def test_experiments_refuse_a_huge_grid_at_once(argv, capsys, tmp_path):
+    assert main([*argv, "--out", str(tmp_path / "x")]) == 2
+    err = one_line_error(capsys)
+    assert "cells" in err and "1,000,000,000" in err

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from matinv_bench.cli import build_parser, main
-from matinv_bench.engine.runner import Cell, run_grid
+from matinv_bench.engine.hooks import Hook
+from matinv_bench.engine.runner import Cell, make_grid, run_grid
 from matinv_bench.experiments import where_can
 from matinv_bench.experiments.common import dated_folder
 from matinv_bench.reporting.results import read_results
@@ -172,3 +173,23 @@ def test_bad_engine_options_give_one_line(tmp_path, capsys, args, words):
     assert main([a.format(tmp=tmp_path) for a in args]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1
+
+
+# -- hooks: columns from before(), and a hook that raises --------------------------------------
+
+class AddsColumns(Hook):
+    def before(self, cell, solver):
+        return {"planned_by_hook": cell.solver}
+
+
+class Raises(Hook):
+    def before(self, cell, solver):
+        raise RuntimeError("planted")
+
+
+def test_columns_from_a_hooks_before_reach_the_row_and_a_raising_hook_fails_only_its_cell():
+    cells = make_grid(["lu", "qr"], ["spd[n=4,cond=10]"])
+    df = run_grid(cells, None, n_test=4, time_it=False, progress=False, hook=f"{__name__}:AddsColumns")
+    assert (df["status"] == "ok").all() and list(df["planned_by_hook"]) == list(df["solver"])
+    df = run_grid(cells, None, n_test=4, time_it=False, progress=False, hook=f"{__name__}:Raises")
+    assert (df["status"] == "failed").all() and df["reason"].str.contains("RuntimeError: planted").all()

@@ -42,7 +42,7 @@ from matinv_bench.reporting import results
 from matinv_bench.scoring import metrics
 from matinv_bench.solvers import SOLVERS, Solver
 from matinv_bench.specs import parse_spec
-from matinv_bench.system import default_threads, pinned_threads
+from matinv_bench.system import available_memory, default_threads, pinned_threads
 
 DTYPES = ("float64", "float32")
 _progress = Progress  # the bar under its former name, for callers that still import it
@@ -86,12 +86,36 @@ def with_device(spec: str, device: str | None) -> str:
     return f"{name}[{body}]"
 
 
+# the most cells one run may hold: each costs a few KiB of memory (its row) and of disk (its cell
+# file), and a grid this large is almost always a typo (--seeds 1000000000)
+MAX_CELLS = 1_000_000
+BYTES_PER_CELL = 8 * 1024  # its row (about 45 values) as a dict and a DataFrame row, its manifest entry
+
+
+def check_grid_size(dims: dict[str, int]) -> int:
+    """The number of cells of a grid with these dimension sizes (e.g. ``{"solver": 2, "seed": 3}``),
+    counted before any cell is made; :class:`TooLargeError` naming the count and an estimate of its
+    memory if it exceeds :data:`MAX_CELLS`."""
+    count = 1
+    for size in dims.values():
+        count *= int(size)
+    need = count * BYTES_PER_CELL
+    if count > MAX_CELLS or need > available_memory() // 2:
+        parts = " x ".join(f"{size:,} {name}{'s' if size != 1 else ''}" for name, size in dims.items())
+        raise TooLargeError(f"the grid has {count:,} cells ({parts}), which would need about "
+                            f"{need / 2**30:,.1f} GiB for their rows alone; the limit is {MAX_CELLS:,} cells")
+    return count
+
+
 def make_grid(solvers: Iterable[str], datasets: Iterable[str], seeds: Iterable[int] = (0,),
               dtypes: Iterable[str] = ("float64",), device: str | None = None) -> list[Cell]:
     """Validate every spec (raising SpecError on the first bad one) and list the cells,
-    grouped by library and dataset."""
+    grouped by library and dataset; a grid too large to hold is refused before any cell is made
+    (:func:`check_grid_size`)."""
+    solvers, datasets, dtypes = list(solvers), list(datasets), list(dtypes)
+    seeds = seeds if isinstance(seeds, range) else list(seeds)
+    check_grid_size({"solver": len(solvers), "dataset": len(datasets), "seed": len(seeds), "dtype": len(dtypes)})
     solvers = [with_device(s, device) for s in solvers]
-    dtypes = list(dtypes)
     for d in dtypes:
         if d not in DTYPES:
             raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {d!r}")
@@ -243,7 +267,7 @@ def run_here(cell: Cell, settings: Settings) -> dict:
     threads = settings.threads or default_threads()
     n_test = cell.n_test if cell.n_test is not None else settings.n_test
     with pinned_threads(threads) as pinned:
-        row = _before(cell, settings)
+        row, extra = _before(cell, settings)
         if row is None:
             try:
                 data = _dataset(cell.dataset, n_test, cell.seed)
@@ -257,22 +281,28 @@ def run_here(cell: Cell, settings: Settings) -> dict:
                 row = run_cell(cell, data, warmup_s=settings.warmup_s, min_run_s=settings.min_run_s,
                                time_it=settings.time_it, keep_times=settings.keep_times,
                                hook=load_hook(settings.hook, settings.hook_args))
+            row = {**extra, **row}
     return checkpoint.plain_row({**row, **pinned, **machine()})
 
 
-def _before(cell: Cell, settings: Settings) -> dict | None:
-    """The row of a cell that the hook skips before its dataset is built, else None."""
+def _before(cell: Cell, settings: Settings) -> tuple[dict | None, dict]:
+    """``(row, columns)``: the row of a cell that the hook skips (or that fails in the hook)
+    before its dataset is built, else None; and the columns the hook adds to the cell's row."""
     hook = load_hook(settings.hook, settings.hook_args)
     if hook is None:
-        return None
+        return None, {}
     try:
         solver = SOLVERS.build(cell.solver)
     except SpecError:
         solver = None
-    extra = hook.before(cell, solver) or {}
+    try:
+        extra = hook.before(cell, solver) or {}
+    except Exception as exc:  # a hook's bug is the cell's failure, not the end of the sweep
+        return {**_base_row(cell, solver, None), "status": "failed",
+                "reason": f"hook {settings.hook}: {type(exc).__name__}: {exc}"}, {}
     if extra.get("status") == "skipped":
-        return {**_base_row(cell, solver, None), **extra}
-    return None
+        return {**_base_row(cell, solver, None), **extra}, {}
+    return None, extra
 
 
 _ONE_AT_A_TIME = threading.Lock()

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from matinv_bench.engine import options
-from matinv_bench.engine.runner import make_grid, run_grid
+from matinv_bench.engine.runner import check_grid_size, make_grid, run_grid
 from matinv_bench.errors import DataFileError, SpecError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import add_engine_arguments, output_folder, resume_hint
@@ -237,6 +237,8 @@ def run_table(table: str, args: argparse.Namespace) -> int:
     if own:
         notes.append(f"- {', '.join(own)}: our own integer base (see `matinv-bench list`), "
                      "not the authors'; their figures go beside the `paper-dir:` rows of their base (`--paper-data`).")
+    check_grid_size({"solver": len(_mlps(table, args.recipe, 0)) + len(BASELINES), "dataset": len(datasets),
+                     "seed": args.seeds})  # before the loop below builds them
     cells = []
     for seed in range(args.seeds):
         specs = _mlps(table, args.recipe, seed) + list(BASELINES)

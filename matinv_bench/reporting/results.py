@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from matinv_bench.errors import DataFileError
+from matinv_bench.reporting.aggregate import seeds_table
 
 STATUSES = ("ok", "skipped", "failed")
 
@@ -190,4 +191,7 @@ def write_summary(df: pd.DataFrame, folder: Path, title: str, command: str) -> N
         summary_table(df),
         "",
     ]
+    seeds = seeds_table(df)
+    if seeds:
+        lines += [seeds, ""]
     write_text(folder / "summary.md", "\n".join(lines))
