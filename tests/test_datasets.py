@@ -169,3 +169,12 @@ def test_sizes_that_do_not_fit_in_memory_are_refused_with_the_bytes():
 
 def test_data_file_error_is_a_value_error():
     assert issubclass(DataFileError, ValueError)
+
+
+def test_an_exactly_singular_matrix_with_a_zero_column_gets_a_nan_reference(tmp_path):
+    A = np.random.default_rng(0).standard_normal((3, 6, 6))
+    A[1][:, 2] = 0.0  # mpmath's LU used to fail on this with a TypeError
+    np.save(tmp_path / "s.npy", A)
+    data = make_dataset(f"npy:{tmp_path / 's.npy'}")
+    assert np.isnan(data.inv_ref[1]).all()
+    assert np.isfinite(data.inv_ref[[0, 2]]).all()

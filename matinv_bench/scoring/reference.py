@@ -74,7 +74,9 @@ def mpmath_inverse(A: np.ndarray, digits: int = 60) -> np.ndarray:
         for i, a in enumerate(A):
             try:
                 inv = mpmath.matrix(a.tolist()) ** -1
-            except ZeroDivisionError:  # exactly singular: no inverse, NaN reference
+            except (ZeroDivisionError, TypeError):  # exactly singular: no inverse, NaN reference
+                # (mpmath's LU meets a zero column as a None pivot index: a TypeError, not its
+                # ZeroDivisionError "matrix is numerically singular")
                 continue
             out[i] = np.array(inv.tolist(), dtype=np.float64)
     return out
