@@ -99,6 +99,9 @@ def _add_report(sub) -> None:
     p.add_argument("--html", action="store_true",
                    help="also write the work-precision and scaling figures as one interactive, self-contained "
                         "HTML page beside the report (REPORT.html; needs the html extra)")
+    p.add_argument("--docs", action="store_true",
+                   help="also rewrite the generated documentation beside DIR: docs/reference.md (from the "
+                        "registries) and the README's headline findings (from the result files)")
     p.set_defaults(func=cmd_report, out_is_file=True)
 
 
@@ -111,6 +114,11 @@ def cmd_report(args) -> int:
         from matinv_bench.reporting.html import write_html
 
         print(f"wrote {write_html(args.results, report.with_suffix('.html'))}")
+    if args.docs:
+        from matinv_bench.reporting.docs import write_generated
+
+        changed = write_generated(args.results.resolve().parent)
+        print("rewrote " + ", ".join(map(str, changed)) if changed else "the generated docs were up to date")
     return 0
 
 
