@@ -39,12 +39,13 @@ import torch
 
 from matinv_bench import system
 from matinv_bench.datasets import make_dataset
+from matinv_bench.engine import options
 from matinv_bench.engine.clock import measure
 from matinv_bench.engine.runner import Cell, _base_row, _progress, run_cell, with_device
 from matinv_bench.errors import UserError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import command_line
-from matinv_bench.reporting import fits, results
+from matinv_bench.reporting import fits, manifest, results
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers._torch import resolve_device
 from matinv_bench.specs import parse_spec
@@ -179,8 +180,11 @@ def _skip_row(c: dict, reason: str, **extra) -> dict:
 
 def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: str, out: Path, *,
                 batch: int | None = None, threads: int | None = None, warmup_s: float = 0.25,
-                min_run_s: float = 0.5, max_memory: int | None = None, progress: bool = True) -> pd.DataFrame:
-    """Run the sweep, writing the rows to ``out`` after every cell; returns them."""
+                min_run_s: float = 0.5, max_memory: int | None = None, progress: bool = True,
+                allow_dirty: bool = False) -> pd.DataFrame:
+    """Run the sweep, writing the rows to ``out`` after every cell; returns them. A committed result
+    set is refused from a dirty work tree unless ``allow_dirty`` (see ``reporting.manifest``)."""
+    manifest.check_writable(out, allow_dirty)
     torch_device = resolve_device(device)
     cells = plan(templates, ns, dtypes, device)
     on_gpu = torch_device.startswith("cuda")
@@ -198,7 +202,8 @@ def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: 
     with pinned_threads(threads or default_threads()) as pinned, _progress(progress, len(cells)) as advance:
         for c in cells:
             B = batch or default_batch(c["n"], c["family"])
-            extra = {"solver_label": c["label"], "batch": B, "loadavg_1m": os.getloadavg()[0], **pinned, **env}
+            extra = {"solver_label": c["label"], "batch": B, "loadavg_1m": os.getloadavg()[0], **pinned, **env,
+                     **({"allow_dirty": True} if allow_dirty else {})}
             if not c["known"]:
                 row = _skip_row(c, f"solver {parse_spec(c['spec'])[0]!r} is not registered in this version", **extra)
             else:
@@ -413,6 +418,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replot", action="store_true",
                    help="do not measure: redo slopes, summary and figures from DIR's results")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    options.add_allow_dirty(p)
 
 
 @experiment("scaling", "time, flops and memory of every solver against n (O(n^3) vs O(n^4))", add_arguments)
@@ -431,13 +437,14 @@ def run(args: argparse.Namespace) -> int:
         df = run_scaling(args.solver, sorted(set(args.n)), args.dtype, args.device, args.out, batch=args.batch,
                          threads=args.threads, warmup_s=args.warmup, min_run_s=args.min_time,
                          max_memory=int(args.max_memory * 2**30) if args.max_memory else None,
-                         progress=not args.quiet)
+                         progress=not args.quiet, allow_dirty=args.allow_dirty)
         counts = df["status"].value_counts().to_dict()
         print(f"{len(df)} cells in {time.perf_counter() - t0:.0f} s: "
               + ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES))
     elif not (args.out / "results.parquet").is_file():
         raise UserError(f"--replot: no results.parquet in {str(args.out)!r}")
     else:
+        manifest.check_writable(args.out, args.allow_dirty)
         prev = args.out / "summary.md"
         if prev.is_file():  # keep the command that made the numbers
             m = re.search(r"Made by: `(.*)`", prev.read_text())
