@@ -66,6 +66,8 @@ def test_each_command_parses_writes_its_folder_and_is_the_one_recorded(s):
     ("[[set]]\nname = 'x'\nfolder = 'results/x'\ncommand = 'matinv-bench run'\n", "explicit --out"),
     ("[[set]]\nname = 'x'\nfolder = 'results/x'\nmade_by = 'asv'\ncost = 3\n", "unknown keys cost"),
     ("[[set]]\nname = 'x'\nfolder = 'results/x'\nmade_by = 'asv'\n" * 2, "listed twice: x"),
+    ("[[set]]\nname = 'x'\nfolder = 'results/x'\nmade_by = 'asv'\n"
+     "[[set]]\nname = 'y'\nfolder = 'results/x'\nmade_by = 'asv'\n", "folders listed twice: results/x"),
     ("[[set]\n", "cannot be read as TOML"),
 ])
 def test_a_malformed_manifest_is_a_one_line_error(tmp_path, text, message):
@@ -138,7 +140,7 @@ def repo(tmp_path, monkeypatch):
     (repo / "results").mkdir(parents=True)
     (repo / "results" / "manifest.toml").write_text(TINY)
     (repo / "code.py").write_text("x = 1\n")
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false"]
     for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "init"]):
         subprocess.run(git + cmd, cwd=repo, check=True, capture_output=True)
     monkeypatch.setattr(manifest, "repo_root", lambda: repo)

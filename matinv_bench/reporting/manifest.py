@@ -110,10 +110,10 @@ def load(path: Path | str) -> Manifest:
     if set(data) - {"set"} or not isinstance(data.get("set"), list):
         raise ManifestError(f"{path}: malformed, expected only [[set]] tables")
     sets = [_result_set(path, i, table) for i, table in enumerate(data["set"])]
-    names = [s.name for s in sets]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise ManifestError(f"{path}: set names listed twice: {', '.join(twice)}")
+    for what, values in (("set names", [s.name for s in sets]), ("folders", [s.folder for s in sets])):
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise ManifestError(f"{path}: {what} listed twice: {', '.join(twice)}")
     return Manifest(path, tuple(sets))
 
 
