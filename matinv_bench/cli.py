@@ -89,11 +89,13 @@ def _add_reproduce(sub) -> None:
 
 def _add_report(sub) -> None:
     p = sub.add_parser("report", help="build results/REPORT.md from the result files",
-                       description="Build REPORT.md from the result files alone: the paper's tables, the "
+                       description="Build REPORT.md from the result sets listed in DIR/manifest.toml alone (a folder "
+                                   "it does not list is never read): the paper's tables, the "
                                    "where-can and why-can't figures, the region tables, the scaling summary and "
-                                   "work-precision diagrams. A folder that exists but holds a missing or malformed "
-                                   "file is an error (exit status 2); a folder that does not exist is noted.")
-    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR", help="results folder (default: results)")
+                                   "work-precision diagrams. A listed folder that holds a missing or malformed "
+                                   "file is an error (exit status 2); a listed folder that does not exist is noted.")
+    p.add_argument("--results", type=Path, default=Path("results"), metavar="DIR",
+                   help="results folder with a manifest.toml (default: results)")
     p.add_argument("--out", type=Path, default=None, metavar="FILE", help="report file (default: DIR/REPORT.md)")
     p.add_argument("--strict", action="store_true", help="also fail when a section's folder does not exist")
     p.add_argument("--html", action="store_true",
@@ -330,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what experiments record as their command
+    args.main = main  # how 'reproduce all' runs each recorded command as typed
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

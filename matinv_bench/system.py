@@ -67,8 +67,25 @@ def blas_description() -> str:
     ) or "unknown"
 
 
+OUTPUTS = "results"  # the folder of result files: changes there do not make the source tree dirty
+
+
+def tree_changes(cwd: Path | None = None) -> list[str] | None:
+    """Tracked files with uncommitted changes in the git checkout holding ``cwd`` (default: the
+    package source), as ``git status --porcelain`` lines, leaving out the checkout's ``results/``
+    folder (what runs write is not the code that made it); None when ``cwd`` is not in a git checkout."""
+    where = cwd or Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                               f":(top,exclude){OUTPUTS}"], cwd=where, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.splitlines() if done.returncode == 0 else None
+
+
 def git_sha(cwd: Path | None = None) -> str:
-    """The commit of the package's own source tree (``+dirty`` if modified), else ''.
+    """The commit of the package's own source tree (``+dirty`` if a tracked file outside ``results/``
+    is modified, see :func:`tree_changes`), else ''.
 
     Only a git checkout that tracks the package's files counts: an installed copy (in a
     virtual environment or site-packages, even one that lies inside some other checkout)
@@ -84,10 +101,9 @@ def git_sha(cwd: Path | None = None) -> str:
         if not git("ls-files", "--", "."):  # not tracked here: an installed copy, not the source tree
             return ""
         sha = git("rev-parse", "--short=12", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
-        return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return ""
+    return sha + ("+dirty" if tree_changes(where) else "")
 
 
 def cpu_name() -> str:

@@ -89,9 +89,21 @@ def test_regions_files(runs):
     assert bounds["bound on max abs(f - inv) (MILP + Taylor)"] >= bounds["max abs(f - inv), sampled"]
 
 
+def list_sets(root, *folders, files=None):
+    """Write a manifest.toml into the results folder ``root`` that lists ``folders`` (relative to it)."""
+    files = files or {}
+    blocks = []
+    for f in folders:
+        owned = ", ".join(f'"results/{x}"' for x in files.get(f, []))
+        blocks.append(f'[[set]]\nname = "{f.replace("/", "-")}"\nfolder = "results/{f}"\nfiles = [{owned}]\n'
+                      f'command = "matinv-bench reproduce {f} --out results/{f}"\n')
+    (root / "manifest.toml").write_text("\n".join(blocks))
+
+
 def test_report_builds_from_files_and_notes_missing_sections(runs, tmp_path):
     root = tmp_path / "results"
     shutil.copytree(runs, root)
+    list_sets(root, "where-can", "why-cant", "regions")
     out = build_report(root)
     text = out.read_text()
     for title in ("Where can", "Why can't", "What the network learned"):
@@ -112,6 +124,7 @@ def test_report_builds_from_files_and_notes_missing_sections(runs, tmp_path):
 def test_report_fails_loudly_on_a_missing_or_malformed_file(runs, tmp_path, capsys, damage, message):
     root = tmp_path / "results"
     shutil.copytree(runs, root)
+    list_sets(root, "where-can", "why-cant", "regions")
     damage(root)
     with pytest.raises(ReportError, match=message):
         build_report(root)
@@ -134,6 +147,7 @@ def test_report_reads_a_folder_of_runs_for_the_paper_tables(runs, tmp_path):
     root = tmp_path / "results"
     shutil.copytree(runs, root)
     shutil.copytree(runs / "where-can", root / "paper" / "table9")
+    list_sets(root, "where-can", "why-cant", "regions", "paper/table9", files={"paper/table9": ["paper/table9.md"]})
     (root / "paper" / "table9.md").write_text("# Table 9\n\nMade by: `matinv-bench reproduce table9`\n\n| a |\n|---|\n| 1 |\n")
     text = build_report(root).read_text()
     assert "### paper/table9.md" in text and "Made by: `matinv-bench reproduce table9`" in text
@@ -153,6 +167,30 @@ def test_report_draws_work_precision_from_timed_tables_one_level_deep(runs, tmp_
     df = df[df.status == "ok"].assign(time_per_matrix_s=1e-6)
     results.write_tables(df, root / "paper" / "timed")
     (root / "paper" / "timed" / "summary.md").write_text("# t\n\nMade by: `matinv-bench run`\n")
+    list_sets(root, "where-can", "why-cant", "regions", "paper/timed")
     text = build_report(root).read_text()
     assert "![work-precision](report/work_precision.png)" in text and "`paper/timed/`" in text
     assert (root / "report" / "work_precision.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_needs_a_manifest_and_reads_only_the_sets_it_lists(runs, tmp_path, capsys):
+    from matinv_bench.reporting import results
+
+    root = tmp_path / "results"
+    shutil.copytree(runs, root)
+    assert main(["report", "--results", str(root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no manifest.toml" in err[0]
+    # local runs the manifest does not list: a timed one, and a broken one
+    df = read_results(runs / "where-can")
+    results.write_tables(df[df.status == "ok"].assign(time_per_matrix_s=1e-6), root / "quick-20260101-000000")
+    (root / "quick-20260101-000000" / "summary.md").write_text("# t\n\nMade by: `matinv-bench run`\n")
+    (root / "where-can-20260101-000000").mkdir()
+    (root / "where-can-20260101-000000" / "results.parquet").write_bytes(b"not parquet")
+    list_sets(root, "where-can", "why-cant", "regions", "scaling")
+    text = build_report(root).read_text()
+    assert "20260101" not in text and "*Missing: no listed set has a timed results table" in text
+    assert "Missing sections (no folder yet): paper, scaling." in text
+    assert "Made by `matinv-bench reproduce scaling --out results/scaling`" in text  # listed, not made yet
+    list_sets(root, "where-can", "why-cant", "regions", "quick-20260101-000000")
+    assert "From the timed rows of `quick-20260101-000000/`" in build_report(root).read_text()

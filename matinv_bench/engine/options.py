@@ -2,8 +2,8 @@
 ``scaling`` and every ``reproduce`` target), so that resuming, time limits and Dask mean the
 same everywhere.
 
-    add_arguments(parser)                 # --resume DIR, --cell-timeout S, --workers N | --scheduler URL
-    with engine_kwargs(args) as kwargs:   # resume=..., cell_timeout=..., executor=...
+    add_arguments(parser)                 # --resume DIR, --cell-timeout S, --workers N | --scheduler URL, --allow-dirty
+    with engine_kwargs(args) as kwargs:   # resume=..., cell_timeout=..., executor=..., allow_dirty=...
         run_grid(cells, out, **kwargs, ...)
 """
 
@@ -19,7 +19,7 @@ from matinv_bench.errors import UserError
 
 
 def add_arguments(p: argparse.ArgumentParser, *, resume_help: str | None = None) -> None:
-    """Add ``--resume DIR``, ``--cell-timeout S`` and ``--workers N`` / ``--scheduler URL``."""
+    """Add ``--resume DIR``, ``--cell-timeout S``, ``--workers N`` / ``--scheduler URL`` and ``--allow-dirty``."""
     p.add_argument("--resume", type=Path, default=None, metavar="DIR",
                    help=resume_help or "continue an interrupted run in DIR: keep its finished cells and run only "
                                        "the others (give the same options as the first time; models already "
@@ -32,6 +32,14 @@ def add_arguments(p: argparse.ArgumentParser, *, resume_help: str | None = None)
                        help="run the cells on this Dask cluster (needs the 'dask' extra)")
     where.add_argument("--workers", type=int, default=None, metavar="N",
                        help="start a local Dask cluster of N worker processes and run the cells there")
+    add_allow_dirty(p)
+
+
+def add_allow_dirty(p: argparse.ArgumentParser) -> None:
+    """``--allow-dirty``: write into a committed result set (results/manifest.toml) from a dirty work tree."""
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="write into a committed result set (a folder listed in results/manifest.toml) although "
+                        "the work tree has uncommitted changes; the rows then say allow_dirty=True")
 
 
 def check(args: argparse.Namespace) -> None:
@@ -47,9 +55,11 @@ def check(args: argparse.Namespace) -> None:
 @contextmanager
 def engine_kwargs(args: argparse.Namespace) -> Iterator[dict]:
     """The :func:`~matinv_bench.engine.runner.run_grid` keywords these options ask for: ``resume``,
-    ``cell_timeout`` and ``executor`` (a Dask executor for --scheduler/--workers, closed on exit)."""
+    ``cell_timeout``, ``executor`` (a Dask executor for --scheduler/--workers, closed on exit) and
+    ``allow_dirty``."""
     check(args)
-    kwargs = {"resume": args.resume is not None, "cell_timeout": args.cell_timeout}
+    kwargs = {"resume": args.resume is not None, "cell_timeout": args.cell_timeout,
+              "allow_dirty": getattr(args, "allow_dirty", False)}
     if args.scheduler is None and args.workers is None:
         yield {**kwargs, "executor": None}
         return

@@ -38,7 +38,7 @@ from matinv_bench.engine.clock import Timing, measure
 from matinv_bench.engine.hooks import Hook, load_hook
 from matinv_bench.engine.progress import Progress
 from matinv_bench.errors import SpecError, TooLargeError
-from matinv_bench.reporting import results
+from matinv_bench.reporting import manifest, results
 from matinv_bench.scoring import metrics
 from matinv_bench.solvers import SOLVERS, Solver
 from matinv_bench.specs import parse_spec
@@ -355,7 +355,7 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
              title: str = "matinv-bench run", command: str = "", on_row: Callable[[dict], None] | None = None,
              resume: bool = False, cell_timeout: float | None = None,
              executor: Executor | None = None, keep_times: bool = False, hook: str | None = None,
-             hook_args: dict | None = None) -> pd.DataFrame:
+             hook_args: dict | None = None, allow_dirty: bool = False) -> pd.DataFrame:
     """Run every cell and return the rows in grid order (schema: :data:`results.COLUMNS`).
 
     With ``out``, each finished cell is saved at once to ``out/cells/<key>.json``, and
@@ -370,6 +370,10 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
     there; rows are written here as they finish, and a cell whose worker was lost is a failed row.
     A KeyboardInterrupt stops the run and keeps every finished cell. ``progress`` shows a bar on a
     terminal and one line per finished cell elsewhere (:mod:`matinv_bench.engine.progress`).
+
+    An ``out`` listed in ``results/manifest.toml`` (a committed result set) is refused from a dirty
+    work tree (:func:`matinv_bench.reporting.manifest.check_writable`) unless ``allow_dirty``, which
+    adds the column ``allow_dirty=True`` to every row it runs.
     """
     if cell_timeout is not None and not cell_timeout > 0:
         raise ValueError(f"the cell timeout must be a positive number of seconds, got {cell_timeout!r}")
@@ -379,6 +383,8 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
     cells = list(dict.fromkeys(cells))  # a cell named twice runs once
     keys = [cell_key(c, n_test) for c in cells]
     rows: dict[str, dict] = {}
+    if out is not None:
+        manifest.check_writable(out, allow_dirty)
     folder = checkpoint.RunFolder(out) if out is not None else None
     if folder is not None:
         if resume:
@@ -394,6 +400,8 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
     try:
         with Progress(progress, len(todo)) as step:
             for key, row in _execute(todo, settings, executor):
+                if allow_dirty:
+                    row = {**row, "allow_dirty": True}
                 rows[key] = row
                 if folder is not None:
                     folder.save_cell(key, row)  # the durable record; the tables below are derived

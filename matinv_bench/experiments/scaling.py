@@ -54,7 +54,7 @@ from matinv_bench.engine.runner import Cell, run_grid, with_device
 from matinv_bench.errors import UserError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import command_line, dated_folder
-from matinv_bench.reporting import fits, results
+from matinv_bench.reporting import fits, manifest, results
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers._torch import resolve_device
 from matinv_bench.specs import SpecError, parse_spec
@@ -598,6 +598,7 @@ def run(args: argparse.Namespace) -> int:
     command = command_line(args)
     if args.replot:
         out = args.out
+        manifest.check_writable(out, args.allow_dirty)  # replotting rewrites the summary and figures
         if not (out / "results.parquet").is_file():
             raise UserError(f"--replot: no results.parquet in {str(out)!r}")
         prev = out / "summary.md"

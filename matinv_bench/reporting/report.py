@@ -1,12 +1,16 @@
-"""``matinv-bench report``: build ``results/REPORT.md`` from result files alone.
+"""``matinv-bench report``: build ``results/REPORT.md`` from the committed result sets alone.
 
-Each section belongs to one results folder and states the command that made it (the
-``Made by:`` line of the folder's ``summary.md``). A folder that does not exist gives a short
-"missing" note naming the command that makes it (an error with ``strict``); a folder that exists
-but lacks a file its section needs, or holds a file that cannot be read or lacks required
-columns, stops the report with a one-line :class:`ReportError`. Work-precision diagrams (error
-against time per matrix, one marker per solver, one panel per dataset) are drawn from every
-timed results table under the results folder. Nothing is recomputed.
+The report reads only the sets that the results folder's ``manifest.toml`` lists
+(:mod:`matinv_bench.reporting.manifest`): a results folder without a manifest is a
+:class:`ReportError`, and a folder the manifest does not list (a local run) is never read. Each
+section belongs to one listed folder, or to the listed folders inside it (a collection, such as
+``paper/``), and states the command that made it (the ``Made by:`` line of the folder's
+``summary.md``). A section with no listed set, or whose listed folder does not exist, gives a short
+"missing" note naming the command that makes it (an error with ``strict``); a listed folder that
+lacks a file its section needs, or holds a file that cannot be read or lacks required columns,
+stops the report with a one-line :class:`ReportError`. Work-precision diagrams (error against
+time per matrix, one marker per solver, one panel per dataset) are drawn from the timed results
+tables of the listed sets. Nothing is recomputed.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pathlib import Path
 import pandas as pd
 
 from matinv_bench.errors import DataFileError
-from matinv_bench.reporting import results
+from matinv_bench.reporting import manifest, results
+from matinv_bench.reporting.manifest import Manifest, ResultSet
 
 
 class ReportError(DataFileError):
@@ -116,70 +121,107 @@ def _made_by_text(path: Path) -> tuple[str, str] | None:
     return None if m is None else (m.group(1), re.sub(r"^(#+) ", r"\1## ", text[m.end():].strip(), flags=re.M))
 
 
-def render_collection(root: Path, section: Section) -> list[str]:
-    """A folder of runs: every run subfolder's results table and summary are checked; the Markdown
-    tables at the top (each with its ``Made by:`` line) are shown, else the runs' summaries."""
-    folder = root / section.folder
-    runs = sorted(p for p in folder.iterdir() if p.is_dir()
-                  and ((p / "results.parquet").is_file() or (p / "results.csv").is_file()))
-    for run in runs:
-        check_file(run, "results")
-        made_by(run)
-    for table in sorted(folder.glob("*.csv")):
-        _check_table(table, ())
-    docs = [(p, _made_by_text(p)) for p in sorted(folder.glob("*.md"))]
-    docs = [(p, d) for p, d in docs if d is not None] or [(r / "summary.md", made_by(r)) for r in runs]
-    if not docs:
-        raise ReportError(f"{folder}: no Markdown table with a 'Made by: `command`' line and no run subfolder")
-    lines = []
-    for path, (command, body) in docs:
-        rel = path.relative_to(root)
-        lines += [f"### {rel}", "", f"Made by: `{command}`", "", body, ""]
-    for png in sorted(folder.rglob("*.png")):
+def _path(root: Path, path: Path) -> str:
+    """``path`` as the report writes it: relative to the results folder ``root`` where it lies inside."""
+    path, base = path.resolve(), root.resolve()
+    return path.relative_to(base).as_posix() if base in path.parents else str(path)
+
+
+def listed(sets: Manifest, root: Path, section: Section) -> list[ResultSet]:
+    """The sets of a section: the one listed at its folder, or for a collection the ones inside it."""
+    target = (root / section.folder).resolve()
+    chosen = []
+    for s in sets.sets:
+        folder = (sets.root / s.folder).resolve()
+        if folder == target or (section.collection and folder.parent == target):
+            chosen.append(s)
+    return chosen
+
+
+def _missing_note(sets: Manifest, root: Path, section: Section, s: ResultSet | None) -> str:
+    if s is None:
+        return f"*Missing: `manifest.toml` lists no set in `{root / section.folder}`. Made by {section.makes}.*"
+    return f"*Missing: no `{sets.root / s.folder}` folder. Made by `{s.command or s.made_by}`.*"
+
+
+def render_collection(sets: Manifest, root: Path, section: Section) -> list[str]:
+    """A folder of listed runs: every run's results table and summary, and the extra files it owns,
+    are checked; each run's Markdown table (with its ``Made by:`` line) is shown, else its summary."""
+    docs, pngs, lines = [], [], []
+    for s in listed(sets, root, section):
+        folder = sets.root / s.folder
+        if not folder.is_dir():
+            lines += [_missing_note(sets, root, section, s), ""]
+            continue
+        check_file(folder, "results")
+        summary = made_by(folder)
+        own = [sets.root / f for f in s.files]
+        for path in own:
+            check_file(path.parent, path.name)
+        shown = [(p, d) for p in own if p.suffix == ".md" for d in [_made_by_text(p)] if d is not None]
+        docs += shown or [(folder / "summary.md", summary)]
+        pngs += [*folder.rglob("*.png"), *(p for p in own if p.suffix == ".png")]
+    for path, (command, body) in sorted(docs, key=lambda d: _path(root, d[0])):
+        lines += [f"### {_path(root, path)}", "", f"Made by: `{command}`", "", body, ""]
+    for png in sorted(pngs, key=lambda p: _path(root, p)):
         check_file(png.parent, png.name)
-        lines += [f"![{png.stem}]({png.relative_to(root)})", ""]
+        lines += [f"![{png.stem}]({_path(root, png)})", ""]
     return lines
 
 
-def render_section(root: Path, section: Section) -> list[str]:
-    folder = root / section.folder
+def render_section(sets: Manifest, root: Path, section: Section) -> list[str]:
     lines = [f"## {section.title}", ""]
-    if not folder.is_dir():
-        return lines + [f"*Missing: no `{folder}` folder. Made by {section.makes}.*", ""]
-    if section.collection:
-        return lines + render_collection(root, section)
+    chosen = listed(sets, root, section)
+    if section.collection and chosen:
+        return lines + render_collection(sets, root, section)
+    if not chosen or not (sets.root / chosen[0].folder).is_dir():
+        return lines + [_missing_note(sets, root, section, chosen[0] if chosen else None), ""]
+    folder = sets.root / chosen[0].folder
     for name, cols in section.files.items():
         check_file(folder, name, cols)
     command, body = made_by(folder)
-    lines += [f"Made by: `{command}` (files in `{section.folder}/`)", ""]
+    lines += [f"Made by: `{command}` (files in `{_path(root, folder)}/`)", ""]
     for png in sorted(folder.glob("*.png")):
         check_file(folder, png.name)
-        lines += [f"![{png.stem}]({section.folder}/{png.name})", ""]
+        lines += [f"![{png.stem}]({_path(root, png)})", ""]
     return lines + [body, ""]
 
 
-def timed_tables(root: Path) -> pd.DataFrame:
-    """Every ok, timed row of every results table in a folder under ``root``, or one level deeper
-    (a folder of runs, such as ``paper/``); a malformed table is a ReportError."""
+def timed_tables(sets: Manifest, root: Path) -> pd.DataFrame:
+    """Every ok, timed row of the results table of every listed set that has one (a malformed
+    table is a ReportError); folders the manifest does not list are not read."""
     frames = []
-    folders = {p.parent for pattern in ("*/results.*", "*/*/results.*") for p in root.glob(pattern)
-               if p.name in ("results.parquet", "results.csv")}
-    for folder in sorted(folders):
+    for s in sets.sets:
+        folder = sets.root / s.folder
+        if not any((folder / name).is_file() for name in ("results.parquet", "results.csv")):
+            continue
         check_file(folder, "results")
         df = results.read_results(folder)
         df = df[(df.status == "ok") & df.time_per_matrix_s.notna() & df.mae.notna()]
         if len(df):
-            frames.append(df.assign(run=folder.relative_to(root).as_posix()))
+            frames.append(df.assign(run=_path(root, folder)))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def work_precision(root: Path, out: Path) -> list[str]:
+def work_precision(sets: Manifest, root: Path, out: Path) -> list[str]:
     """The work-precision section: one figure, one panel per dataset, one marker per solver."""
     lines = ["## Work-precision diagrams", ""]
-    df = timed_tables(root)
+    df = timed_tables(sets, root)
     if df.empty:
-        return lines + ["*Missing: no timed results table under the results folder. Made by `matinv-bench run` "
-                        "(or any experiment that times its cells).*", ""]
+        return lines + ["*Missing: no listed set has a timed results table. Made by `matinv-bench run` "
+                        "(or any experiment that times its cells), listed in `manifest.toml`.*", ""]
+    df = df.sort_values("timestamp").drop_duplicates(["solver", "dataset", "dtype", "seed"], keep="last")
+    df = df[(df.mae > 0) & (df.time_per_matrix_s > 0)]
+    # a file dataset's title is its file name, not its path
+    df = df.assign(panel=df.dataset.str.replace(r"^(\w+-?\w*):.*/([^/]+)$", r"\1:\2", regex=True))
+    figure(df, out.parent / "report" / "work_precision.png")
+    runs = ", ".join(f"`{r}/`" for r in sorted(df.run.unique()))
+    return lines + [f"From the timed rows of {runs} (the latest row per solver x dataset x dtype x seed); each "
+                    "run's command is in its `summary.md`.", "", "![work-precision](report/work_precision.png)", ""]
+
+
+def figure(df: pd.DataFrame, path: Path) -> None:
+    """The work-precision figure of the rows ``df`` (with their ``panel`` column), saved to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -187,41 +229,41 @@ def work_precision(root: Path, out: Path) -> list[str]:
 
     from matinv_bench.reporting.plots import save_figure
 
-    df = df.sort_values("timestamp").drop_duplicates(["solver", "dataset", "dtype", "seed"], keep="last")
-    df = df[(df.mae > 0) & (df.time_per_matrix_s > 0)]
-    # a file dataset's title is its file name, not its path
-    df = df.assign(panel=df.dataset.str.replace(r"^(\w+-?\w*):.*/([^/]+)$", r"\1:\2", regex=True))
     g = sns.relplot(data=df, x="time_per_matrix_s", y="mae", hue="solver", style="solver", col="panel",
                     col_wrap=4, height=2.8, aspect=1.0, s=60, facet_kws={"sharex": False, "sharey": False})
     g.set(xscale="log", yscale="log")
     g.set_titles("{col_name}", size=8)
     g.set_axis_labels("time per matrix (s)", "mean absolute error")
-    save_figure(g.figure, out.parent / "report" / "work_precision.png")
-    runs = ", ".join(f"`{r}/`" for r in sorted(df.run.unique()))
-    return lines + [f"From the timed rows of {runs} (the latest row per solver x dataset x dtype x seed); each "
-                    "run's command is in its `summary.md`.", "", "![work-precision](report/work_precision.png)", ""]
+    save_figure(g.figure, path)
 
 
 def build_report(root: Path | str = "results", out: Path | str | None = None, strict: bool = False) -> Path:
-    """Write the report (default ``root/REPORT.md``) and return its path.
+    """Write the report (default ``root/REPORT.md``) from the sets ``root/manifest.toml`` lists, and
+    return its path.
 
-    Raises :class:`ReportError` for a malformed or missing file in an existing results folder, for a
-    missing results root, and with ``strict`` for a missing section folder.
+    Raises :class:`ReportError` for a missing results root or manifest, for a malformed or missing
+    file in a listed folder, and with ``strict`` for a section with no listed folder on disk;
+    :class:`~matinv_bench.reporting.manifest.ManifestError` for a malformed manifest.
     """
     root = Path(root)
     out = Path(out) if out is not None else root / "REPORT.md"
     if not root.is_dir():
         raise ReportError(f"{root}: no such results folder")
-    missing = [s.folder for s in SECTIONS if not (root / s.folder).is_dir()]
+    if not (root / "manifest.toml").is_file():
+        raise ReportError(f"{root}: no manifest.toml; the report reads only the result sets a manifest lists "
+                          "(see results/manifest.toml)")
+    sets = manifest.load(root / "manifest.toml")
+    missing = [s.folder for s in SECTIONS
+               if not any((sets.root / r.folder).is_dir() for r in listed(sets, root, s))]
     if strict and missing:
         raise ReportError(f"{root}: missing result folders: {', '.join(missing)}")
     lines = ["# matinv-bench report", "",
-             "Built by `matinv-bench report` from the result files under this folder alone; every section "
-             "names the command that made its files.", ""]
+             "Built by `matinv-bench report` from the result sets listed in `manifest.toml` alone; every "
+             "section names the command that made its files.", ""]
     if missing:
         lines += [f"Missing sections (no folder yet): {', '.join(missing)}.", ""]
     for section in SECTIONS:
-        lines += render_section(root, section)
-    lines += work_precision(root, out)
+        lines += render_section(sets, root, section)
+    lines += work_precision(sets, root, out)
     results.write_text(out, "\n".join(lines))
     return out
