@@ -182,7 +182,7 @@ def cmd_run(args) -> int:
     from matinv_bench.engine.runner import make_grid, run_grid
     from matinv_bench.experiments.common import command_line
     from matinv_bench.experiments.suites import SUITES
-    from matinv_bench.reporting import results
+    from matinv_bench.reporting import manifest, results
     from matinv_bench.reporting.aggregate import seeds_table
 
     suite = SUITES[args.suite]
@@ -199,6 +199,7 @@ def cmd_run(args) -> int:
                     time_it=not args.no_timing, cell_timeout=args.cell_timeout, command=command,
                     keep_times=True,  # every timed block in the row, for compare's rank test
                     title=f"matinv-bench run ({args.suite if not (args.solver or args.dataset) else 'custom grid'})")
+    manifest.check_writable(out, args.allow_dirty)  # before anything is created there
     out = results.prepare_out_dir(out)
     if args.retrain:  # learned solvers train again even when a cached model exists (read by training.fit)
         os.environ["MATINV_BENCH_RETRAIN"] = "1"
@@ -248,8 +249,7 @@ def _check_run_values(args, seeds: range) -> None:
 
 def _resumed_grid(args) -> tuple[list, Path, dict]:
     """The cells, folder and settings of the run to resume, from its run.json."""
-    from matinv_bench.engine.checkpoint import RunFolder
-    from matinv_bench.engine.runner import Cell
+    from matinv_bench.engine.runner import saved_grid
 
     given = [flag for flag, value in (("--solver", args.solver), ("--dataset", args.dataset), ("--seeds", args.seeds),
                                       ("--n-matrices", args.n_matrices), ("--out", args.out),
@@ -261,17 +261,9 @@ def _resumed_grid(args) -> tuple[list, Path, dict]:
     if given:
         raise UserError(f"--resume reuses the grid and settings saved in {args.resume}/run.json; "
                         f"drop {', '.join(given)}")
-    manifest = RunFolder(args.resume).read_manifest()
-    try:
-        cells = [Cell(**c) for c in manifest["cells"]]
-        s = manifest["settings"]
-        grid = dict(n_test=s["n_test"], threads=s["threads"], warmup_s=s["warmup_s"], min_run_s=s["min_run_s"],
-                    time_it=s["time_it"], title=manifest["title"], command=manifest["command"],
-                    cell_timeout=args.cell_timeout if args.cell_timeout is not None else s.get("cell_timeout"),
-                    keep_times=s.get("keep_times", False))
-    except (KeyError, TypeError) as exc:
-        raise DataFileError(f"cannot resume {str(args.resume)!r}: run.json is malformed "
-                            f"({type(exc).__name__}: {exc})") from None
+    cells, grid = saved_grid(args.resume)
+    if args.cell_timeout is not None:
+        grid["cell_timeout"] = args.cell_timeout
     return cells, args.resume, grid
 
 

@@ -98,6 +98,8 @@ def test_report_html_from_the_command_line(tmp_path, capsys):
     df = df[df.solver.isin(["lu", "qr"]) & df.n.isin([2, 4, 8]) & (df.status == "ok")]
     results.write_tables(df, root / "run")
     results.write_summary(df, root / "run", "part of the scaling study", "matinv-bench scaling")
+    (root / "manifest.toml").write_text('[[set]]\nname = "run"\nfolder = "results/run"\n'
+                                        'command = "matinv-bench scaling --out results/run"\n')
     assert main(["report", "--results", str(root), "--html"]) == 0
     assert f"wrote {root / 'REPORT.html'}" in capsys.readouterr().out
     wp, sc = html.figure_rows(root)
@@ -108,8 +110,14 @@ def test_report_html_from_the_command_line(tmp_path, capsys):
 
 def test_nothing_to_draw_and_missing_extra(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ReportError, match="no timed results table"):
+    with pytest.raises(ReportError, match="no manifest.toml"):
         html.write_html(tmp_path / "empty", tmp_path / "x.html")
+    untimed = tmp_path / "results"
+    (untimed / "regions").mkdir(parents=True)
+    (untimed / "manifest.toml").write_text('[[set]]\nname = "regions"\nfolder = "results/regions"\n'
+                                           'command = "matinv-bench reproduce regions --out results/regions"\n')
+    with pytest.raises(ReportError, match="no timed results table"):
+        html.write_html(untimed, tmp_path / "x.html")
     monkeypatch.setitem(sys.modules, "vl_convert", None)
     with pytest.raises(UserError, match=r"html extra \(vl_convert is missing\)"):
         html.write_html(RESULTS, tmp_path / "x.html")

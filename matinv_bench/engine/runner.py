@@ -37,7 +37,7 @@ from matinv_bench.engine import checkpoint, isolation
 from matinv_bench.engine.clock import Timing, measure
 from matinv_bench.engine.hooks import Hook, load_hook
 from matinv_bench.engine.progress import Progress
-from matinv_bench.errors import SpecError, TooLargeError
+from matinv_bench.errors import DataFileError, SpecError, TooLargeError
 from matinv_bench.reporting import manifest, results
 from matinv_bench.scoring import metrics
 from matinv_bench.solvers import SOLVERS, Solver
@@ -415,6 +415,22 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
         if folder is not None:
             folder.write_tables(ordered(), title, command)
     return results.to_frame(ordered())
+
+
+def saved_grid(folder: Path) -> tuple[list[Cell], dict]:
+    """The cells of the run saved in ``folder`` (its ``run.json``) and the :func:`run_grid` keywords
+    that run them as the first time did (test-set size, threads, clock, time limit, hook, title,
+    command); DataFileError with a one-line reason when the file is missing or malformed."""
+    saved = checkpoint.RunFolder(folder).read_manifest()
+    try:
+        cells = [Cell(**c) for c in saved["cells"]]
+        settings = Settings(**saved["settings"])
+        kwargs = {k: v for k, v in asdict(settings).items()}
+        kwargs.update(title=saved["title"], command=saved["command"])
+    except (KeyError, TypeError) as exc:
+        raise DataFileError(f"cannot resume {str(folder)!r}: run.json is malformed "
+                            f"({type(exc).__name__}: {exc})") from None
+    return cells, kwargs
 
 
 def _execute(todo: list[tuple[str, Cell]], settings: Settings,

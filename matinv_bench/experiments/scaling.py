@@ -47,10 +47,9 @@ import torch
 
 from matinv_bench import system
 from matinv_bench.engine import options
-from matinv_bench.engine.checkpoint import RunFolder
 from matinv_bench.engine.clock import measure
 from matinv_bench.engine.hooks import Hook
-from matinv_bench.engine.runner import Cell, run_grid, with_device
+from matinv_bench.engine.runner import Cell, run_grid, saved_grid, with_device
 from matinv_bench.errors import UserError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import command_line, dated_folder
@@ -558,18 +557,11 @@ def _resumed(args: argparse.Namespace) -> tuple[list[Cell], dict]:
     if given:
         raise UserError(f"--resume reuses the grid and settings saved in {args.resume}/run.json; "
                         f"drop {', '.join(given)}")
-    manifest = RunFolder(args.resume).read_manifest()
-    try:
-        s = manifest["settings"]
-        if s.get("hook") != HOOK:
-            raise UserError(f"cannot resume {str(args.resume)!r} with `matinv-bench scaling`: it is not a scaling run "
-                            f"(made by `{manifest.get('command', '?')}`)")
-        cells = [Cell(**c) for c in manifest["cells"]]
-        grid = dict(threads=s["threads"], warmup_s=s["warmup_s"], min_run_s=s["min_run_s"],
-                    hook_args=s["hook_args"], cell_timeout=s.get("cell_timeout"), command=manifest["command"])
-    except (KeyError, TypeError) as exc:
-        raise UserError(f"cannot resume {str(args.resume)!r}: run.json is malformed "
-                        f"({type(exc).__name__}: {exc})") from None
+    cells, grid = saved_grid(args.resume)
+    if grid["hook"] != HOOK:
+        raise UserError(f"cannot resume {str(args.resume)!r} with `matinv-bench scaling`: it is not a scaling run "
+                        f"(made by `{grid['command']}`)")
+    grid = {k: grid[k] for k in ("threads", "warmup_s", "min_run_s", "hook_args", "cell_timeout", "command")}
     return cells, grid
 
 

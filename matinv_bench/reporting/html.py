@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from matinv_bench.errors import UserError
+from matinv_bench.reporting import manifest
 from matinv_bench.reporting.report import ReportError, timed_tables
 from matinv_bench.reporting.results import atomic_write
 
@@ -49,7 +50,9 @@ def figure_rows(root: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
     root = Path(root)
     if not root.is_dir():
         raise ReportError(f"{root}: no such results folder")
-    df = timed_tables(root)
+    if not (root / "manifest.toml").is_file():  # the same sets as the report, never stray local runs
+        raise ReportError(f"{root}: no manifest.toml; the page shows only the result sets a manifest lists")
+    df = timed_tables(manifest.load(root / "manifest.toml"), root)
     if df.empty:
         raise ReportError(f"{root}: no timed results table to draw (made by `matinv-bench run` or any experiment "
                           "that times its cells)")
