@@ -31,7 +31,7 @@ DIRECT = ("lu", "numpy-inv", "cholesky", "qr", "gauss-jordan", "gauss-jordan[bac
 # matmul-only approximations around the dataset's base matrix A0 (skipped on sets without one)
 APPROXIMATION = ("linear-approx", "neumann[order=3]", "newton-schulz[init=base,steps=2]", "newton-schulz[init=scaled]")
 # trained networks: their accuracy on TRAINED_DATASETS (the boxes they are trained for); each is
-# trained once per environment, in setup_cache, through the package's model cache
+# trained once per asv run and commit, in setup_cache, into a temporary model cache
 TRAINED = ("mlp-2fc[recipe=quick]", "mlp-3fc[recipe=quick]")
 TRAINED_DATASETS = ("paper-2x2-1st", "paper-3x3")
 # networks with their seeded initial weights: inference time and memory do not depend on training

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -163,3 +164,28 @@ def test_a_plugin_option_that_names_no_python_file_is_a_one_line_error(fresh, ca
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"matinv-bench: error: --plugin '{path}'") and "\n" not in err
     assert os.environ[plugins.ENV] == ""  # nothing was added
+
+
+def test_a_plugin_may_read_the_registry_while_it_loads_and_other_threads_wait_for_it(fresh, tmp_path):
+    slow = tmp_path / "slow.py"
+    slow.write_text(
+        "import time\n"
+        "from matinv_bench.solvers import SOLVERS\n"
+        "assert 'lu' in SOLVERS  # reading the registry from inside its own plugin loading\n"
+        "time.sleep(0.3)\n" + SOLVER_FILE.read_text().replace('register("my-solver")', 'register("slow-solver")'))
+    fresh.setenv(plugins.ENV, str(slow))
+    seen = {}
+
+    def build(i: int) -> None:
+        try:
+            seen[i] = SOLVERS.build("slow-solver").spec
+        except Exception as exc:  # noqa: BLE001 (reported below)
+            seen[i] = repr(exc)
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert seen == {i: "slow-solver" for i in range(4)}
+    assert plugins._imported == {f"file {slow}": True}  # imported once
