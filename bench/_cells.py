@@ -7,7 +7,10 @@ Every suite goes through the same lifecycle as the CLI's runner (``skip``, ``fit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from matinv_bench.datasets import MatrixSet, make_dataset
 from matinv_bench.engine.runner import Cell, run_grid
@@ -80,6 +83,28 @@ def accuracy_rows(solvers: Iterable[str], datasets: Iterable[str], dtypes: Itera
     df = run_grid(cells, None, n_test=n_test, threads=THREADS, time_it=False, progress=False)
     rows.update(zip(keys, df.to_dict("records")))  # run_grid returns the rows in the cells' order
     return rows
+
+
+@contextmanager
+def fresh_model_cache() -> Iterator[str]:
+    """Train networks afresh into a temporary model cache, removed on exit.
+
+    The package's model cache is keyed by the recipe and the package version, not the commit: a
+    network cached while asv ran one commit would be reused on the next, hiding any change in
+    training between them. Inside this block every fit trains with the code of the commit at hand.
+    """
+    saved = {k: os.environ.get(k) for k in ("MATINV_BENCH_CACHE", "MATINV_BENCH_RETRAIN")}
+    with tempfile.TemporaryDirectory(prefix="matinv-bench-models-") as path:
+        os.environ["MATINV_BENCH_CACHE"] = path
+        os.environ.pop("MATINV_BENCH_RETRAIN", None)
+        try:
+            yield path
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 class Pinned:

@@ -3,15 +3,23 @@ regression shows in asv's history and in ``asv continuous`` like a slowdown does
 
 The numbers are the runner's own (``runner.run_grid`` with timing off, hence the metrics of
 ``metrics.summarize``), computed once per asv run in ``setup_cache``. Larger is worse for
-every one of them, which is what asv assumes when it flags a change.
+every one of them, which is what asv assumes when it flags a change. Trained networks have their
+own suite (``TrainedAccuracy``), on the boxes they are trained for.
 """
 
 from __future__ import annotations
 
 import math
 
-from ._cells import accuracy_rows
-from .names import ACCURACY_DATASETS, ACCURACY_N_TEST, ACCURACY_SOLVERS, DTYPES
+from ._cells import accuracy_rows, fresh_model_cache
+from .names import (
+    ACCURACY_DATASETS,
+    ACCURACY_N_TEST,
+    ACCURACY_SOLVERS,
+    DTYPES,
+    TRAINED_ACCURACY_SOLVERS,
+    TRAINED_DATASETS,
+)
 
 
 class Accuracy:
@@ -51,3 +59,17 @@ class Accuracy:
         return self.row["failure_rate"]
 
     track_failure_rate.unit = "fraction of matrices"
+
+
+class TrainedAccuracy(Accuracy):
+    """The same metrics for trained networks, on the paper's boxes they are trained for.
+
+    Each network is trained once per asv run and commit, in ``setup_cache``, into a temporary
+    model cache (``_cells.fresh_model_cache``): the number asv records for a commit comes from
+    that commit's training code, never from weights another commit trained and cached."""
+
+    params = (list(TRAINED_ACCURACY_SOLVERS), list(TRAINED_DATASETS), list(DTYPES))
+
+    def setup_cache(self):
+        with fresh_model_cache():
+            return accuracy_rows(TRAINED_ACCURACY_SOLVERS, TRAINED_DATASETS, DTYPES, ACCURACY_N_TEST)

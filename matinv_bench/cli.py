@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from matinv_bench import __version__
+from matinv_bench import __version__, plugins
 from matinv_bench.engine import options
 from matinv_bench.errors import DataFileError, SpecError, UserError
 
@@ -294,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "trained MLPs, on the same matrices with the same metrics and the same clock.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--plugin", action="append", default=[], metavar="FILE.py",
+                        help=f"import FILE.py, whose @register classes join the solvers and datasets (repeatable; "
+                             f"also ${plugins.ENV}=FILE:FILE; see docs/extending.md)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_list(sub)
     _add_run(sub)
@@ -329,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        plugins.use_files(args.plugin)  # sets $MATINV_BENCH_PLUGINS: cell processes and Dask workers import them too
         _check_out(args)
         return args.func(args)
     except UserError as exc:  # anything else is a bug and keeps its traceback

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import inspect
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
+from matinv_bench import plugins
 from matinv_bench.errors import SpecError
 
 T = TypeVar("T")
@@ -102,12 +104,21 @@ class Registry(Generic[T]):
 
     ``build(spec)`` checks the spec's parameters against the class's keyword arguments and
     raises :class:`SpecError` naming the allowed ones, so that a typo never reaches a solver.
+
+    With ``plugins="group"`` the registry imports the plugins (:mod:`matinv_bench.plugins`: the
+    files of ``MATINV_BENCH_PLUGINS`` and the entry points of that group) the first time it is
+    read, and remembers which plugin registered which name (:meth:`origin`).
     """
 
-    def __init__(self, kind: str, prefixes: tuple[str, ...] = ()):
+    _plugins_lock = threading.RLock()
+
+    def __init__(self, kind: str, prefixes: tuple[str, ...] = (), plugins: str | None = None):
         self.kind = kind
         self.prefixes = prefixes
+        self.plugin_group = plugins
         self._classes: dict[str, type[T]] = {}
+        self._origins: dict[str, str] = {}
+        self._plugins_state = "none" if plugins is None else "pending"  # then "loading", "done"
 
     def register(self, name: str) -> Callable[[type[T]], type[T]]:
         def deco(cls: type[T]) -> type[T]:
@@ -115,20 +126,51 @@ class Registry(Generic[T]):
                 raise ValueError(f"{self.kind} {name!r} registered twice")
             cls.name = name  # type: ignore[attr-defined]
             self._classes[name] = cls
+            origin = plugins.loading()
+            if origin is not None:
+                self._origins[name] = origin
             return cls
 
         return deco
 
+    def _load_plugins(self) -> None:
+        """Import the plugins once; other threads wait for it, a plugin that reads this registry
+        while it is imported sees what is registered so far."""
+        if self._plugins_state in ("none", "done"):
+            return
+        with self._plugins_lock:
+            if self._plugins_state != "pending":
+                return
+            self._plugins_state = "loading"
+            try:
+                plugins.load(self.plugin_group)
+            finally:
+                self._plugins_state = "done"
+
+    def origin(self, name: str) -> str | None:
+        """The plugin that registered ``name`` (``file PATH`` or ``entry point ...``); None for
+        the package's own."""
+        self._load_plugins()
+        return self._origins.get(name)
+
+    def from_plugins(self) -> list[str]:
+        """The names registered by plugins, sorted."""
+        self._load_plugins()
+        return sorted(n for n in self._origins if n in self._classes)
+
     def __contains__(self, name: str) -> bool:
+        self._load_plugins()
         return name in self._classes
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._classes))
+        return iter(self.names())
 
     def names(self) -> list[str]:
+        self._load_plugins()
         return sorted(self._classes)
 
     def get(self, name: str) -> type[T]:
+        self._load_plugins()
         try:
             return self._classes[name]
         except KeyError:

@@ -17,7 +17,7 @@ from matinv_bench.specs import parse_spec
 ROOT = Path(__file__).resolve().parents[1]
 SOLVER_LISTS = {k: getattr(names, k) for k in ("DIRECT", "APPROXIMATION", "TRAINED", "UNTRAINED")}
 ALL_SPECS = [s for specs in SOLVER_LISTS.values() for s in specs]
-ALL_DATASETS = sorted({*names.ACCURACY_DATASETS, *names.MLP_DATASETS,
+ALL_DATASETS = sorted({*names.ACCURACY_DATASETS, *names.MLP_DATASETS, *names.TRAINED_DATASETS,
                        *(names.TIME_DATASET.format(n=n) for n in names.TIME_N)})
 
 
@@ -32,7 +32,7 @@ def test_dataset_specs_build_today(spec):
 
 
 def test_every_registered_solver_is_tracked():
-    listed = {parse_spec(s)[0] for s in ALL_SPECS}
+    listed = {parse_spec(s)[0] for s in ALL_SPECS} | set(names.PLUGIN_LEARNED + names.PLUGIN_OTHERS)
     missing = [name for name in SOLVERS if name not in listed]
     hint = {"direct": "DIRECT", "iterative": "APPROXIMATION", "approximation": "APPROXIMATION",
             "learned": "TRAINED (and UNTRAINED)"}
@@ -48,14 +48,25 @@ def test_lists_sit_in_the_right_family():
     assert all(SOLVERS.build(s).params.get("recipe", "none") != "none" for s in names.TRAINED)
 
 
+def test_plugin_solvers_are_tracked_by_family():
+    """The names plugins registered in this process (none in a plain test run; the example plugin
+    when MATINV_BENCH_PLUGINS names it, as tests/test_plugins.py runs this test) join the lists."""
+    assert set(names.PLUGIN_LEARNED + names.PLUGIN_OTHERS) == set(SOLVERS.from_plugins())
+    assert {SOLVERS.get(n).family for n in names.PLUGIN_LEARNED} <= {"learned"}
+    assert "learned" not in {SOLVERS.get(n).family for n in names.PLUGIN_OTHERS}
+    assert not set(names.PLUGIN_LEARNED + names.PLUGIN_OTHERS) & {parse_spec(s)[0] for s in ALL_SPECS}
+
+
 def test_suites_use_the_lists():
-    assert bench_time.TimeInvert.params[0] == list(names.DIRECT + names.APPROXIMATION)
-    assert bench_time.TimeMLPInference.params[0] == list(names.UNTRAINED + names.TRAINED)
-    assert bench_accuracy.Accuracy.params[0] == list(names.DIRECT + names.APPROXIMATION + names.TRAINED)
+    others, learned = list(names.PLUGIN_OTHERS), list(names.PLUGIN_LEARNED)
+    assert bench_time.TimeInvert.params[0] == list(names.DIRECT + names.APPROXIMATION) + others
+    assert bench_time.TimeMLPInference.params[0] == list(names.UNTRAINED) + learned
+    assert bench_accuracy.Accuracy.params[0] == list(names.DIRECT + names.APPROXIMATION) + others
+    assert bench_accuracy.TrainedAccuracy.params[:2] == (list(names.TRAINED) + learned, list(names.TRAINED_DATASETS))
 
 
 def test_every_track_has_a_unit():
-    tracks = [fn for cls in (bench_accuracy.Accuracy, bench_memory.MLPMemory)
+    tracks = [fn for cls in (bench_accuracy.Accuracy, bench_accuracy.TrainedAccuracy, bench_memory.MLPMemory)
               for name, fn in inspect.getmembers(cls, inspect.isfunction) if name.startswith("track_")]
     assert len(tracks) >= 5
     for fn in tracks:

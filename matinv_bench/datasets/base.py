@@ -139,7 +139,7 @@ class MatrixSet:
         return _matrix_set(ds, ds.sample_train(split_rng(self.seed, "train"), int(size)), self.seed, "lapack")
 
 
-DATASETS: Registry[Dataset] = Registry("dataset", prefixes=("npy", "paper-dir"))
+DATASETS: Registry[Dataset] = Registry("dataset", prefixes=("npy", "paper-dir"), plugins="matinv_bench.datasets")
 register = DATASETS.register
 
 

@@ -173,7 +173,7 @@ class Solver(ABC):
         return f"<{type(self).__name__} {getattr(self, 'spec', self.name)}>"
 
 
-SOLVERS: Registry[Solver] = Registry("solver")
+SOLVERS: Registry[Solver] = Registry("solver", plugins="matinv_bench.solvers")  # + plugins: docs/extending.md
 register = SOLVERS.register
 
 
