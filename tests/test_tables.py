@@ -24,11 +24,14 @@ def test_table2_writes_ours_beside_the_papers(tmp_path):
     assert lin.published_mae == 1.97e-4 and lin.published_source == "paper T2"
     assert abs(lin.mae_mean / lin.published_mae - 1) < 0.2  # our box, their number
     small = summary.set_index("method").loc["mlp-2fc[hidden=8]"]
-    assert small.published_source == "authors' nb" and small.published_std > 0
+    assert small.published_source == "paper T2" and small.published_mae == 6.82e-5 and pd.isna(small.published_std)
+    two = summary.set_index("method").loc["mlp-2fc"]
+    assert two.published_source == "paper T1" and two.published_std == pytest.approx(3.78e-11 ** 0.5)
     mlps = summary[summary.method.str.startswith("mlp")]
     assert (mlps.train_steps == 300).all() and (mlps.mae_mean < 1e-3).all()
     md = (tmp_path / "table2-tiny.md").read_text()
-    assert "MAE, published (cited)" in md and "authors' nb: the authors' released notebooks" in md and "Table 2" in md and "reproduce table2" in md and "2-FC (small, h=8)" in md
+    assert "MAE, published (cited; ± sqrt of the printed variance, ddof=0)" in md and "ddof=1" in md
+    assert "paper T1: the paper's Table 1" in md and "Table 2" in md and "reproduce table2" in md and "2-FC (small, h=8)" in md
 
 
 def test_table1_on_one_box_and_the_authors_test_sets(tmp_path, paper_data):
@@ -65,3 +68,21 @@ def test_bad_arguments_give_one_line(capsys, tmp_path, args, words):
     assert main([*args, "--out", str(tmp_path), *FAST]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1
+
+
+def test_published_values_are_the_papers_as_transcribed(paper_data):
+    """Every cited value equals the one in shared/paper-data/published.md (mean, and the printed
+    spread that the tables show as its square root)."""
+    import re
+
+    from matinv_bench.experiments.tables import PUBLISHED
+
+    text = (paper_data / "published.md").read_text()
+    cells = dict(re.findall(r"([0-9.]+e-[0-9]+) \(([0-9.]+e-[0-9]+)\)", text))
+    table2 = re.findall(r"\| ([^|]+) \| ([0-9.]+e-[0-9]+) \|", text)
+    for (method, folder), cited in PUBLISHED.items():
+        shown = f"{cited.mean:.2e}".replace("e-0", "e-")
+        if cited.std is None:
+            assert shown in dict((v, k) for k, v in table2), (method, folder, shown)
+        else:
+            assert float(cells[shown]) == pytest.approx(cited.std ** 2, rel=1e-9), (method, folder)

@@ -60,27 +60,26 @@ class Cited:
 
 AUTHORS_REPO = "yizhidamiaomiao/Neural-based-General-Matrix-Inversion-Why-can-t-and-Where-can"
 SOURCES = {
-    "paper T2": "the paper's Table 2 (Ji, Wu, Xi, AISTATS 2025), as quoted in shared/paper-data/README.md",
-    "authors' nb": f"the authors' released notebooks (github.com/{AUTHORS_REPO}, `<folder>/layer_2_dataset.ipynb`, "
-                   "`layer_3_dataset.ipynb`, `matrix_2_dataset/analyse_L1.ipynb`): the mean, and the square root of "
-                   "`np.var`, of the MAEs of their three trained models as printed there. They scored on their "
-                   "`val_set.npy` (not the released `test_set.npy`); for 16x16 on a fresh draw around their base. "
-                   "The small 2-FC (h = 8) was trained on the target (inv(A) - inv(A0)) / eps",
+    "paper T1": "the paper's Table 1 (Ji, Wu, Xi, AISTATS 2025): the mean over 3 runs; the spread is the square root "
+                "of the number the paper prints in parentheses, which matches the variance (np.var, ddof = 0) of "
+                f"the three runs in the authors' released notebooks (github.com/{AUTHORS_REPO})",
+    "paper T2": "the paper's Table 2 (Ji, Wu, Xi, AISTATS 2025): the linear approximation, and the networks' mean "
+                "over 3 runs (no spread printed)",
 }
-_NB = "authors' nb"
-# (method, the authors' folder) -> the published value. The paper's Tables 1 and 2 could not be read
-# here; the notebooks' three-model means are what the authors' code printed for the same setups.
+# (method, the authors' folder) -> the paper's published value, typed in from its Tables 1 and 2
+# (transcribed in shared/paper-data/published.md); never computed here.
+_T1, _T2 = "paper T1", "paper T2"
 PUBLISHED: dict[tuple[str, str], Cited] = {
-    ("linear-approx", "matrix_2_dataset"): Cited(1.97e-4, None, "paper T2"),
-    ("mlp-2fc", "matrix_2_dataset"): Cited(2.0494898581967245e-05, 3.7783670908386455e-11 ** 0.5, _NB),
-    ("mlp-3fc", "matrix_2_dataset"): Cited(1.5224798041610587e-05, 4.30574937575563e-12 ** 0.5, _NB),
-    ("mlp-2fc[hidden=8]", "matrix_2_dataset"): Cited(6.815635907555616e-05, 4.7147074970144515e-12 ** 0.5, _NB),
-    ("mlp-2fc", "matrix_2_dataset_2"): Cited(6.392431864725475e-06, 3.721854296752946e-12 ** 0.5, _NB),
-    ("mlp-3fc", "matrix_2_dataset_2"): Cited(7.3741009631147895e-06, 3.95018841116143e-12 ** 0.5, _NB),
-    ("mlp-2fc", "matrix_3_dataset"): Cited(8.773948825252567e-05, 9.402711896340092e-11 ** 0.5, _NB),
-    ("mlp-3fc", "matrix_3_dataset"): Cited(0.00015298199939691544, 4.414844707813003e-09 ** 0.5, _NB),
-    ("mlp-2fc", "matrix_16"): Cited(0.00016805893077561924, 3.185799386564655e-10 ** 0.5, _NB),
-    ("mlp-3fc", "matrix_16"): Cited(0.00025786301278581, 8.176757484279957e-11 ** 0.5, _NB),
+    ("linear-approx", "matrix_2_dataset"): Cited(1.97e-4, None, _T2),
+    ("mlp-2fc[hidden=8]", "matrix_2_dataset"): Cited(6.82e-5, None, _T2),
+    ("mlp-2fc", "matrix_2_dataset"): Cited(2.05e-5, 3.78e-11 ** 0.5, _T1),
+    ("mlp-3fc", "matrix_2_dataset"): Cited(1.52e-5, 4.31e-11 ** 0.5, _T1),
+    ("mlp-2fc", "matrix_2_dataset_2"): Cited(6.39e-6, 3.72e-12 ** 0.5, _T1),
+    ("mlp-3fc", "matrix_2_dataset_2"): Cited(7.37e-6, 3.95e-12 ** 0.5, _T1),
+    ("mlp-2fc", "matrix_3_dataset"): Cited(8.77e-5, 9.40e-11 ** 0.5, _T1),
+    ("mlp-3fc", "matrix_3_dataset"): Cited(1.53e-4, 4.41e-9 ** 0.5, _T1),
+    ("mlp-2fc", "matrix_16"): Cited(1.68e-4, 3.19e-10 ** 0.5, _T1),
+    ("mlp-3fc", "matrix_16"): Cited(2.58e-4, 8.18e-11 ** 0.5, _T1),
 }
 PAPER_LABELS = {"mlp-2fc": "2-FC", "mlp-3fc": "3-FC", "mlp-2fc[hidden=8]": "2-FC (small, h=8)",
                 "linear-approx": "linear approximation"}
@@ -162,9 +161,9 @@ def markdown(summary: pd.DataFrame, title: str, command: str, notes: list[str]) 
         "method": summary["method"],
         "paper's name": summary["paper_name"],
         "dataset": summary["dataset"],
-        "MAE, ours (mean ± std)": _mean_std(summary["mae_mean"], summary["mae_std"]),
+        "MAE, ours (mean ± std over seeds, ddof=1)": _mean_std(summary["mae_mean"], summary["mae_std"]),
         "seeds": summary["seeds"],
-        "MAE, published (cited)": [v or "n/a" for v in _mean_std(summary["published_mae"], summary["published_std"])],
+        "MAE, published (cited; ± sqrt of the printed variance, ddof=0)": [v or "n/a" for v in _mean_std(summary["published_mae"], summary["published_std"])],
         "cited from": summary["published_source"],
         "train steps": [_fmt(v, ".0f") for v in summary["train_steps"]],
         "train time (s)": [_fmt(v, ".3g") for v in summary["fit_time_s"]],
