@@ -342,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what experiments record as their command
+    args.run_command = main  # a command that runs others in this process (reproduce gpu) calls them through here
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

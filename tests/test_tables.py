@@ -65,3 +65,24 @@ def test_bad_arguments_give_one_line(capsys, tmp_path, args, words):
     assert main([*args, "--out", str(tmp_path), *FAST]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1
+
+
+def test_seeds_trained_together_give_the_tables_of_seeds_trained_alone(tmp_path, monkeypatch):
+    from matinv_bench.solvers.learned.cache import CACHE_ENV
+
+    mae = {}
+    for how, extra in (("stacked", []), ("alone", ["--no-stack"])):
+        monkeypatch.setenv(CACHE_ENV, str(tmp_path / f"cache-{how}"))  # each trains from scratch
+        out = tmp_path / how
+        assert main(["reproduce", "table2", "--seeds", "2", "--out", str(out), *FAST, *extra]) == 0
+        rows = read_results(out / "table2-tiny")
+        mlp = rows[rows.solver.str.startswith("mlp")]
+        assert len(mlp) == 6 and (mlp.status == "ok").all()
+        if how == "stacked":  # trained before the grid, two seeds per stack: every cell's fit was a cache hit
+            assert mlp.train_cache_hit.astype(bool).all() and (mlp.train_stacked == 2).all()
+        else:
+            assert not mlp.train_cache_hit.astype(bool).any() and mlp.get("train_stacked", pd.Series()).isna().all()
+        mae[how] = pd.read_csv(out / "table2-tiny.csv").set_index(["method", "dataset"])[["mae_mean", "mae_std"]]
+    assert mae["stacked"].index.equals(mae["alone"].index)
+    np.testing.assert_allclose(mae["stacked"].to_numpy(), mae["alone"].to_numpy(), rtol=1e-8)
+    assert "--no-stack" in (tmp_path / "alone" / "table2-tiny.md").read_text()

@@ -29,6 +29,7 @@ _MODULES: tuple[str, ...] = (
     "matinv_bench.experiments.why_cant",
     "matinv_bench.experiments.regions",
     "matinv_bench.experiments.scaling",
+    "matinv_bench.experiments.gpu",
 )
 
 
