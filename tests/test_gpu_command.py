@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -15,8 +16,10 @@ import torch
 
 from matinv_bench.cli import build_parser, main
 from matinv_bench.experiments import gpu
+from matinv_bench.experiments.gpu import ROOT
 from matinv_bench.experiments.tables import PAPER_DATASETS
 from matinv_bench.reporting.results import read_results
+from matinv_bench.solvers.learned import training
 
 
 def _steps(run_md: str) -> dict[str, list[str]]:
@@ -30,7 +33,7 @@ def _steps(run_md: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow  # about 40 s on 2 cores
-def test_the_tiny_budget_runs_every_step_end_to_end_and_resumes(tmp_path, paper_data, capsys):
+def test_the_tiny_budget_runs_every_step_end_to_end_and_resumes(tmp_path, paper_data, monkeypatch):
     out = tmp_path / "run"
     assert main(["reproduce", "gpu", "--budget", "tiny", "--paper-data", str(paper_data), "--out", str(out),
                  "--quiet"]) == 0
@@ -57,15 +60,19 @@ def test_the_tiny_budget_runs_every_step_end_to_end_and_resumes(tmp_path, paper_
     for table in ("table1", "table2"):
         assert pd.read_csv(out / table / f"{table}-tiny.csv").mae_mean.notna().all()
 
-    # --resume DIR continues every step in DIR: nothing runs again
-    capsys.readouterr()
+    # --resume DIR continues every step in DIR: finished cells are kept, nothing trains again
+    def no_training(*args, **kwargs):
+        raise AssertionError("a resumed run trained a network its finished cells do not need")
+
+    monkeypatch.setattr(training, "fit", no_training)
+    monkeypatch.setattr(training, "fit_many", no_training)
     assert main(["reproduce", "gpu", "--budget", "tiny", "--paper-data", str(paper_data), "--resume", str(out),
                  "--only", "scaling-float32", "table1", "--quiet"]) == 0
     run_md = (out / "run.md").read_text()
     assert list(_steps(run_md)) == ["scaling-float32", "table1"]
     assert f"scaling --resume {out / 'scaling-float32'}" in run_md and f"--resume {out / 'table1'}" in run_md
-    assert "trained together" not in capsys.readouterr().out  # the finished cells need no training
-    assert len(read_results(out / "table1" / "table1-tiny")) == len(t1)
+    again = read_results(out / "table1" / "table1-tiny")
+    assert again.timestamp.tolist() == t1.timestamp.tolist() and again.mae.tolist() == t1.mae.tolist()
 
 
 def test_the_gpu_budget_runs_the_paper_recipe_everywhere_and_scales_to_8192(tmp_path):
@@ -148,3 +155,12 @@ def test_a_step_s_error_line_or_crash_becomes_its_note():
     assert gpu.run_command(step, crashes).note == "crashed: ZeroDivisionError: bug"
     assert gpu.run_command(step, lambda argv: 130).status == "interrupted"
     assert gpu.run_command(step, lambda argv: 0).status == "ok"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_the_device_script_stops_with_a_message_without_cuda(tmp_path):
+    script = ROOT / "bench" / "gpu_run.sh"
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path)})
+    assert done.returncode == 2 and "torch.cuda.is_available() is False" in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing installed, run or copied

@@ -150,7 +150,8 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
     ``hook.after`` may add columns computed from the per-matrix result (untimed, after timing).
     ``keep_times`` adds ``times_per_matrix_s``: every timed block's seconds per matrix (JSON list).
     A timed row says how it was timed (``timing_clock``, ``timing_cache``: see :func:`_time`); a
-    row of a solver on CUDA names the GPU (:func:`~matinv_bench.engine.clock.device_description`).
+    timed row of a solver on CUDA also names the GPU, its driver and its clocks just after the
+    timing (:func:`~matinv_bench.engine.clock.device_description`).
     """
     solver: Solver | None = None
     row = _base_row(cell, None, data)
@@ -164,8 +165,6 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
         solver.fit(data)
         row["fit_time_s"] = time.perf_counter() - t0
         row.update(getattr(solver, "fit_info_", {}))
-        if solver.device.startswith("cuda"):  # which GPU, driver and clocks (gpu_name, ...)
-            row.update(device_description(solver.device))
         A = data.A.astype(cell.dtype)
         solver.prepare(A)
         with warnings.catch_warnings():
@@ -190,6 +189,8 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
                     "timing_clock": t.clock,
                     "timing_cache": t.cache,
                 })
+                if solver.device.startswith("cuda"):  # which GPU, driver and clocks (right after the timing)
+                    row.update(device_description(solver.device))
                 if keep_times:
                     row["times_per_matrix_s"] = json.dumps([x / B for x in t.times])
                 if row.get("flops_per_matrix"):

@@ -72,25 +72,28 @@ def groups(cells: Iterable[Cell]) -> list[list[_Net]]:
 def train_cells(cells: Iterable[Cell], *, retrain: bool = False,
                 say: Callable[[str], None] | None = None) -> list[dict]:
     """Train (or find in the cache) every network of ``cells``, each group as one stack (see the
-    module docstring); ``retrain`` trains again even what the cache holds. ``say`` gets one line
-    per group. Returns one dict per group: ``networks``, ``datasets``, ``seeds``, ``recipe``,
+    module docstring); ``retrain`` trains again even what the cache holds. ``say`` gets a line
+    when each group starts and one when it is done. Returns one dict per group: ``networks``, ``datasets``, ``seeds``, ``recipe``,
     ``trained`` (how many were not in the cache) and ``seconds``."""
     done = []
     for group in groups(cells):
+        name, params = parse_spec(group[0].cell.solver)
+        info = {"networks": len(group), "solver": format_spec(name, {k: v for k, v in params.items() if k != "seed"}),
+                "datasets": list(dict.fromkeys(g.cell.dataset for g in group)),
+                "seeds": sorted({g.cell.seed for g in group}), "recipe": group[0].recipe.name}
+        what = (f"{info['networks']} network(s) like {info['solver']} on {', '.join(info['datasets'])} "
+                f"(seeds {', '.join(map(str, info['seeds']))})")
+        if say is not None:
+            say(f"{what} ...")
         t0 = time.perf_counter()
         with retraining(retrain):
             if len(group) == 1:
                 infos = [training.fit(group[0].trainee, group[0].data, group[0].recipe.name)]
             else:
                 infos = training.fit_many([g.trainee for g in group], [g.data for g in group], group[0].recipe.name)
-        name, params = parse_spec(group[0].cell.solver)
-        info = {"networks": len(group), "solver": format_spec(name, {k: v for k, v in params.items() if k != "seed"}),
-                "datasets": list(dict.fromkeys(g.cell.dataset for g in group)),
-                "seeds": sorted({g.cell.seed for g in group}), "recipe": group[0].recipe.name,
-                "trained": sum(not i["train_cache_hit"] for i in infos), "seconds": time.perf_counter() - t0}
+        info.update(trained=sum(not i["train_cache_hit"] for i in infos), seconds=time.perf_counter() - t0)
         done.append(info)
         if say is not None:
-            say(f"{info['networks']} network(s) like {info['solver']} on {', '.join(info['datasets'])} "
-                f"(seeds {', '.join(map(str, info['seeds']))}): {info['trained']} trained together, "
-                f"{info['networks'] - info['trained']} from the cache, in {info['seconds']:.1f} s")
+            say(f"{what}: {info['trained']} trained, {info['networks'] - info['trained']} from the cache, "
+                f"in {info['seconds']:.1f} s")
     return done
