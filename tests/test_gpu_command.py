@@ -20,6 +20,7 @@ from matinv_bench.experiments.gpu import ROOT
 from matinv_bench.experiments.tables import PAPER_DATASETS
 from matinv_bench.reporting.results import read_results
 from matinv_bench.solvers.learned import training
+from matinv_bench.solvers.learned.cache import CACHE_ENV
 
 
 def _steps(run_md: str) -> dict[str, list[str]]:
@@ -34,6 +35,7 @@ def _steps(run_md: str) -> dict[str, list[str]]:
 
 @pytest.mark.slow  # about 40 s on 2 cores
 def test_the_tiny_budget_runs_every_step_end_to_end_and_resumes(tmp_path, paper_data, monkeypatch):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "models"))  # every network trains here, in this run's stacks
     out = tmp_path / "run"
     assert main(["reproduce", "gpu", "--budget", "tiny", "--paper-data", str(paper_data), "--out", str(out),
                  "--quiet"]) == 0
@@ -131,14 +133,20 @@ def test_sigterm_stops_the_command_and_no_further_step_starts(tmp_path, monkeypa
         time.sleep(5)
         raise AssertionError("SIGTERM did not interrupt the step")
 
+    def unhandled(signum, frame):  # were the command's handler missing, SIGTERM would end the whole test run
+        raise RuntimeError("SIGTERM reached the test's own handler: the command did not handle it")
+
     monkeypatch.setattr(gpu, "run_command", step)
-    before = signal.getsignal(signal.SIGTERM)
+    before = signal.signal(signal.SIGTERM, unhandled)
     out = tmp_path / "run"
-    assert main(["reproduce", "gpu", "--budget", "tiny", "--only", "table1", "table2", "--out", str(out)]) == 130
+    try:
+        assert main(["reproduce", "gpu", "--budget", "tiny", "--only", "table1", "table2", "--out", str(out)]) == 130
+        assert signal.getsignal(signal.SIGTERM) is unhandled  # the command's handler is gone
+    finally:
+        signal.signal(signal.SIGTERM, before)
     steps = _steps((out / "run.md").read_text())
     assert started == ["table1"] and steps["table1"][0] == "interrupted" and steps["table2"][0] == "not run"
     assert "(finished)" not in (out / "run.md").read_text()
-    assert signal.getsignal(signal.SIGTERM) == before  # the command's handler is gone
 
 
 def test_a_step_s_error_line_or_crash_becomes_its_note():
