@@ -93,11 +93,12 @@ BUDGETS: dict[str, Budget] = {
 
 @dataclass(frozen=True)
 class Step:
-    """One step: ``argv`` of a ``matinv-bench`` command (empty for the tests), writing to ``folder``."""
+    """One step: ``argv`` of a ``matinv-bench`` command (empty for the tests), writing to ``output``
+    (a folder; the tests' output file)."""
 
     name: str
     argv: tuple[str, ...] = ()
-    folder: Path | None = None
+    output: Path | None = None
 
 
 def slug(text: str) -> str:
@@ -174,7 +175,7 @@ class Record:
                  "## Steps", "", "| step | status | exit | seconds | output | note |",
                  "| --- | --- | --- | --- | --- | --- |"]
         for o in self.outcomes:
-            where = o.step.folder.relative_to(self.out) if o.step.folder is not None else ""
+            where = o.step.output.relative_to(self.out) if o.step.output is not None else ""
             secs = "" if o.seconds is None else f"{o.seconds:.1f}"
             lines.append(f"| {o.step.name} | {o.status} | {'' if o.exit is None else o.exit} | {secs} | "
                          f"`{where}` | {_cell(o.note)} |")
@@ -207,7 +208,7 @@ def _pytest_command(files: list[Path]) -> list[str]:
 
 
 def run_tests(step: Step, budget: Budget) -> Outcome:
-    """The CUDA smoke tests in a subprocess; their output goes to ``step.folder`` (a file)."""
+    """The CUDA smoke tests in a subprocess; their output goes to the file ``step.output``."""
     files = _cuda_test_files()
     if not files:
         return Outcome(step, "skipped", note=f"no test files with CUDA tests under {ROOT / 'tests'} (an installed copy?)")
@@ -216,10 +217,10 @@ def run_tests(step: Step, budget: Budget) -> Outcome:
                               timeout=budget.pytest_timeout_s)
     except subprocess.TimeoutExpired as exc:
         output = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        results.write_text(step.folder, output)
+        results.write_text(step.output, output)
         return Outcome(step, "failed", note=f"timed out after {budget.pytest_timeout_s:g} s")
     output = done.stdout + done.stderr
-    results.write_text(step.folder, output)
+    results.write_text(step.output, output)
     last = next((line.strip("= ").strip() for line in reversed(output.splitlines()) if line.strip()), "")
     ok = done.returncode in (0, 5)  # 5: no test selected
     return Outcome(step, "ok" if ok else "failed", done.returncode, note=last)
