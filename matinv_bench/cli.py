@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what experiments record as their command
-    args.main = main  # how 'reproduce all' runs each recorded command as typed
+    args.main = main  # how commands that run others in this process ('reproduce all', 'reproduce gpu') call them
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

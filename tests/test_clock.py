@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from matinv_bench.engine import clock
+from matinv_bench.datasets import make_dataset
+from matinv_bench.engine import clock, runner
+from matinv_bench.solvers.base import Solver
 
 
 def test_summary_is_the_median_and_the_interquartile_range():
@@ -68,3 +70,67 @@ def test_device_description_names_the_gpu():
     d = clock.device_description("cuda")
     assert d["gpu_name"] == torch.cuda.get_device_name(0) and d["cuda_version"] == torch.version.cuda
     assert d["gpu_memory_bytes"] > 0 and isinstance(d["gpu_driver_version"], str)
+
+
+# ----------------------------------------------------------------------------- the run loop's clock
+
+class _OnCuda(Solver):
+    """numpy's inverse, posing as a solver on a GPU (the runner goes by ``device`` alone)."""
+
+    device = "cuda:0"
+    library = "torch"
+
+    def invert(self):
+        return np.linalg.inv(self._A)
+
+    def flops(self, n: int) -> float:
+        return float(n) ** 3
+
+
+def _fake_gpu(monkeypatch) -> list[dict]:
+    """The runner's CUDA clock and device columns, replaced by fakes that record their calls."""
+    calls: list[dict] = []
+
+    def measure_cuda(fn, *, device=None, warmup_s, min_run_s, flush=True, max_reps=clock.MAX_REPS):
+        fn()
+        calls.append({"device": device, "flush": flush, "warmup_s": warmup_s, "min_run_s": min_run_s})
+        return clock.Timing(2e-3, 1e-4, 7, 1, 3, (2e-3,) * 7, clock="cuda_events", cache="cold" if flush else "warm")
+
+    monkeypatch.setattr(runner, "measure_cuda", measure_cuda)
+    monkeypatch.setattr(runner, "measure", lambda *a, **k: pytest.fail("a CUDA solver was timed with the CPU clock"))
+    monkeypatch.setattr(runner, "device_description",
+                        lambda device: {"gpu_name": "Fake H200", "gpu_driver_version": "1.0", "asked": str(device)})
+    real_build = runner.SOLVERS.build
+    monkeypatch.setattr(runner.SOLVERS, "build",
+                        lambda spec: _OnCuda() if spec == "on-cuda" else real_build(spec))
+    return calls
+
+
+def test_the_runner_times_solvers_on_cuda_with_events_cold_and_names_the_gpu(monkeypatch):
+    calls = _fake_gpu(monkeypatch)
+    data = make_dataset("paper-3x3", n_test=4)
+    row = runner.run_cell(runner.Cell("on-cuda", "paper-3x3"), data, warmup_s=0.01, min_run_s=0.02)
+    assert row["status"] == "ok", row["reason"]
+    assert calls == [{"device": "cuda:0", "flush": True, "warmup_s": 0.01, "min_run_s": 0.02}]
+    assert (row["timing_clock"], row["timing_cache"]) == ("cuda_events", "cold")
+    assert row["time_per_matrix_s"] == pytest.approx(2e-3 / 4) and row["timing_blocks"] == 7
+    assert row["gpu_name"] == "Fake H200" and row["asked"] == "cuda:0" and row["device"] == "cuda:0"
+
+
+def test_cpu_rows_say_perf_counter_and_warm_and_name_no_gpu(monkeypatch):
+    _fake_gpu(monkeypatch)
+    monkeypatch.setattr(runner, "measure", clock.measure)  # the CPU clock is the one expected here
+    data = make_dataset("paper-3x3", n_test=4)
+    row = runner.run_cell(runner.Cell("lu", "paper-3x3"), data, warmup_s=0.0, min_run_s=0.01)
+    assert row["status"] == "ok", row["reason"]
+    assert (row["timing_clock"], row["timing_cache"]) == ("perf_counter", "warm")
+    assert "gpu_name" not in row
+
+
+@pytest.mark.cuda
+def test_the_runner_times_torch_inv_on_the_gpu_with_events():
+    data = make_dataset("paper-3x3", n_test=64)
+    row = runner.run_cell(runner.Cell("torch-inv[device=cuda]", "paper-3x3"), data, warmup_s=0.01, min_run_s=0.05)
+    assert row["status"] == "ok", row["reason"]
+    assert (row["timing_clock"], row["timing_cache"]) == ("cuda_events", "cold")
+    assert row["gpu_name"] == torch.cuda.get_device_name(0) and row["time_per_matrix_s"] > 0

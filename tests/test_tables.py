@@ -86,3 +86,24 @@ def test_published_values_are_the_papers_as_transcribed(paper_data):
             assert shown in dict((v, k) for k, v in table2), (method, folder, shown)
         else:
             assert float(cells[shown]) == pytest.approx(cited.std ** 2, rel=1e-9), (method, folder)
+
+
+def test_seeds_trained_together_give_the_tables_of_seeds_trained_alone(tmp_path, monkeypatch):
+    from matinv_bench.solvers.learned.cache import CACHE_ENV
+
+    mae = {}
+    for how, extra in (("stacked", []), ("alone", ["--no-stack"])):
+        monkeypatch.setenv(CACHE_ENV, str(tmp_path / f"cache-{how}"))  # each trains from scratch
+        out = tmp_path / how
+        assert main(["reproduce", "table2", "--seeds", "2", "--out", str(out), *FAST, *extra]) == 0
+        rows = read_results(out / "table2-tiny")
+        mlp = rows[rows.solver.str.startswith("mlp")]
+        assert len(mlp) == 6 and (mlp.status == "ok").all()
+        if how == "stacked":  # trained before the grid, two seeds per stack: every cell's fit was a cache hit
+            assert mlp.train_cache_hit.astype(bool).all() and (mlp.train_stacked == 2).all()
+        else:
+            assert not mlp.train_cache_hit.astype(bool).any() and mlp.get("train_stacked", pd.Series()).isna().all()
+        mae[how] = pd.read_csv(out / "table2-tiny.csv").set_index(["method", "dataset"])[["mae_mean", "mae_std"]]
+    assert mae["stacked"].index.equals(mae["alone"].index)
+    np.testing.assert_allclose(mae["stacked"].to_numpy(), mae["alone"].to_numpy(), rtol=1e-8)
+    assert "--no-stack" in (tmp_path / "alone" / "table2-tiny.md").read_text()

@@ -34,7 +34,7 @@ from scipy.linalg import LinAlgWarning
 from matinv_bench import system
 from matinv_bench.datasets import DATASETS, MatrixSet, make_dataset
 from matinv_bench.engine import checkpoint, isolation
-from matinv_bench.engine.clock import Timing, measure
+from matinv_bench.engine.clock import Timing, device_description, measure, measure_cuda
 from matinv_bench.engine.hooks import Hook, load_hook
 from matinv_bench.engine.progress import Progress
 from matinv_bench.errors import DataFileError, SpecError, TooLargeError
@@ -158,12 +158,24 @@ def _base_row(cell: Cell, solver: Solver | None, data: MatrixSet | None) -> dict
     return row
 
 
+def _time(solver: Solver, warmup_s: float, min_run_s: float) -> Timing:
+    """Time the solver's ``invert``: a solver on CUDA with CUDA events and the L2 cache flushed
+    before every call (``measure_cuda``: clock ``cuda_events``, cache ``cold``), any other with
+    ``measure`` (clock ``perf_counter``, cache ``warm``)."""
+    if solver.device.startswith("cuda"):
+        return measure_cuda(solver.invert, device=solver.device, warmup_s=warmup_s, min_run_s=min_run_s, flush=True)
+    return measure(solver.invert, warmup_s=warmup_s, min_run_s=min_run_s)
+
+
 def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, time_it: bool = True,
              hook: Hook | None = None, keep_times: bool = False) -> dict:
     """Run one cell on an already-built dataset and return its row (never raises for solver errors).
 
     ``hook.after`` may add columns computed from the per-matrix result (untimed, after timing).
     ``keep_times`` adds ``times_per_matrix_s``: every timed block's seconds per matrix (JSON list).
+    A timed row says how it was timed (``timing_clock``, ``timing_cache``: see :func:`_time`); a
+    timed row of a solver on CUDA also names the GPU, its driver and its clocks just after the
+    timing (:func:`~matinv_bench.engine.clock.device_description`).
     """
     solver: Solver | None = None
     row = _base_row(cell, None, data)
@@ -191,15 +203,18 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
                         "reason": "cannot score: no matrix has a reference inverse (all exactly singular)"}
             row["reason"] = res.reason
             if time_it:
-                sync = solver.sync if solver.device.startswith("cuda") else None
-                t: Timing = measure(solver.invert, sync=sync, warmup_s=warmup_s, min_run_s=min_run_s)
+                t = _time(solver, warmup_s, min_run_s)
                 B = len(data)
                 row.update({
                     "time_per_matrix_s": t.median_s / B,
                     "time_iqr_s": t.iqr_s / B,
                     "timing_blocks": t.n_blocks,
                     "calls_per_block": t.calls_per_block,
+                    "timing_clock": t.clock,
+                    "timing_cache": t.cache,
                 })
+                if solver.device.startswith("cuda"):  # which GPU, driver and clocks (right after the timing)
+                    row.update(device_description(solver.device))
                 if keep_times:
                     row["times_per_matrix_s"] = json.dumps([x / B for x in t.times])
                 if row.get("flops_per_matrix"):

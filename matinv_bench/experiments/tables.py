@@ -16,7 +16,9 @@ values where we have them, each labelled with its source) and ``tableK-RECIPE/``
 one file per cell in its ``cells/``). The cells run through the engine's ``run_grid``:
 ``--resume DIR`` continues the run whose ``--out`` was DIR (same options; finished cells are kept,
 trained models come from the cache), ``--cell-timeout`` and ``--workers``/``--scheduler`` as for
-``run``.
+``run``. Before the cells run, the seeds of each network, and the boxes of the same size, train
+together as one stacked model (:mod:`~matinv_bench.experiments.pretrain`), so that every cell's
+fit is a cache hit; ``--no-stack`` leaves each network to train alone in its cell.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ import numpy as np
 import pandas as pd
 
 from matinv_bench.engine import options
-from matinv_bench.engine.runner import check_grid_size, make_grid, run_grid
+from matinv_bench.engine.checkpoint import RunFolder
+from matinv_bench.engine.runner import cell_key, check_grid_size, make_grid, run_grid
 from matinv_bench.errors import DataFileError, SpecError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import add_engine_arguments, output_folder, resume_hint
+from matinv_bench.experiments.pretrain import train_cells
 from matinv_bench.reporting import results
 from matinv_bench.solvers.learned.cache import retraining
 from matinv_bench.solvers.learned.training import RECIPES
@@ -191,6 +195,9 @@ def _add_arguments(table: str):
                        help="device for training and the torch solvers (default: auto)")
         p.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: all usable cores)")
         p.add_argument("--retrain", action="store_true", help="train again even when a cached model exists")
+        p.add_argument("--no-stack", action="store_true",
+                       help="train each seed's network on its own, in its cell (default: the seeds of a network, "
+                            "and boxes of the same size, train together as one stacked model before the cells run)")
         p.add_argument("--no-timing", action="store_true", help="accuracy only: skip the timing")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         add_engine_arguments(p, table)
@@ -210,7 +217,8 @@ def _command(table: str, args: argparse.Namespace) -> str:
         parts += ["--device", args.device]
     if args.threads:
         parts += ["--threads", str(args.threads)]
-    parts += [flag for flag, on in (("--retrain", args.retrain), ("--no-timing", args.no_timing)) if on]
+    parts += [flag for flag, on in (("--retrain", args.retrain), ("--no-timing", args.no_timing),
+                                    ("--no-stack", args.no_stack)) if on]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -246,10 +254,15 @@ def run_table(table: str, args: argparse.Namespace) -> int:
     out = args.out / f"{table}-{args.recipe}"
     command = _command(table, args)
     title = f"Table {table[-1]} of the paper, {args.recipe} recipe"
-    # --retrain before the engine: Dask workers and cell processes inherit it when they start
-    with resume_hint(args.out), retraining(args.retrain), options.engine_kwargs(args) as engine:
-        df = run_grid(cells, out, n_test=args.n_matrices, threads=args.threads, time_it=not args.no_timing,
-                      progress=not args.quiet, title=title, command=command, **engine)
+    # --retrain before the engine: Dask workers and cell processes inherit it when they start. With
+    # the networks trained together first, --retrain applies to that training only: every cell's
+    # fit is then a cache hit (retraining there would train each cell's network again, alone).
+    with resume_hint(args.out):
+        if not args.no_stack:
+            _train_together(cells, out, args)
+        with retraining(args.retrain and args.no_stack), options.engine_kwargs(args) as engine:
+            df = run_grid(cells, out, n_test=args.n_matrices, threads=args.threads, time_it=not args.no_timing,
+                          progress=not args.quiet, title=title, command=command, **engine)
     summary = summarize(df, table)
     used = [tag for tag in SOURCES if tag in set(summary["published_source"])]
     notes += ["", "Published values (cited, never computed here; 'n/a' where none applies):",
@@ -261,6 +274,16 @@ def run_table(table: str, args: argparse.Namespace) -> int:
         print(markdown(summary, title, command, notes))
     print(f"wrote {stem}.md, {stem}.csv and every row under {out}/")
     return 0
+
+
+def _train_together(cells: list, out: Path, args: argparse.Namespace) -> None:
+    """Train the networks of the cells still to run, seeds and same-size boxes as one stack each
+    (:func:`~matinv_bench.experiments.pretrain.train_cells`); a resumed run skips finished cells."""
+    if args.resume is not None:
+        finished = RunFolder(out).finished([cell_key(c, args.n_matrices) for c in cells])
+        cells = [c for c in cells if cell_key(c, args.n_matrices) not in finished]
+    say = None if args.quiet else (lambda line: print(f"training: {line}", flush=True))
+    train_cells(cells, retrain=args.retrain, say=say)
 
 
 @experiment("table1", "the paper's Table 1: 2-FC and 3-FC MLPs on its four boxes, with baselines",

@@ -1,0 +1,99 @@
+"""Train the networks of a grid before it runs: the seeds of a network, and boxes of one size,
+together as one stacked model.
+
+:func:`train_cells` finds the cells whose solver is a network with a training recipe, groups
+those that can train as one stack (same widths, dtype, device and recipe: the seeds of one
+dataset and network, and the boxes of the same size, such as ``paper-2x2-1st`` and
+``paper-2x2-2nd``) and trains each group with :func:`training.fit_many`; a network alone in its
+group trains with :func:`training.fit`. Each model is stored in the cache under the key that
+the cell's own ``fit`` looks up, so every fit of the grid that follows is a cache hit. Training
+needs only the dataset's source and the seed, so each network gets a one-matrix test split.
+Two cells with the same training data (a paper box and the authors' released folder of it)
+share one model and train once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from matinv_bench.datasets import make_dataset
+from matinv_bench.engine.runner import Cell
+from matinv_bench.solvers import SOLVERS
+from matinv_bench.solvers.learned import cache, training
+from matinv_bench.solvers.learned.cache import retraining
+from matinv_bench.specs import format_spec, parse_spec
+
+
+@dataclass
+class _Net:
+    cell: Cell
+    data: object  # the cell's dataset with a one-matrix test split (training reads its source and seed)
+    trainee: training.Trainee
+    recipe: training.Recipe
+    key: str
+
+
+def _net(cell: Cell) -> _Net | None:
+    """What training the cell's network needs, or None when there is nothing to train (not a
+    network, ``recipe=none``, a dataset it skips) or the cell cannot be set up: its own run
+    then records why, as a row."""
+    solver = SOLVERS.build(cell.solver)
+    if getattr(solver, "recipe", "none") == "none" or not hasattr(solver, "trainee"):
+        return None
+    try:
+        data = make_dataset(cell.dataset, n_test=1, seed=cell.seed)
+        if solver.skip(data):
+            return None
+        net = solver.trainee(data)
+    except Exception:  # a bad file, a network too large for memory: the grid's cell says so
+        return None
+    recipe = training.recipe_for(solver.recipe, data.n, net.hidden)
+    key, _ = cache.cache_key(net.architecture(), net.seed, data, recipe)
+    return _Net(cell, data, net, recipe, key)
+
+
+def groups(cells: Iterable[Cell]) -> list[list[_Net]]:
+    """The networks of ``cells`` that train together, group by group in the cells' order; one
+    network per cache key (the first cell that names it)."""
+    by_group: dict[tuple, list[_Net]] = {}
+    seen: set[str] = set()
+    for cell in cells:
+        net = _net(cell)
+        if net is None or net.key in seen:
+            continue
+        seen.add(net.key)
+        t = net.trainee
+        by_group.setdefault((net.recipe, t.layers, t.hidden, net.data.n, t.dtype, t.device), []).append(net)
+    return list(by_group.values())
+
+
+def train_cells(cells: Iterable[Cell], *, retrain: bool = False,
+                say: Callable[[str], None] | None = None) -> list[dict]:
+    """Train (or find in the cache) every network of ``cells``, each group as one stack (see the
+    module docstring); ``retrain`` trains again even what the cache holds. ``say`` gets a line
+    when each group starts and one when it is done. Returns one dict per group: ``networks``, ``datasets``, ``seeds``, ``recipe``,
+    ``trained`` (how many were not in the cache) and ``seconds``."""
+    done = []
+    for group in groups(cells):
+        name, params = parse_spec(group[0].cell.solver)
+        info = {"networks": len(group), "solver": format_spec(name, {k: v for k, v in params.items() if k != "seed"}),
+                "datasets": list(dict.fromkeys(g.cell.dataset for g in group)),
+                "seeds": sorted({g.cell.seed for g in group}), "recipe": group[0].recipe.name}
+        what = (f"{info['networks']} network(s) like {info['solver']} on {', '.join(info['datasets'])} "
+                f"(seeds {', '.join(map(str, info['seeds']))})")
+        if say is not None:
+            say(f"{what} ...")
+        t0 = time.perf_counter()
+        with retraining(retrain):
+            if len(group) == 1:
+                infos = [training.fit(group[0].trainee, group[0].data, group[0].recipe.name)]
+            else:
+                infos = training.fit_many([g.trainee for g in group], [g.data for g in group], group[0].recipe.name)
+        info.update(trained=sum(not i["train_cache_hit"] for i in infos), seconds=time.perf_counter() - t0)
+        done.append(info)
+        if say is not None:
+            say(f"{what}: {info['trained']} trained, {info['networks'] - info['trained']} from the cache, "
+                f"in {info['seconds']:.1f} s")
+    return done
