@@ -173,7 +173,7 @@ def figure(ok: pd.DataFrame):
     One line per solver (curves identical to another's at every theta merged into one; untrained
     networks left out), one column per base; theta = 1 marked. Title: :func:`finding`."""
     ok = ok[~precision.untrained(ok)]  # made for timing only: their accuracy is never drawn
-    curves = precision.merge_identical(ok.sort_values(["base", "theta"]), ["base", "theta"], "mae")
+    curves = precision.merge_identical(ok.sort_values(["base", "theta"]), ["base", "theta"], "mae", keep=("recipe",))
     members = curves.drop_duplicates("solver").sort_values("family", key=lambda f: f.map(style.group_order),
                                                            kind="stable")
     colour = style.colours(zip(members["solver"], members["family"]))

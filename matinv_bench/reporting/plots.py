@@ -154,7 +154,7 @@ def time_figure(rows: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device: st
             bx.axhline(1.0 / peak, color=style.GUIDE, lw=1, ls=":")
             bx.annotate(f"{lib} matmul peak", (ns.min(), 1.0 / peak), xytext=(0, 2 if i == 0 else -2),
                         textcoords="offset points", ha="left", va="bottom" if i == 0 else "top", fontsize=7,
-                        color=style.GUIDE)
+                        color=style.GUIDE, bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 0.6})
         ax.set(yscale="log", xlabel="n (matrix size)", ylabel="time per matrix (s, median)",
                title="(a) time per matrix")
         bx.set(yscale="log", xlabel="n (matrix size)", ylabel="time per model flop (ns/flop)",
@@ -171,8 +171,8 @@ def memory_finding(wall: pd.DataFrame) -> str:
     if wall.empty:
         return "A network's memory against n: every size fitted"
     first = wall.sort_values("first_skipped").iloc[0]
-    limit = f"{first['limit_bytes'] / GIB:.1f} GiB" if np.isfinite(first["limit_bytes"]) else "the limit"
-    return f"From n = {int(first['first_skipped'])} a network's cell needs more than this run's {limit} of memory"
+    limit = f"{first['limit_bytes'] / GIB:.1f}\u00a0GiB" if np.isfinite(first["limit_bytes"]) else "the limit"
+    return f"From n = {int(first['first_skipped'])}, a network's cell needs more memory than the run's {limit}"
 
 
 def memory_figure(nets: pd.DataFrame, dtype: str):
