@@ -209,7 +209,7 @@ def sigma_finding(per: pd.DataFrame) -> str:
     net_min = min(med.get_group(s).min() for s in nets)
     lu_max = med.get_group("lu").max()
     return (f"Near singular matrices the networks' relative error stays at or above {net_min:.1g}, "
-            f"LU's below 1e{int(np.ceil(np.log10(lu_max)))}")
+            f"LU's below {style.power(10.0 ** np.ceil(np.log10(lu_max)))}")
 
 
 def sigma_figure(per: pd.DataFrame):

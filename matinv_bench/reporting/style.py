@@ -151,7 +151,7 @@ def log_axis(ax, axis: str = "y", max_labels: int = 6) -> None:
     a.set_major_locator(LogLocator(base=10.0**every, subs=(1.0,), numticks=200))
     a.set_minor_locator(LogLocator(base=10, subs=(1.0,) if every > 1 else np.arange(2, 10) * 0.1, numticks=200)
                         if decades < 40 else NullLocator())
-    a.set_major_formatter(FuncFormatter(lambda v, _: _power(v)))
+    a.set_major_formatter(FuncFormatter(lambda v, _: power(v)))
     a.set_minor_formatter(NullFormatter())
 
 
@@ -168,7 +168,8 @@ def size_axis(ax, ns: Iterable[float]) -> None:
 _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def _power(v: float) -> str:
+def power(v: float) -> str:
+    """``10⁻⁶`` for 1e-6 (``1`` and ``10`` plain); empty for a value that is no power of ten."""
     if v <= 0:
         return ""
     e = int(round(np.log10(v)))
