@@ -435,3 +435,32 @@ def test_committed_figures_are_within_budget_with_svg_twins():
         assert png.stat().st_size <= style.MAX_PNG_BYTES, png
         assert png.with_suffix(".svg").is_file(), png
 
+
+
+def test_the_checks_catch_what_they_look_for():
+    """The checks above fail on figures like the old ones: crowded tick labels, a long legend, an
+    untrained network's error."""
+    with style.context():
+        fig, ax = style.subplots(figsize=(4, 3))
+        ax.plot(range(40), range(40))
+        ax.set_xticks(range(40), [f"1e-{i:02d}" for i in range(40)])
+        ax.set(xlabel="x", ylabel="y")
+        fig.suptitle("t")
+    with pytest.raises(AssertionError, match="overlaps"):
+        check_figure(fig)
+    close(fig)
+    with style.context():
+        fig, ax = style.subplots(figsize=(6, 4))
+        for i in range(14):
+            ax.plot([0, 1], [i, i], label=f"seed {i}")
+        ax.legend()
+        fig.suptitle("t")
+    with pytest.raises(AssertionError):
+        check_figure(fig)
+    close(fig)
+    with style.context():
+        fig, ax = style.subplots()
+        ax.plot([1, 2], [1e-6, 1.0])[0].set_gid("mlp-2fc[recipe=none]")
+    with pytest.raises(AssertionError):
+        no_untrained([ax], y_below=0.5)
+    close(fig)
