@@ -12,7 +12,7 @@ import pytest
 
 from matinv_bench import cli, system
 from matinv_bench.cli import build_parser, main
-from matinv_bench.reporting import manifest, report
+from matinv_bench.reporting import manifest, report, style
 from matinv_bench.reporting.manifest import DirtyTreeError, ManifestError
 from matinv_bench.reporting.results import read_results
 
@@ -201,7 +201,11 @@ def test_report_rebuilds_the_committed_report_from_the_committed_files_alone(tmp
     for f in tracked():
         (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / f, tmp_path / f)
-    monkeypatch.setattr(report, "figure", lambda df, path: None)  # the figure's pixels are not the point
+    def no_file(fig, path):  # the figures' pixels are not the point
+        style.plt.close(fig)
+        return [Path(path), Path(path).with_suffix(".svg")]
+
+    monkeypatch.setattr(style, "save", no_file)
     text = report.build_report(tmp_path / "results", strict=True).read_text()
     committed = (ROOT / "results" / "REPORT.md").read_text()
 

@@ -127,7 +127,7 @@ def test_rows_record_what_the_scaling_question_needs(tiny_run):
 def test_outputs_are_written_and_readable(tiny_run):
     out, df, slopes, cross, _ = tiny_run
     for name in ("results.parquet", "results.csv", "slopes.csv", "crossovers.csv", "summary.md",
-                 "time_vs_n-float64-cpu.png", "gflops_vs_n-float64-cpu.png", "mlp_memory-float64.png"):
+                 "time_vs_n-float64-cpu.png", "time_vs_n-float64-cpu.svg", "mlp_memory-float64.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     fitted = slopes[slopes["fit_points"] >= 3]
     assert set(fitted["solver_label"]) == {"lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]"}

@@ -17,6 +17,7 @@ import numpy as np
 from matinv_bench.engine import options
 from matinv_bench.engine.hooks import Hook
 from matinv_bench.errors import UserError
+from matinv_bench.reporting import manifest
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.specs import SpecError, parse_spec
 
@@ -37,6 +38,27 @@ def add_engine_arguments(p: argparse.ArgumentParser, name: str) -> None:
     options.add_arguments(p, resume_help="continue an interrupted run whose output folder was DIR (it becomes the "
                                          "output folder): give the same options as the first time; finished cells "
                                          "are kept and trained models come from the cache")
+
+
+def add_replot_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--replot", action="store_true",
+                   help="measure nothing: redraw the figures from the files in --out DIR (a finished run)")
+
+
+def replot_folder(args: argparse.Namespace, *files: str) -> Path:
+    """The folder ``--replot`` redraws (``--out DIR``), checked: UserError without ``--out``, with
+    ``--resume``, or when DIR lacks one of ``files``; refused like any write into a committed set
+    from a dirty tree unless ``--allow-dirty`` (:func:`~matinv_bench.reporting.manifest.check_writable`)."""
+    if args.out is None:
+        raise UserError("--replot needs --out DIR, the folder of the run to draw again")
+    if getattr(args, "resume", None) is not None:
+        raise UserError("--replot measures nothing: drop --resume")
+    out = Path(args.out)
+    missing = [f for f in files if not (out / f).is_file()]
+    if missing:
+        raise UserError(f"--replot: no {', '.join(missing)} in {str(out)!r}")
+    manifest.check_writable(out, getattr(args, "allow_dirty", False))
+    return out
 
 
 def output_folder(args: argparse.Namespace, name: str) -> Path:

@@ -8,8 +8,9 @@ cell runs), the fraction of test matrices where the solver fails or its relative
 ||X - X*||_F / ||X*||_F exceeds ``--threshold``.
 theta < 1 proves the box holds no singular matrix; the linear approximation's error should
 grow like theta^2, and every matmul-only method should break down as theta nears 1.
-Writes ``results.parquet``/``.csv``, ``summary.md`` and ``where_can.png`` (and the cells, ``cells/``)
-to ``--out`` (default: a fresh ``results/where-can-<date>-<time>``).
+Writes ``results.parquet``/``.csv``, ``summary.md`` and ``where_can.png`` (with its SVG; and the
+cells, ``cells/``) to ``--out`` (default: a fresh ``results/where-can-<date>-<time>``); ``--replot``
+only redraws the figure from the rows in ``--out``.
 """
 
 from __future__ import annotations
@@ -23,18 +24,21 @@ import pandas as pd
 from matinv_bench.datasets.boxes import BASES
 from matinv_bench.engine import options
 from matinv_bench.engine.runner import Cell, make_grid, run_grid
+from matinv_bench.errors import UserError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import (
     ExperimentHook,
     add_engine_arguments,
+    add_replot_argument,
     check_positive,
     command_line,
     output_folder,
+    replot_folder,
     resume_hint,
     split_available,
 )
-from matinv_bench.reporting import results
-from matinv_bench.reporting.plots import save_figure
+from matinv_bench.reporting import precision, results, style
+from matinv_bench.reporting.style import save
 from matinv_bench.scoring import metrics
 
 THETAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 0.9, 1.2, 2.0, 4.0)
@@ -76,10 +80,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 (default: 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_engine_arguments(p, NAME)
+    add_replot_argument(p)
 
 
 @experiment("where-can", "box sweep: error of every method against theta = n eps / sigma_min(A0)", add_arguments)
 def run(args: argparse.Namespace) -> int:
+    if args.replot:
+        out = replot_folder(args, "results.parquet")
+        df = results.read_results(out)
+        ok = df[(df.status == "ok") & ~precision.untrained(df)]
+        if ok.empty:
+            raise UserError(f"--replot: no ok row of a trained solver in {str(out)!r} to draw")
+        save(figure(ok), out / "where_can.png")
+        print(f"wrote {out}/where_can.png and where_can.svg")
+        return 0
     for name in ("threshold", "n_matrices", "seeds"):
         check_positive("--" + name.replace("_", "-"), getattr(args, name))
     for t in args.theta:
@@ -120,35 +134,82 @@ def write(df: pd.DataFrame, out: Path, command: str) -> None:
         lines += ["## Not run", "", not_ok.groupby(["solver", "status", "reason"], dropna=False).size()
                   .rename("cells").reset_index().to_markdown(index=False), ""]
     results.write_text(out / "summary.md", "\n".join(lines))
-    if len(ok):
-        save_figure(figure(ok), out / "where_can.png")
+    if len(ok) and not precision.untrained(ok).all():
+        save(figure(ok), out / "where_can.png")
+
+
+BROKEN = 0.5  # a method has broken down where over half its matrices are bad (frac_bad)
+
+
+def breaks_at(ok: pd.DataFrame) -> pd.Series:
+    """Per solver: the median over bases of the smallest theta where ``frac_bad`` reaches
+    :data:`BROKEN` (inf where it never does)."""
+    first = (ok.groupby(["solver", "base"]).apply(lambda g: g.loc[g.frac_bad >= BROKEN, "theta"].min(),
+                                                  include_groups=False).fillna(np.inf))
+    return first.groupby("solver").median()
+
+
+def finding(ok: pd.DataFrame) -> str:
+    """The figure's title: where the network breaks down, against the series and LU."""
+    at = breaks_at(ok)
+    family = ok.drop_duplicates("solver").set_index("solver")["family"]
+    nets = at[family[at.index] == "learned"]
+    series = at[family[at.index].isin(["approximation", "iterative"])]
+    if nets.empty:
+        return "Where each method breaks down: over half its matrices off by more than the threshold"
+    net = "the network never fails on most matrices" if not np.isfinite(nets.min()) else \
+        f"the network fails on most matrices from θ = {nets.min():g}"
+    parts = [net[0].upper() + net[1:]]
+    if len(series) and np.isfinite(series.min()):
+        parts.append(f"the first series from θ = {series.min():g}")
+    if "lu" in at and not np.isfinite(at["lu"]):
+        parts.append("LU never")
+    return ", ".join(parts)
 
 
 def figure(ok: pd.DataFrame):
     """Top row: MAE against theta (log-log) over the matrices a method did not fail on, with a slope-2
     guide on the linear approximation. Bottom row: ``frac_bad``, where each method breaks down.
-    One line per solver, one column per base."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import seaborn as sns
-
-    long = ok.melt(id_vars=["solver", "base", "theta"], value_vars=["mae", "frac_bad"], var_name="metric")
-    g = sns.relplot(data=long, x="theta", y="value", hue="solver", style="solver", col="base", row="metric",
-                    kind="line", markers=True, dashes=False, height=3.2, aspect=1.15,
-                    facet_kws={"sharey": False}, row_order=["mae", "frac_bad"])
-    g.set(xscale="log")
-    for (metric, base), ax in g.axes_dict.items():
-        ax.axvline(1.0, color="grey", lw=0.8, ls=":")
-        if metric == "mae":
-            ax.set_yscale("log")
+    One line per solver (curves identical to another's at every theta merged into one; untrained
+    networks left out), one column per base; theta = 1 marked. Title: :func:`finding`."""
+    ok = ok[~precision.untrained(ok)]  # made for timing only: their accuracy is never drawn
+    curves = precision.merge_identical(ok.sort_values(["base", "theta"]), ["base", "theta"], "mae", keep=("recipe",))
+    members = curves.drop_duplicates("solver").sort_values("family", key=lambda f: f.map(style.group_order),
+                                                           kind="stable")
+    colour = style.colours(zip(members["solver"], members["family"]))
+    names = {}
+    bases = list(dict.fromkeys(ok["base"]))
+    with style.context():
+        fig, axes = style.subplots(2, len(bases), figsize=(style.WIDTH, 5.6), squeeze=False, sharex=True)
+        handles = []
+        for i, r in enumerate(members.itertuples(index=False)):
+            name = r.solver.split("[")[0]
+            ls = ("-", "--", ":", "-.")[names.setdefault((style.group(r.family), name), len(
+                [k for k in names if k[0] == style.group(r.family)])) % 4]
+            kw = dict(color=colour[r.solver], ls=ls, marker=style.MARKERS[i % len(style.MARKERS)], ms=3.5,
+                      lw=2.0 if r.family == "learned" else 1.3)
+            for j, base in enumerate(bases):
+                g = curves[(curves.solver == r.solver) & (curves.base == base)].sort_values("theta")
+                axes[0, j].plot(g.theta, g.mae, **kw)[0].set_gid(r.solver)
+                axes[1, j].plot(g.theta, g.frac_bad, **kw)[0].set_gid(r.solver)
+            handles.append((style.handle(kw["color"], kw["marker"], kw["ls"], kw["lw"], ms=3.5), r.label))
+        for j, base in enumerate(bases):
+            top, bottom = axes[0, j], axes[1, j]
             lin = ok[(ok.base == base) & (ok.solver == "linear-approx")].sort_values("theta")
             if len(lin):
                 t0, e0 = lin.theta.iloc[0], lin.mae.iloc[0]
                 th = np.array([t0, 1.0])
-                ax.plot(th, e0 * (th / t0) ** 2, color="black", lw=0.8, ls="--")
-                ax.annotate("slope 2", (0.3, e0 * (0.3 / t0) ** 2), fontsize=8, ha="right", va="bottom")
-        ax.set_title(f"{base}", fontsize=9)
-        ax.set_ylabel("mean absolute error" if metric == "mae" else "fraction failed or rel. err > threshold")
-    g.set_xlabels("theta = n eps / sigma_min(A0)")
-    return g.figure
+                top.plot(th, 3 * e0 * (th / t0) ** 2, color=style.GUIDE, lw=0.9, ls=(0, (4, 2)))
+            for ax in (top, bottom):
+                ax.axvline(1.0, color=style.GUIDE, lw=1, ls=":")
+                ax.set_xscale("log")
+            top.set(yscale="log", title=base, ylabel="mean abs. error" if j == 0 else "")
+            bottom.set(ylim=(-0.03, 1.03), xlabel="θ = n ε / σ_min(A0)",
+                       ylabel=f"share with rel. error > {ok.threshold.iloc[0]:g}" if j == 0 else "")
+            style.log_axis(top, "y", max_labels=5)
+            style.log_axis(bottom, "x", max_labels=4)
+        if len(lin):
+            handles.append((style.handle(style.GUIDE, ls=(0, (4, 2)), lw=0.9), "guide: slope 2 (θ²)"))
+        style.title(fig, finding(ok))
+        style.legend_below(fig, *zip(*handles), ncol=3)
+    return fig

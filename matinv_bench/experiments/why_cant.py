@@ -15,13 +15,15 @@ of n^2 = 4, estimated by stratifying on the distance to the singular set
 (:mod:`matinv_bench.analysis.moments`): ``moments.parquet`` (one row per stratum),
 ``moments_summary.csv`` and figure ``why_cant_moments.png``.
 
-Everything goes to ``--out`` (default: a fresh ``results/why-cant-<date>-<time>``).
+Everything goes to ``--out`` (default: a fresh ``results/why-cant-<date>-<time>``); figures come
+with SVG twins. ``--replot`` only redraws the figures from the files in ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,16 +37,18 @@ from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import (
     ExperimentHook,
     add_engine_arguments,
+    add_replot_argument,
     check_positive,
     command_line,
     output_folder,
+    replot_folder,
     resume_hint,
     solver_function,
     split_available,
 )
 from matinv_bench.experiments.where_can import box_spec
-from matinv_bench.reporting import results
-from matinv_bench.reporting.plots import save_figure
+from matinv_bench.reporting import results, style
+from matinv_bench.reporting.style import save
 from matinv_bench.scoring import metrics
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.system import default_threads, pinned_threads
@@ -72,6 +76,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--t-min", type=float, default=1e-8, help="innermost stratum [0, t_min] (default: 1e-8)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_engine_arguments(p, NAME)
+    add_replot_argument(p)
 
 
 class PerMatrix(ExperimentHook):
@@ -99,6 +104,11 @@ def per_matrix_frame(df: pd.DataFrame) -> pd.DataFrame:
 @experiment("why-cant", "errors near singular matrices, and the moments of Theorem 3.2 near a rank-1 matrix",
             add_arguments)
 def run(args: argparse.Namespace) -> int:
+    if args.replot:
+        out = replot_folder(args, "per_matrix.parquet", "moments.parquet")
+        redraw(out)
+        print(f"wrote {out}/why_cant_sigma.png, why_cant_moments.png and their SVGs")
+        return 0
     for name in ("n_matrices", "size", "replicates", "t_min"):
         check_positive("--" + name.replace("_", "-"), getattr(args, name))
     for r in args.radius:
@@ -170,9 +180,19 @@ def write_summary(df, per, moments, summary, out: Path, command: str) -> None:
               [["F", "r", "K", "estimate_median", "estimate_min", "estimate_max", "without_innermost",
                 "innermost_share", "log10_growth_per_decade_outward"]].to_markdown(index=False, floatfmt=".3g"), ""]
     results.write_text(out / "summary.md", "\n".join(lines))
+    redraw(out, per, moments)
+
+
+def redraw(out: Path, per: pd.DataFrame | None = None, moments: pd.DataFrame | None = None) -> None:
+    """The two figures, from the frames given or else from ``out``'s ``per_matrix.parquet`` and
+    ``moments.parquet``; untrained networks (``recipe=none``) are left out of both."""
+    per = pd.read_parquet(out / "per_matrix.parquet") if per is None else per
+    moments = pd.read_parquet(out / "moments.parquet") if moments is None else moments
+    per = per[per.solver.map(style.recipe) != "none"]
+    moments = moments[moments.F.map(style.recipe) != "none"]
     if len(per):
-        save_figure(sigma_figure(per), out / "why_cant_sigma.png")
-    save_figure(moments_figure(moments), out / "why_cant_moments.png")
+        save(sigma_figure(per), out / "why_cant_sigma.png")
+    save(moments_figure(moments), out / "why_cant_moments.png")
 
 
 def region_label(spec: str) -> str:
@@ -181,38 +201,100 @@ def region_label(spec: str) -> str:
     return f"box around {ds.base_name}, theta={ds.theta:.3g}" if getattr(ds, "base_name", None) else spec
 
 
+def sigma_finding(per: pd.DataFrame) -> str:
+    """The sigma figure's title: the networks' smallest median relative error against LU's largest."""
+    med = per.groupby(["solver", "dataset", "sigma_min_bin"]).rel_fro_err.median().groupby("solver")
+    nets = [s for s in med.groups if str(s).startswith("mlp")]
+    if not nets or "lu" not in med.groups:
+        return "Relative error against the distance to singularity"
+    net_min = min(med.get_group(s).min() for s in nets)
+    lu_max = med.get_group("lu").max()
+    return (f"Near singular matrices the networks' relative error stays at or above {net_min:.1g}, "
+            f"LU's below {style.power(10.0 ** np.ceil(np.log10(lu_max)))}")
+
+
 def sigma_figure(per: pd.DataFrame):
-    """Median relative error in log-spaced sigma_min bins, one line per solver, one panel per region."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import seaborn as sns
-
+    """Median relative error in log-spaced sigma_min bins (band: interquartile range), one line per
+    solver, one panel per region. Title: :func:`sigma_finding`."""
     per = per[per.sigma_min > 0].copy()
     per["region"] = per.dataset.map(region_label)
     edges = np.logspace(np.floor(np.log10(per.sigma_min.min())), np.ceil(np.log10(per.sigma_min.max())), 25)
     idx = np.clip(np.searchsorted(edges, per.sigma_min) - 1, 0, len(edges) - 2)
     per["sigma_min_bin"] = np.sqrt(edges[idx] * edges[idx + 1])
-    g = sns.relplot(data=per, x="sigma_min_bin", y="rel_fro_err", hue="solver", style="solver", col="region",
-                    kind="line", estimator="median", errorbar=("pi", 50), markers=True, dashes=False,
-                    height=3.4, aspect=1.1, facet_kws={"sharey": False})
-    g.set(xscale="log", yscale="log")
-    g.set_axis_labels("sigma_min of the test matrix", "relative error (median, IQR band)")
-    return g.figure
+    solvers = list(dict.fromkeys(per.solver))
+    colour = style.colours((s, "learned" if s.startswith("mlp") else "direct") for s in solvers)
+    regions = list(dict.fromkeys(per.region))
+    with style.context():
+        fig, axes = style.subplots(1, len(regions), figsize=(style.WIDTH, 3.5), squeeze=False, sharey=True)
+        for ax, region in zip(axes[0], regions):
+            for i, s in enumerate(solvers):
+                g = per[(per.region == region) & (per.solver == s)].groupby("sigma_min_bin").rel_fro_err
+                q = g.quantile([0.25, 0.5, 0.75]).unstack()
+                if q.empty:
+                    continue
+                ax.fill_between(q.index, q[0.25], q[0.75], color=colour[s], alpha=0.2, lw=0)
+                ax.plot(q.index, q[0.5], color=colour[s], marker=style.MARKERS[i % len(style.MARKERS)], ms=3,
+                        ls="--" if s.startswith("mlp") else "-")[0].set_gid(s)
+            ax.set(xscale="log", yscale="log", title=region.replace(", theta=", ", θ = "),
+                   xlabel="σ_min of the test matrix")
+            style.log_axis(ax, "x", max_labels=4)
+        axes[0, 0].set_ylabel("relative error (median, IQR band)")
+        style.log_axis(axes[0, 0], "y", max_labels=6)
+        style.title(fig, sigma_finding(per))
+        style.legend_below(fig, [style.handle(colour[s], style.MARKERS[i % len(style.MARKERS)],
+                                              "--" if s.startswith("mlp") else "-") for i, s in enumerate(solvers)],
+                           [style.pretty(s, keep=("recipe",)) for s in solvers], ncol=3)
+    return fig
+
+
+DIVERGES = 0.1  # log10 growth per decade outward at or below this: the moment does not converge
+
+
+def moments_finding(moments: pd.DataFrame) -> str:
+    """The moments figure's title: from which K the moments diverge, and whether F changes that."""
+    with warnings.catch_warnings():  # a (F, r, K) with one stratum has no slope: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        slopes = decade_slopes(moments).dropna(subset=["log10_growth_per_decade_outward"])
+    if slopes.empty:  # too few strata near the singular set to tell
+        return "Contributions to E‖inv(A) − F(A)‖^K by distance to a rank-1 matrix's singular set"
+    div = slopes.groupby(["F", "K"]).log10_growth_per_decade_outward.max() <= DIVERGES
+    first = {F: min((k for (f, k), d in div.items() if f == F and d), default=None) for F in slopes.F.unique()}
+    ks = set(first.values())
+    if ks == {None}:
+        return "Near a rank-1 matrix every moment E‖inv(A) − F(A)‖^K measured here converges"
+    if len(ks) == 1:
+        return (f"Near a rank-1 matrix, E‖inv(A) − F(A)‖^K diverges from K = {ks.pop():g}, "
+                "for the network as for F = 0")
+    return "Near a rank-1 matrix: " + "; ".join(f"F = {f} diverges from K = {k:g}" if k is not None
+                                                 else f"F = {f} converges" for f, k in first.items())
 
 
 def moments_figure(moments: pd.DataFrame):
-    """Each stratum's contribution to E||inv(A) - F(A)||^K against its distance |t - t*| to the singular set."""
-    import matplotlib
+    """Each stratum's contribution to E||inv(A) - F(A)||^K against its distance |t - t*| to the
+    singular set: one panel per radius r, a colour per K, a line style per F (median over
+    replicates). A contribution that does not shrink toward the singular set (0 on the left)
+    means the moment diverges. Title: :func:`moments_finding`."""
+    import matplotlib.pyplot as plt
 
-    matplotlib.use("Agg")
-    import seaborn as sns
-
-    m = moments[(moments.stratum > 0) & (moments.t_hi <= 1) & (moments.contribution > 0)].copy()
-    m["K"] = m.K.map(lambda k: f"K={k:g}")
-    g = sns.relplot(data=m, x="t_lo", y="contribution", hue="K", style="F", row="F", col="r", kind="line",
-                    estimator="median", errorbar=("pi", 100), markers=True, height=2.8, aspect=1.0,
-                    facet_kws={"sharey": False})
-    g.set(xscale="log", yscale="log")
-    g.set_axis_labels("|t - t*| of the stratum", "contribution to the moment")
-    return g.figure
+    m = moments[(moments.stratum > 0) & (moments.t_hi <= 1) & (moments.contribution > 0)]
+    m = m.groupby(["F", "r", "K", "t_lo"]).contribution.median().reset_index()
+    Ks, Fs, radii = sorted(m.K.unique()), list(dict.fromkeys(m.F)), sorted(m.r.unique())
+    colour = {k: plt.get_cmap("viridis")(x) for k, x in zip(Ks, np.linspace(0.0, 0.85, len(Ks)))}
+    dash = {f: ("-", "--", ":", "-.")[i % 4] for i, f in enumerate(sorted(Fs, key=lambda f: f != "zero"))}
+    with style.context():
+        ncols = min(4, len(radii))
+        fig, axes = style.subplots(int(np.ceil(len(radii) / ncols)), ncols, figsize=(style.WIDTH, 3.6),
+                                   squeeze=False, sharex=True)
+        for ax, r in zip(axes.flat, radii):
+            for (f, k), g in m[m.r == r].groupby(["F", "K"]):
+                ax.plot(g.t_lo, g.contribution, color=colour[k], ls=dash[f], lw=1.4)[0].set_gid(f"{f} K={k:g}")
+            ax.set(xscale="log", yscale="log", title=f"ball radius r = {r:g}", xlabel="|t − t*| of the stratum")
+            style.log_axis(ax, "x", max_labels=3)
+            style.log_axis(ax, "y", max_labels=5)
+        axes[0, 0].set_ylabel("contribution to the moment")
+        handles = [style.handle(colour[k]) for k in Ks] + [style.handle("0.3", ls=dash[f]) for f in Fs]
+        labels = [f"K = {k:g}" for k in Ks] + [f"F = {'0' if f == 'zero' else style.pretty(f, keep=('recipe',))}"
+                                               for f in Fs]
+        style.title(fig, moments_finding(moments))
+        style.legend_below(fig, handles, labels, ncol=4)
+    return fig

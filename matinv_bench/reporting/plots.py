@@ -1,163 +1,241 @@
-"""Figures drawn from result files only (never from a solver): seaborn/matplotlib, Agg backend.
+"""The scaling study's figures, drawn from its result files only (never from a solver), in the
+one style of :mod:`matinv_bench.reporting.style`.
 
 :func:`scaling_figures` reads a scaling run folder (``results.parquet``, ``slopes.csv``) and
-writes, per dtype and device:
+writes, per dtype and device, PNG and SVG:
 
-- ``time_vs_n-<dtype>-<device>.png``: time per matrix against n, log-log, one line per solver
-  with its fitted slope in the legend, and reference lines n^3 and n^4;
-- ``gflops_vs_n-<dtype>-<device>.png``: achieved GFLOP/s against n, with the measured matmul
-  peak of each library;
-- ``mlp_memory-<dtype>.png``: the networks' weight bytes against n (hollow markers: skipped for
+- ``time_vs_n-<dtype>-<device>``: (a) time per matrix against n, log-log, blues for classical
+  solvers, greens for matmul-only ones, reds for networks, with each labelled solver's fitted
+  slope, guide lines n^3 and n^4, and the memory wall (x: the first n of each network skipped
+  for memory); (b) time per model flop (ns/flop) against n, with the matmul peak of each library;
+- ``mlp_memory-<dtype>``: the memory each network's cell needs against n (hollow: skipped for
   memory), with the machine's memory and the run's limit.
+
+:func:`memory_wall` (the first n skipped for memory, per network) is shared with the headline
+figure.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
+from matinv_bench.reporting import style
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from matinv_bench.reporting.results import atomic_write  # noqa: E402
-
-STYLE = {"direct": "-", "iterative": ":", "approximation": ":", "learned": "--"}
+BASELINES = ("lu", "torch-inv")  # the classical solvers labelled one by one; the others share an entry
+GIB = 2.0**30
 
 
-def _palette(labels: list[str]) -> dict[str, tuple]:
-    # tab10 then its darker/lighter pairs: neighbours in the legend stay distinguishable
-    colors = sns.color_palette("tab10") + sns.color_palette("Dark2") + sns.color_palette("Set1")
-    return dict(zip(labels, colors))
+def is_network(labels: pd.Series) -> pd.Series:
+    return labels.astype(str).str.startswith("mlp")
 
 
-def _slope_text(slopes: pd.DataFrame, label: str, dtype: str, device: str) -> str:
+def memory_wall(df: pd.DataFrame) -> pd.DataFrame:
+    """Per network (``solver_label``) and dtype: ``first_skipped`` (the smallest n skipped for
+    memory: a skipped row whose ``mem_need_bytes`` is over its ``memory_limit_bytes``, or whose
+    reason says what it needs), ``last_run`` (the largest n that ran), ``limit_bytes`` and
+    ``need_bytes`` at the first skipped n. Networks never skipped for memory are left out."""
+    out = []
+    nets = df[is_network(df["solver_label"])]
+    for (label, dtype), g in nets.groupby(["solver_label", "dtype"], sort=False):
+        need = pd.to_numeric(g.get("mem_need_bytes"), errors="coerce")
+        limit = pd.to_numeric(g.get("memory_limit_bytes"), errors="coerce")
+        over = (g["status"] == "skipped") & ((need > limit) | g["reason"].astype(str).str.startswith("needs about"))
+        if not over.any():
+            continue
+        first = g[over].sort_values("n").iloc[0]
+        ran = g[g["status"] == "ok"]
+        out.append({"solver_label": label, "dtype": dtype, "first_skipped": int(first["n"]),
+                    "last_run": int(ran["n"].max()) if len(ran) else None,
+                    "limit_bytes": float(first.get("memory_limit_bytes", np.nan)),
+                    "need_bytes": float(first.get("mem_need_bytes", np.nan))})
+    return pd.DataFrame(out, columns=["solver_label", "dtype", "first_skipped", "last_run", "limit_bytes",
+                                      "need_bytes"])
+
+
+def _slope(slopes: pd.DataFrame, label: str, dtype: str, device: str) -> float:
+    if not {"solver_label", "dtype", "device", "slope"} <= set(slopes.columns):
+        return np.nan
     s = slopes[(slopes["solver_label"] == label) & (slopes["dtype"] == dtype) & (slopes["device"] == device)]
-    if not len(s) or not np.isfinite(s["slope"].iloc[0]):
-        return label
-    r = s.iloc[0]
-    return f"{label}: n^{r.slope:.2f} [{r.ci_lo:.2f}, {r.ci_hi:.2f}]"
+    return float(s["slope"].iloc[0]) if len(s) else np.nan
 
 
-def _reference_lines(ax, ns: np.ndarray, anchor: dict[int, tuple[float, float]]) -> None:
-    for p, (n0, t0) in anchor.items():
-        x = np.array([ns.min(), ns.max()], dtype=float)
-        ax.plot(x, t0 * (x / n0) ** p, color="0.35", lw=1.2, ls=(0, (1, 2 + 2 * (p - 3))), zorder=0,
-                label=f"reference: n^{p}")
+def _label(label: str, slope: float) -> str:
+    text = style.pretty(label)
+    return text if not np.isfinite(slope) else f"{text}: $n^{{{slope:.2f}}}$"
 
 
-def _finish(fig, ax, ns: np.ndarray, path: Path, legend: dict) -> None:
-    """Log-log axes with the measured sizes as ticks, the legend, and the file."""
-    ax.set(xscale="log", yscale="log")
-    ax.set_xticks(ns, [str(n) for n in ns], fontsize=8)
-    ax.minorticks_off()
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7.5, frameon=True, **legend)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130, bbox_inches="tight")
-    plt.close(fig)
+def time_finding(slopes: pd.DataFrame, labels: list[str], dtype: str, device: str) -> str:
+    """The time figure's title: the networks' typical slope against LU's, where both were fitted."""
+    nets = [s for s in (_slope(slopes, lab, dtype, device) for lab in labels if lab.startswith("mlp"))
+            if np.isfinite(s)]
+    lu = _slope(slopes, "lu", dtype, device)
+    if nets and np.isfinite(lu):
+        verb = "grows faster than" if np.median(nets) > lu else "grows no faster than"
+        return (f"A network's time per matrix (about $n^{{{np.median(nets):.1f}}}$) {verb} LU's "
+                f"($n^{{{lu:.1f}}}$)  [{dtype}, {device}]")
+    return f"Time per matrix against n  [{dtype}, {device}]"
 
 
-def _time_figure(ok: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device: str, path: Path) -> None:
-    labels = list(dict.fromkeys(ok["solver_label"]))
-    colors = _palette(labels)
-    fig, ax = plt.subplots(figsize=(12, 6.5))
-    for label in labels:
-        g = ok[ok["solver_label"] == label].sort_values("n")
-        t, half = g["time_per_matrix_s"], g["time_iqr_s"].fillna(0) / 2
-        ax.plot(g["n"], t, color=colors[label], ls=STYLE.get(g["family"].iloc[0], "-"), marker="o", ms=3,
-                lw=1.4, label=_slope_text(slopes, label, dtype, g["device"].iloc[0]))
-        ax.fill_between(g["n"], (t - half).clip(lower=t / 10), t + half, color=colors[label], alpha=0.15, lw=0)
-    ns = np.sort(ok["n"].unique())
+def guides(ax, ok: pd.DataFrame, ns: np.ndarray) -> list:
+    """n^3 through LU's largest size, n^4 through the largest size of the first network (x3 above)."""
     t = ok.pivot_table(index="n", columns="solver_label", values="time_per_matrix_s")
-    anchor = {}
-    # n^3 through LU's largest size, n^4 through the largest size of the first network
-    for p, names in ((3, ["lu", "torch-inv"]), (4, [c for c in t.columns if str(c).startswith("mlp")])):
-        for name in names:
-            if name in t and t[name].notna().any():
-                n0 = t[name].dropna().index.max()
-                anchor[p] = (n0, t[name][n0] * 3)
-                break
-    lo, hi = ok["time_per_matrix_s"].min(), ok["time_per_matrix_s"].max()
-    ax.set_ylim(lo / 3, hi * 3)  # the reference lines may leave the data's range; the axes may not
-    _reference_lines(ax, ns, anchor)
-    ax.set(xlabel="n (matrix size)", ylabel="seconds per matrix (median; band: IQR)",
-           title=f"Time per matrix against n ({dtype}, {device})")
-    _finish(fig, ax, ns, path, {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0),
-                                "title": "solver: fitted slope [95% CI]", "title_fontsize": 8})
+    handles = []
+    for p, names in ((3, [*BASELINES]), (4, [c for c in t.columns if str(c).startswith("mlp")])):
+        name = next((c for c in names if c in t and t[c].notna().any()), None)
+        if name is None:
+            continue
+        n0 = t[name].dropna().index.max()
+        x = np.array([ns.min(), ns.max()], dtype=float)
+        ls = (0, (1, 1.5)) if p == 3 else (0, (4, 2))
+        (line,) = ax.plot(x, 3 * t[name][n0] * (x / n0) ** p, color=style.GUIDE, lw=1, ls=ls, zorder=0)
+        line.set_gid(f"guide-n{p}")
+        handles.append((line, f"guide $n^{p}$"))
+    return handles
 
 
-def _gflops_figure(ok: pd.DataFrame, dtype: str, device: str, path: Path) -> None:
-    labels = list(dict.fromkeys(ok["solver_label"]))
-    colors = _palette(labels)
-    fig, ax = plt.subplots(figsize=(12, 6))
-    for label in labels:
-        g = ok[ok["solver_label"] == label].sort_values("n")
-        ax.plot(g["n"], g["gflops"], color=colors[label], ls=STYLE.get(g["family"].iloc[0], "-"),
-                marker="o", ms=3, lw=1.4, label=label)
-    for i, (lib, peak) in enumerate(ok.groupby("library")["peak_gflops"].first().items()):
-        ax.axhline(peak, color="k", lw=1, ls=["-", "--"][i % 2], alpha=0.6)
-        ax.annotate(f"{lib} matmul peak {peak:.0f} GFLOP/s", (ok["n"].min() if i % 2 == 0 else ok["n"].max(), peak),
-                    fontsize=8, xytext=(2, 3) if i % 2 == 0 else (-2, -3), textcoords="offset points",
-                    ha="left" if i % 2 == 0 else "right", va="bottom" if i % 2 == 0 else "top")
-    ax.set(xlabel="n (matrix size)", ylabel="achieved GFLOP/s (model flops)",
-           title=f"Achieved GFLOP/s against n ({dtype}, {device}); lines: matmul peak measured in the run")
-    _finish(fig, ax, np.sort(ok["n"].unique()), path, {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)})
+def wall_markers(ax, wall: pd.DataFrame, colour: dict) -> tuple | None:
+    """An x at the top of the time panel at each network's first size skipped for memory."""
+    if wall.empty:
+        return None
+    for r in wall.itertuples():
+        m = ax.plot([r.first_skipped], [1.0], marker="X", ms=8, color=colour.get(r.solver_label, style.WALL),
+                    mec="white", mew=0.6, ls="none", transform=ax.get_xaxis_transform(), clip_on=False,
+                    zorder=5)[0]
+        m.set_gid(f"memory-wall:{r.solver_label}")
+    limit = wall["limit_bytes"].dropna()
+    text = f" over the memory limit ({limit.iloc[0] / GIB:.1f} GiB)" if len(limit) else " over the memory limit"
+    return style.handle("0.4", "X", ls="none", ms=7), "x: first n" + text
 
 
-def _memory_figure(nets: pd.DataFrame, dtype: str, path: Path) -> None:
+def time_figure(rows: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device: str):
+    """(a) time per matrix and (b) time per model flop against n, for the ok rows ``rows`` of one
+    dtype (numpy solvers of any device included) and all rows of the run for the memory wall."""
+    ok = rows[(rows["status"] == "ok") & rows["time_per_matrix_s"].notna()]
+    fam = ok.drop_duplicates("solver_label").set_index("solver_label")["family"].astype(str)
+    labels = sorted(fam.index, key=lambda lab: (style.group_order(fam[lab]), list(fam.index).index(lab)))
+    colour = style.colours((lab, fam[lab]) for lab in labels)
+    ns = np.sort(ok["n"].unique()).astype(float)
+    with style.context():
+        fig, (ax, bx) = style.subplots(1, 2, figsize=(style.WIDTH, 4.9))
+        entries, others = [], []
+        counts = {g: 0 for g in style.GROUPS}
+        for label in labels:
+            g = ok[ok["solver_label"] == label].sort_values("n")
+            grp = style.group(fam[label])
+            minor = grp == "classical" and label not in BASELINES
+            marker = None if minor else style.MARKERS[counts.get(grp, 0) % len(style.MARKERS)]
+            counts[grp] = counts.get(grp, 0) + (0 if minor else 1)
+            kw = dict(color=colour[label], lw=0.9 if minor else 1.6, alpha=0.75 if minor else 1.0,
+                      marker=marker, ms=4, ls="--" if grp == "network" else "-")
+            (line,) = ax.plot(g["n"], g["time_per_matrix_s"], **kw)
+            line.set_gid(label)
+            per_flop = g["time_per_matrix_s"] / g["flops_per_matrix"].astype(float) * 1e9
+            bx.plot(g["n"], per_flop, **kw)[0].set_gid(label)
+            if minor:
+                others.append(label)
+            else:
+                entries.append((line, _label(label, _slope(slopes, label, dtype, device))))
+        if others:
+            entries.insert(sum(1 for lab in labels if lab in BASELINES),
+                           (style.handle(colour[others[0]], lw=0.9), f"{len(others)} other classical solvers"))
+        lo, hi = ok["time_per_matrix_s"].min(), ok["time_per_matrix_s"].max()
+        ax.set_ylim(lo / 3, hi * 3)  # the guides may leave the data's range; the axes may not
+        entries += guides(ax, ok, ns)
+        wall = memory_wall(rows)
+        wall = wall[(wall["dtype"] == dtype) & wall["solver_label"].isin(labels)]
+        w = wall_markers(ax, wall, colour)
+        if w is not None:
+            entries.append(w)
+        peaks = ok.groupby("library")["peak_gflops"].first().dropna().sort_values()
+        for i, (lib, peak) in enumerate(peaks.items()):  # slowest first: its label above, the next one below
+            bx.axhline(1.0 / peak, color=style.GUIDE, lw=1, ls=":")
+            bx.annotate(f"{lib} matmul peak", (ns.min(), 1.0 / peak), xytext=(0, 2 if i == 0 else -2),
+                        textcoords="offset points", ha="left", va="bottom" if i == 0 else "top", fontsize=7,
+                        color=style.GUIDE, bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 0.6})
+        ax.set(yscale="log", xlabel="n (matrix size)", ylabel="time per matrix (s, median)",
+               title="(a) time per matrix")
+        bx.set(yscale="log", xlabel="n (matrix size)", ylabel="time per model flop (ns/flop)",
+               title="(b) time per model flop (lower: nearer the peak)")
+        for a in (ax, bx):
+            style.size_axis(a, ns)
+            style.log_axis(a, "y")
+        style.title(fig, time_finding(slopes, labels, dtype, device))
+        style.legend_below(fig, *zip(*entries), ncol=3)
+    return fig
+
+
+def memory_finding(wall: pd.DataFrame) -> str:
+    if wall.empty:
+        return "A network's memory against n: every size fitted"
+    first = wall.sort_values("first_skipped").iloc[0]
+    limit = f"{first['limit_bytes'] / GIB:.1f}\u00a0GiB" if np.isfinite(first["limit_bytes"]) else "the limit"
+    return f"From n = {int(first['first_skipped'])}, a network's cell needs more memory than the run's {limit}"
+
+
+def memory_figure(nets: pd.DataFrame, dtype: str):
+    """The memory each network's cell needs (``mem_need_bytes``: weights, batch and data; else
+    the weights, ``param_bytes``) against n; filled: ran, hollow: skipped for memory."""
+    need = "mem_need_bytes" if "mem_need_bytes" in nets and nets["mem_need_bytes"].notna().all() else "param_bytes"
     labels = list(dict.fromkeys(nets["solver_label"]))
-    colors = _palette(labels)
-    fig, ax = plt.subplots(figsize=(8.5, 5.5))
-    for label in labels:
-        g = nets[nets["solver_label"] == label].sort_values("n")
-        ax.plot(g["n"], g["param_bytes"], color=colors[label], lw=1.4, label=label)
-        ran = g["status"] == "ok"
-        ax.scatter(g.loc[ran, "n"], g.loc[ran, "param_bytes"], color=colors[label], s=18, zorder=3)
-        ax.scatter(g.loc[~ran, "n"], g.loc[~ran, "param_bytes"], facecolors="none", edgecolors=colors[label],
-                   s=24, zorder=3)
-    env = nets.iloc[0]
-    for value, text, ls in ((env.get("memory_total_bytes"), "machine memory", "-"),
-                            (env.get("memory_limit_bytes"), "this run's limit", "--")):
-        if pd.notna(value):
-            ax.axhline(float(value), color="crimson", lw=1.2, ls=ls)
-            ax.annotate(f"{text} ({float(value) / 2**30:.1f} GiB)", (nets["n"].min(), float(value)), fontsize=8,
-                        color="crimson", xytext=(2, 3), textcoords="offset points")
-    ax.set(xlabel="n (matrix size)", ylabel="weight bytes",
-           title=f"MLP weights against n ({dtype}); filled: ran, hollow: skipped for memory")
-    _finish(fig, ax, np.sort(nets["n"].unique()), path, {"loc": "lower right"})
+    colour = style.colours((lab, "learned") for lab in labels)
+    with style.context():
+        fig, ax = style.subplots(figsize=(style.WIDTH * 0.75, 3.9))
+        entries = []
+        for i, label in enumerate(labels):
+            g = nets[nets["solver_label"] == label].sort_values("n")
+            gib = g[need].astype(float) / GIB
+            marker = style.MARKERS[i % len(style.MARKERS)]
+            (line,) = ax.plot(g["n"], gib, color=colour[label], lw=1.4, marker=None)
+            line.set_gid(label)
+            ran = (g["status"] == "ok").to_numpy()
+            ax.plot(g["n"][ran], gib[ran], ls="none", marker=marker, color=colour[label])
+            ax.plot(g["n"][~ran], gib[~ran], ls="none", marker=marker, mfc="white", mec=colour[label])
+            entries.append((style.handle(colour[label], marker), style.pretty(label)))
+        env = nets.iloc[0]
+        for value, text, ls in ((env.get("memory_total_bytes"), "machine memory", "-"),
+                                (env.get("memory_limit_bytes"), "this run's limit", "--")):
+            if pd.notna(value):
+                ax.axhline(float(value) / GIB, color=style.WALL, lw=1.1, ls=ls)
+                entries.append((style.handle(style.WALL, ls=ls, lw=1.1), f"{text} ({float(value) / GIB:.1f} GiB)"))
+        entries.append((style.handle("0.4", "o", ls="none", mfc="white"), "hollow: skipped, not run"))
+        ax.set(yscale="log", xlabel="n (matrix size)",
+               ylabel="memory a cell needs (GiB)" if need == "mem_need_bytes" else "weights (GiB)",
+               title=f"weights, batch and data ({dtype})" if need == "mem_need_bytes" else f"weights ({dtype})")
+        style.size_axis(ax, nets["n"].unique())
+        style.log_axis(ax, "y")
+        style.title(fig, memory_finding(memory_wall(nets)))
+        style.legend_below(fig, *zip(*entries), ncol=2)
+    return fig
+
+
+def read_slopes(folder: Path) -> pd.DataFrame:
+    path = folder / "slopes.csv"
+    if not path.is_file() or path.stat().st_size <= 1:
+        return pd.DataFrame(columns=["solver_label", "dtype", "device", "slope"])
+    return pd.read_csv(path)
 
 
 def scaling_figures(folder: Path | str) -> list[Path]:
-    """Draw the scaling figures of a run folder; returns the paths written."""
+    """Draw the scaling figures of a run folder; returns the paths written (PNG and SVG)."""
     folder = Path(folder)
     df = pd.read_parquet(folder / "results.parquet")
-    slopes = pd.read_csv(folder / "slopes.csv") if (folder / "slopes.csv").stat().st_size > 1 else pd.DataFrame(
-        columns=["solver_label", "dtype", "device", "slope", "ci_lo", "ci_hi"])
-    sns.set_theme(style="whitegrid", context="notebook")
+    slopes = read_slopes(folder)
     written = []
     ok = df[(df["status"] == "ok") & df["time_per_matrix_s"].notna()]
     for (dtype, device), g in ok.groupby(["dtype", "device"]):
-        # numpy solvers always run on the host: draw them in every device's figure
-        g = pd.concat([g, ok[(ok["dtype"] == dtype) & (ok["device"] != device) & (ok["library"] == "numpy")]])
-        for name, draw in (("time_vs_n", lambda p: _time_figure(g, slopes, dtype, device, p)),
-                           ("gflops_vs_n", lambda p: _gflops_figure(g, dtype, device, p))):
-            path = folder / f"{name}-{dtype}-{device}.png"
-            draw(path)
-            written.append(path)
-    nets = df[df["solver_label"].astype(str).str.startswith("mlp") & df["param_bytes"].notna()]
+        # numpy solvers always run on the host: drawn in every device's figure
+        host = ok[(ok["dtype"] == dtype) & (ok["device"] != device) & (ok["library"] == "numpy")]
+        rows = pd.concat([g, host, df[(df["status"] != "ok") & (df["dtype"] == dtype)]])
+        written += style.save(time_figure(rows, slopes, dtype, device), folder / f"time_vs_n-{dtype}-{device}.png")
+    nets = df[is_network(df["solver_label"]) & df["param_bytes"].notna()]
     for dtype, g in nets.groupby("dtype"):
-        path = folder / f"mlp_memory-{dtype}.png"
-        _memory_figure(g, dtype, path)
-        written.append(path)
+        written += style.save(memory_figure(g, dtype), folder / f"mlp_memory-{dtype}.png")
     return written
 
 
-def save_figure(fig, path: Path) -> None:
-    """Write a matplotlib figure atomically (PNG, 130 dpi) and close it."""
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, bbox_inches="tight", format="png"))
-    plt.close(fig)
+def save_figure(fig, path: Path) -> list[Path]:
+    """Write a matplotlib figure as PNG and SVG (see :func:`matinv_bench.reporting.style.save`) and close it."""
+    return style.save(fig, path)

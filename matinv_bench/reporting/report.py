@@ -8,9 +8,11 @@ section belongs to one listed folder, or to the listed folders inside it (a coll
 ``summary.md``). A section with no listed set, or whose listed folder does not exist, gives a short
 "missing" note naming the command that makes it (an error with ``strict``); a listed folder that
 lacks a file its section needs, or holds a file that cannot be read or lacks required columns,
-stops the report with a one-line :class:`ReportError`. Work-precision diagrams (error against
-time per matrix, one marker per solver, one panel per dataset) are drawn from the timed results
-tables of the listed sets. Nothing is recomputed.
+stops the report with a one-line :class:`ReportError`. The report's own figures go to ``report/``
+beside it (PNG and SVG): the headline (:mod:`~matinv_bench.reporting.headline`, from the listed
+scaling and where-can sets), and the work-precision diagrams (error against time per matrix, one
+figure per question, :mod:`~matinv_bench.reporting.precision`) from the timed results tables of
+the listed sets. Nothing is recomputed.
 """
 
 from __future__ import annotations
@@ -187,9 +189,10 @@ def render_section(sets: Manifest, root: Path, section: Section) -> list[str]:
     return lines + [body, ""]
 
 
-def timed_tables(sets: Manifest, root: Path) -> pd.DataFrame:
-    """Every ok, timed row of the results table of every listed set that has one (a malformed
-    table is a ReportError); folders the manifest does not list are not read."""
+def listed_rows(sets: Manifest, root: Path, timed: bool = True) -> pd.DataFrame:
+    """Every ok row (with ``timed``: ok and timed) of the results table of every listed set that
+    has one, with a ``run`` column (the set's folder relative to ``root``); a malformed table is
+    a ReportError, and folders the manifest does not list are not read."""
     frames = []
     for s in sets.sets:
         folder = sets.root / s.folder
@@ -197,44 +200,87 @@ def timed_tables(sets: Manifest, root: Path) -> pd.DataFrame:
             continue
         check_file(folder, "results")
         df = results.read_results(folder)
-        df = df[(df.status == "ok") & df.time_per_matrix_s.notna() & df.mae.notna()]
+        df = df[df.status == "ok"]
+        if timed:
+            df = df[df.time_per_matrix_s.notna() & df.mae.notna()]
         if len(df):
             frames.append(df.assign(run=_path(root, folder)))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def timed_tables(sets: Manifest, root: Path) -> pd.DataFrame:
+    """Every ok, timed row of the results table of every listed set that has one (see :func:`listed_rows`)."""
+    return listed_rows(sets, root, timed=True)
+
+
+FIGURES = "report"  # the report's own figures: a folder beside REPORT.md
+_FILE_DATASET = re.compile(r"^[\w-]+:")  # a dataset read from a file (paper-dir:..., npy:...)
+
+
+def _figure_lines(paths: list[Path], out: Path, alt: str) -> list[str]:
+    rel = [p.relative_to(out.parent).as_posix() for p in paths if p.suffix == ".png"]
+    return [line for r in rel for line in (f"![{alt}]({r})", "")]
+
+
+def headline(sets: Manifest, root: Path, out: Path) -> list[str]:
+    """The headline section: the figure of :mod:`~matinv_bench.reporting.headline` from the
+    listed ``scaling`` and ``where-can`` sets (a note naming what is missing otherwise)."""
+    from matinv_bench.reporting.headline import write_headline
+
+    lines = ["## Headline", ""]
+    need = {name: listed(sets, root, next(s for s in SECTIONS if s.folder == name)) for name in ("scaling", "where-can")}
+    folders = {name: sets.root / chosen[0].folder for name, chosen in need.items() if chosen}
+    absent = [name for name in need if name not in folders or not folders[name].is_dir()]
+    if absent:
+        return lines + [f"*Missing: the headline figure needs the listed sets {' and '.join(absent)}.*", ""]
+    check_file(folders["scaling"], "results")
+    check_file(folders["where-can"], "results")
+    paths = write_headline(folders["scaling"], folders["where-can"], out.parent / FIGURES / "headline.png")
+    return lines + [f"From `{_path(root, folders['scaling'])}/` (a) and `{_path(root, folders['where-can'])}/` (b); "
+                    "vector version beside it (`.svg`).", "", *_figure_lines(paths, out, "headline")]
+
+
 def work_precision(sets: Manifest, root: Path, out: Path) -> list[str]:
-    """The work-precision section: one figure, one panel per dataset, one marker per solver."""
+    """The work-precision section: one figure per question (the paper's boxes, from the listed sets
+    under ``paper/``; then each other timed set that is not a scaling study), at most 8 panels each,
+    and the conditioning figure when a listed set sweeps kappa."""
+    from matinv_bench.reporting import precision
+    from matinv_bench.reporting.style import save
+
     lines = ["## Work-precision diagrams", ""]
     df = timed_tables(sets, root)
     if df.empty:
         return lines + ["*Missing: no listed set has a timed results table. Made by `matinv-bench run` "
                         "(or any experiment that times its cells), listed in `manifest.toml`.*", ""]
-    df = df.sort_values("timestamp").drop_duplicates(["solver", "dataset", "dtype", "seed"], keep="last")
-    df = df[(df.mae > 0) & (df.time_per_matrix_s > 0)]
-    # a file dataset's title is its file name, not its path
-    df = df.assign(panel=df.dataset.str.replace(r"^(\w+-?\w*):.*/([^/]+)$", r"\1:\2", regex=True))
-    figure(df, out.parent / "report" / "work_precision.png")
-    runs = ", ".join(f"`{r}/`" for r in sorted(df.run.unique()))
-    return lines + [f"From the timed rows of {runs} (the latest row per solver x dataset x dtype x seed); each "
-                    "run's command is in its `summary.md`.", "", "![work-precision](report/work_precision.png)", ""]
-
-
-def figure(df: pd.DataFrame, path: Path) -> None:
-    """The work-precision figure of the rows ``df`` (with their ``panel`` column), saved to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import seaborn as sns
-
-    from matinv_bench.reporting.plots import save_figure
-
-    g = sns.relplot(data=df, x="time_per_matrix_s", y="mae", hue="solver", style="solver", col="panel",
-                    col_wrap=4, height=2.8, aspect=1.0, s=60, facet_kws={"sharex": False, "sharey": False})
-    g.set(xscale="log", yscale="log")
-    g.set_titles("{col_name}", size=8)
-    g.set_axis_labels("time per matrix (s)", "mean absolute error")
-    save_figure(g.figure, path)
+    if "solver_label" in df:  # the scaling study's rows: time against n, drawn in its own figures
+        df = df[df["solver_label"].isna()]
+    paper = df["run"].str.startswith("paper/")
+    questions = [("work_precision", "the paper's boxes", df[paper & ~df["dataset"].str.match(_FILE_DATASET)],
+                  ("box", "boxes"))]
+    questions += [(f"work_precision-{run.replace('/', '-')}", f"`{run}/`", g, ("dataset", "datasets"))
+                  for run, g in df[~paper].groupby("run")]
+    for stem, what, rows, nouns in questions:
+        rows = rows[~precision.untrained(rows)]
+        if rows.empty:
+            continue
+        runs = ", ".join(f"`{r}/`" for r in sorted(rows.run.unique()))
+        lines += [f"### {what[0].upper() + what[1:]}", "",
+                  f"From the timed rows of {runs} (the latest row per solver x dataset x dtype x seed; marker: "
+                  "mean over seeds, bars: smallest to largest seed; untrained networks left out"
+                  + ("; the authors' test files, `paper-dir:`, are in the tables" if nouns[0] == "box" else "")
+                  + "); each run's command is in its `summary.md`.", ""]
+        datasets = list(rows.sort_values("n")["dataset"].drop_duplicates())
+        for i, chunk in enumerate(precision.chunks(datasets)):
+            path = out.parent / FIGURES / f"{stem}{'' if i == 0 else f'-{i + 1}'}.png"
+            paths = save(precision.work_precision_figure(rows[rows["dataset"].isin(chunk)], nouns), path)
+            lines += _figure_lines(paths, out, "work-precision")
+    every = precision.conditioning_rows(listed_rows(sets, root, timed=False))
+    if len(every):
+        paths = save(precision.conditioning_figure(every), out.parent / FIGURES / "conditioning.png")
+        lines += ["### Error against conditioning", "",
+                  f"From the rows of {', '.join(f'`{r}/`' for r in sorted(every.run.unique()))} whose datasets sweep "
+                  "kappa.", "", *_figure_lines(paths, out, "conditioning")]
+    return lines
 
 
 def build_report(root: Path | str = "results", out: Path | str | None = None, strict: bool = False) -> Path:
@@ -262,6 +308,7 @@ def build_report(root: Path | str = "results", out: Path | str | None = None, st
              "section names the command that made its files.", ""]
     if missing:
         lines += [f"Missing sections (no folder yet): {', '.join(missing)}.", ""]
+    lines += headline(sets, root, out)
     for section in SECTIONS:
         lines += render_section(sets, root, section)
     lines += work_precision(sets, root, out)

@@ -1,0 +1,264 @@
+"""Accuracy figures from result rows: work precision, and error against conditioning.
+
+- :func:`work_precision_figure`: mean absolute error against time per matrix, log-log, one
+  panel per dataset (at most :data:`~matinv_bench.reporting.style.MAX_PANELS`; the caller
+  splits larger sets, see :func:`chunks`);
+- :func:`conditioning_figure`: (a) forward error over kappa u and (b) the residual ratio against
+  kappa, for the datasets that sweep conditioning (:func:`conditioning_rows`).
+
+Both aggregate seeds (a marker at the mean, bars from the smallest to the largest seed's value),
+colour by solver family (:mod:`~matinv_bench.reporting.style`), and never draw the accuracy of an
+untrained network (``recipe=none``: made for timing only, see :func:`untrained`). Each data
+artist's gid is the solver spec it draws (seed left out).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from matinv_bench.reporting import style
+from matinv_bench.specs import SpecError, parse_spec
+
+RECIPE_MARKERS = {"quick": "o", "fast": "s", "paper": "^"}
+SWEEP_PARAMS = ("cond", "sigma_min")  # the dataset parameters a conditioning sweep varies
+WITHIN = 10.0  # "within 10 kappa u": a forward error this small for every kappa is stable
+
+
+def untrained(df: pd.DataFrame) -> pd.Series:
+    """True for rows of untrained networks: spec with ``recipe=none``, or ``train_recipe`` none."""
+    spec = df["solver"].astype(str).map(style.recipe) == "none"
+    if "train_recipe" in df:
+        spec |= df["train_recipe"].astype(str).str.lower() == "none"
+    return spec
+
+
+def accuracy_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The ok rows whose accuracy may be drawn (untrained networks left out), the latest row per
+    solver x dataset x dtype x seed, with ``method`` (spec without seed and recipe) and ``recipe``."""
+    df = df[(df["status"] == "ok") & ~untrained(df)]
+    if "timestamp" in df:
+        df = df.sort_values("timestamp", kind="stable")
+    df = df.drop_duplicates(["solver", "dataset", "dtype", "seed"], keep="last")
+    return df.assign(method=df["solver"].map(lambda s: style.without(s, "seed", "recipe")),
+                     recipe=df["solver"].map(style.recipe).fillna(""),
+                     spec=df["solver"].map(lambda s: style.without(s, "seed")))
+
+
+def seed_spread(df: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """Per ``keys``: the mean, min and max over seeds of each of ``values`` (``<v>``, ``<v>_lo``, ``<v>_hi``)."""
+    g = df.groupby(keys, sort=False, dropna=False)[values]
+    out = g.mean().join(g.min().add_suffix("_lo")).join(g.max().add_suffix("_hi"))
+    return out.join(df.groupby(keys, sort=False, dropna=False)["seed"].nunique().rename("seeds")).reset_index()
+
+
+def chunks(items: list, size: int = style.MAX_PANELS) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _grid(n: int):
+    ncols = n if n <= 2 else 2 if n == 4 else min(4, n) if n > 4 else 3
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = style.subplots(nrows, ncols, figsize=(style.WIDTH, 0.9 + 2.35 * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.remove()
+    return fig, list(axes.flat[:n])
+
+
+def _styles(points: pd.DataFrame) -> tuple[dict, dict]:
+    """Colour per method (family shades) and marker per (method, recipe): networks by recipe,
+    other methods one marker each within their family."""
+    order = points.drop_duplicates("method").sort_values("family", key=lambda f: f.map(style.group_order),
+                                                         kind="stable")
+    colour = style.colours(zip(order["method"], order["family"]))
+    marker, used = {}, {}
+    for m, fam in zip(order["method"], order["family"]):
+        if style.group(fam) != "network":
+            marker[m] = style.MARKERS[used.get(style.group(fam), 0) % len(style.MARKERS)]
+            used[style.group(fam)] = used.get(style.group(fam), 0) + 1
+    return colour, marker
+
+
+def _marker(marker: dict, method: str, recipe: str) -> str:
+    return marker.get(method) or RECIPE_MARKERS.get(recipe, style.MARKERS[-1])
+
+
+def _legend(fig, points: pd.DataFrame, colour: dict, marker: dict, ncol: int = 4):
+    entries = []
+    for m, fam in points.drop_duplicates("method")[["method", "family"]].itertuples(index=False):
+        if style.group(fam) == "network":
+            entries.append((style.group_order(fam), style.handle(colour[m], lw=2.2), style.pretty(m)))
+        else:
+            entries.append((style.group_order(fam), style.handle(colour[m], marker[m], ls="none"), style.pretty(m)))
+    entries.sort(key=lambda e: e[0])
+    handles = [e[1] for e in entries]
+    labels = [e[2] for e in entries]
+    recipes = [r for r in RECIPE_MARKERS if r in set(points.loc[points["family"] == "learned", "recipe"])]
+    recipes += sorted(set(points.loc[points["family"] == "learned", "recipe"]) - set(recipes) - {""})
+    for r in recipes:
+        handles.append(style.handle("0.45", RECIPE_MARKERS.get(r, style.MARKERS[-1]), ls="none"))
+        labels.append(f"network, recipe {r}")
+    return style.legend_below(fig, handles, labels, ncol=ncol)
+
+
+def work_finding(points: pd.DataFrame, nouns: tuple[str, str] = ("dataset", "datasets")) -> str:
+    """Whether, panel by panel, a matmul-only method is both faster and more accurate than the
+    best (lowest mean error) network. ``nouns``: what a panel is, singular and plural."""
+    beaten, panels = 0, 0
+    for _, p in points.groupby("panel", sort=False):
+        groups = p["family"].map(style.group)
+        nets, series = p[groups == "network"], p[groups == "matmul-only"]
+        if nets.empty or series.empty:
+            continue
+        panels += 1
+        best = nets.loc[nets["mae"].idxmin()]
+        beaten += bool(((series["mae"] < best["mae"]) & (series["time_per_matrix_s"] <= best["time_per_matrix_s"]))
+                       .any())
+    claim = "a matmul-only method is both faster and more accurate than the best network"
+    if not panels:
+        return "Error against time per matrix"
+    if beaten == panels:
+        return f"On every {nouns[0]}, {claim}" if panels > 1 else f"On this {nouns[0]}, {claim}"
+    if beaten:
+        return f"On {beaten} of {panels} {nouns[1]}, {claim}"
+    return "No matmul-only method is both faster and more accurate than the best network"
+
+
+def work_precision_figure(df: pd.DataFrame, nouns: tuple[str, str] = ("dataset", "datasets")):
+    """MAE against time per matrix of the rows ``df`` (timed, ok; untrained networks are dropped),
+    one panel per dataset (``panel`` column if given, else ``dataset``), seeds aggregated."""
+    df = accuracy_rows(df)
+    df = df[(df["mae"] > 0) & (df["time_per_matrix_s"] > 0)]
+    if "panel" not in df:
+        df = df.assign(panel=df["dataset"].astype(str))
+    panels = list(df.sort_values(["n", "panel"])["panel"].drop_duplicates())
+    if not 0 < len(panels) <= style.MAX_PANELS:
+        raise ValueError(f"{len(panels)} panels: draw 1 to {style.MAX_PANELS} datasets per figure (see chunks)")
+    points = seed_spread(df, ["panel", "method", "recipe", "family", "spec", "dtype"],
+                         ["mae", "time_per_matrix_s"])
+    colour, marker = _styles(points)
+    with style.context():
+        fig, axes = _grid(len(panels))
+        for ax, panel in zip(axes, panels):
+            for r in points[points["panel"] == panel].itertuples(index=False):
+                x, y = r.time_per_matrix_s, r.mae
+                c = ax.errorbar([x], [y], xerr=[[x - r.time_per_matrix_s_lo], [r.time_per_matrix_s_hi - x]],
+                                yerr=[[y - r.mae_lo], [r.mae_hi - y]], fmt=_marker(marker, r.method, r.recipe),
+                                color=colour[r.method], ms=5.5, mec="white", mew=0.5, elinewidth=0.9, capsize=0)
+                c.lines[0].set_gid(r.spec)
+            ax.set(xscale="log", yscale="log", title=panel)
+            style.log_axis(ax, "y", max_labels=5)
+            style.log_axis(ax, "x", max_labels=3)
+        for ax in axes:
+            ax.set(xlabel="time per matrix (s)", ylabel="mean abs. error")
+        style.title(fig, work_finding(points, nouns))
+        _legend(fig, points, colour, marker)
+    return fig
+
+
+# --- conditioning ------------------------------------------------------------------------------
+
+def sweep_family(dataset: str) -> str:
+    """A dataset spec without the parameters a conditioning sweep varies (:data:`SWEEP_PARAMS`)."""
+    try:
+        name, params = parse_spec(str(dataset))
+    except SpecError:
+        return str(dataset)
+    kept = [f"{k}={v}" for k, v in params.items() if k not in SWEEP_PARAMS]
+    return f"{name}[{','.join(kept)}]" if kept else name
+
+
+def conditioning_rows(df: pd.DataFrame, min_points: int = 3, min_decades: float = 2.0) -> pd.DataFrame:
+    """The accuracy rows (see :func:`accuracy_rows`) of datasets that sweep conditioning: a
+    :func:`sweep_family` measured at ``min_points`` or more kappas spanning ``min_decades`` or
+    more decades; with a ``sweep`` column. Empty when no set sweeps kappa."""
+    cols = ("kappa_median", "rel_err_over_kappa_u", "residual_ratio")
+    if df.empty or any(c not in df for c in cols):
+        return pd.DataFrame()
+    df = accuracy_rows(df)
+    df = df[np.isfinite(df["kappa_median"].astype(float)) & (df["kappa_median"].astype(float) > 0)]
+    df = df.assign(sweep=df["dataset"].map(sweep_family), kappa_median=df["kappa_median"].astype(float))
+    keep = []
+    for _, g in df.groupby("sweep"):
+        k = g.groupby("dataset")["kappa_median"].median()
+        if len(k) >= min_points and np.log10(k.max() / k.min()) >= min_decades:
+            keep.append(g)
+    return pd.concat(keep) if keep else pd.DataFrame()
+
+
+def conditioning_finding(points: pd.DataFrame) -> str:
+    worst = points.groupby("method", sort=False)["rel_err_over_kappa_u_hi"].max()
+    stable = [style.pretty(m) for m in worst.index[worst <= WITHIN]]
+    rest = [style.pretty(m) for m in worst.index[worst > WITHIN]]
+
+    def names(xs: list[str]) -> str:
+        return ", ".join(xs) if len(xs) <= 3 else f"{len(xs)} solvers"
+    if stable and rest:
+        return f"Forward error within {WITHIN:g} κu at every κ for {names(stable)}; above it for {names(rest)}"
+    if stable:
+        return f"Every solver's forward error stays within {WITHIN:g} κu at every κ"
+    return f"No solver's forward error stays within {WITHIN:g} κu at every κ"
+
+
+def conditioning_figure(df: pd.DataFrame):
+    """(a) forward error / (kappa u) and (b) the residual ratio against kappa, for the rows of
+    :func:`conditioning_rows` (seeds aggregated; a line per solver and sweep, a marker per sweep)."""
+    rows = conditioning_rows(df)
+    if rows.empty:
+        raise ValueError("no conditioning sweep in these rows")
+    points = seed_spread(rows, ["sweep", "dataset", "method", "recipe", "family", "spec", "dtype"],
+                         ["kappa_median", "rel_err_over_kappa_u", "residual_ratio"])
+    points = points.sort_values("kappa_median")
+    colour, _ = _styles(points)
+    sweeps = list(dict.fromkeys(points["sweep"]))
+    smark = {s: style.MARKERS[i % len(style.MARKERS)] for i, s in enumerate(sweeps)}
+    with style.context():
+        fig, (ax, bx) = style.subplots(1, 2, figsize=(style.WIDTH, 4.2))
+        for (method, spec, sweep, dtype), g in points.groupby(["method", "spec", "sweep", "dtype"], sort=False):
+            for a, col in ((ax, "rel_err_over_kappa_u"), (bx, "residual_ratio")):
+                y = g[col]
+                c = a.errorbar(g["kappa_median"], y, yerr=[y - g[f"{col}_lo"], g[f"{col}_hi"] - y],
+                               fmt="-" + smark[sweep], color=colour[method], ms=4.5, elinewidth=0.8, capsize=0)
+                c.lines[0].set_gid(spec)
+        ax.axhline(1.0, color=style.GUIDE, lw=1, ls=":")
+        bx.axhline(30.0, color=style.GUIDE, lw=1, ls=":")
+        bx.annotate("30: LAPACK's pass mark", (points["kappa_median"].min(), 30.0), xytext=(0, 2),
+                    textcoords="offset points", fontsize=7, color=style.GUIDE, va="bottom")
+        ax.set(xscale="log", yscale="log", xlabel="κ (2-norm, median of the test set)",
+               ylabel="forward error / (κ u)", title="(a) forward error over κu")
+        bx.set(xscale="log", yscale="log", xlabel="κ (2-norm, median of the test set)",
+               ylabel="‖I − XA‖₁ / (n ‖A‖₁ ‖X‖₁ u), worst", title="(b) residual ratio")
+        for a in (ax, bx):
+            style.log_axis(a, "x", max_labels=6)
+            style.log_axis(a, "y", max_labels=6)
+        style.title(fig, conditioning_finding(points))
+        handles, labels = [], []
+        for m, fam in points.drop_duplicates("method")[["method", "family"]].itertuples(index=False):
+            handles.append(style.handle(colour[m]))
+            labels.append(style.pretty(m))
+        if len(sweeps) > 1:
+            handles += [style.handle("0.45", smark[s], ls="none") for s in sweeps]
+            labels += sweeps
+        style.legend_below(fig, handles, labels, ncol=4)
+    return fig
+
+
+def merge_identical(df: pd.DataFrame, x: list[str], y: str, by: str = "solver", rtol: float = 1e-9,
+                    keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The rows of ``df`` less those of any curve (the rows of one ``by`` value) whose ``y`` equals
+    an earlier curve's at every ``x`` (within ``rtol``); a ``label`` column names each kept
+    curve with every curve it stands for, e.g. ``linear approx. = Neumann, order=1`` (parameters
+    ``keep`` shown, see :func:`~matinv_bench.reporting.style.pretty`)."""
+    curves = {s: g.set_index(x)[y].sort_index() for s, g in df.groupby(by, sort=False)}
+    kept: dict[str, list[str]] = {}
+    for s, c in curves.items():
+        twin = next((k for k in kept if c.index.equals(curves[k].index)
+                     and np.allclose(c.to_numpy(float), curves[k].to_numpy(float), rtol=rtol, atol=0, equal_nan=True)),
+                    None)
+        if twin is None:
+            kept[s] = [s]
+        else:
+            kept[twin].append(s)
+    label = {k: " = ".join(style.pretty(n, keep) for n in names) for k, names in kept.items()}
+    out = df[df[by].isin(list(kept))]
+    return out.assign(label=out[by].map(label))

@@ -1,0 +1,216 @@
+"""The one look of every figure: sizes, colours, markers, labels, and how figures are saved.
+
+Contract for a figure drawn here:
+
+- sized for the README's width (:data:`WIDTH` inches; text of :data:`RC` sizes stays readable
+  when the PNG is shown 800-900 pixels wide);
+- colours by solver family, in three colour families (:func:`group`): blues for classical
+  solvers (family ``direct``), greens for matmul-only ones (``iterative``, ``approximation``),
+  reds for networks (``learned``); shades tell the members of a family apart (:func:`colours`);
+- markers tell variants apart (:data:`MARKERS`); every axis is labelled with its unit;
+- the title states the finding (computed from the rows by the figure's module);
+- :func:`save` writes an SVG twin beside the PNG, and keeps the PNG under :data:`MAX_PNG_BYTES`
+  (by lowering the resolution if needed).
+
+Everything is drawn with matplotlib's Agg backend inside :func:`context`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import textwrap
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator  # noqa: E402
+
+from matinv_bench.reporting.results import atomic_write  # noqa: E402
+from matinv_bench.specs import SpecError, parse_spec  # noqa: E402
+
+WIDTH = 7.6  # inches: the README shows a figure about 830 pixels wide
+DPI = 150
+MAX_PNG_BYTES = 300 * 1024
+MAX_LEGEND = 12  # entries per figure
+MAX_PANELS = 8
+
+RC = {
+    "font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
+    "legend.fontsize": 8, "legend.title_fontsize": 8, "figure.titlesize": 11, "figure.titleweight": "bold",
+    "axes.grid": True, "grid.alpha": 0.3, "grid.linewidth": 0.6, "axes.spines.top": False,
+    "axes.spines.right": False, "lines.linewidth": 1.6, "lines.markersize": 5, "legend.frameon": False,
+    "svg.fonttype": "none", "svg.hashsalt": "matinv-bench", "savefig.dpi": DPI, "figure.dpi": DPI,
+    "axes.titlelocation": "left", "figure.constrained_layout.use": True,
+}
+
+GROUPS = ("classical", "matmul-only", "network")
+_GROUP_OF = {"direct": "classical", "iterative": "matmul-only", "approximation": "matmul-only", "learned": "network"}
+_CMAP = {"classical": "Blues", "matmul-only": "Greens", "network": "Reds", "other": "Greys"}
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+GUIDE = "0.35"  # colour of guide lines (n^3, slope 2, theta = 1)
+WALL = "#7a0177"  # the memory wall
+
+
+@contextlib.contextmanager
+def context() -> Iterator[None]:
+    """The rcParams of every figure (see :data:`RC`)."""
+    with plt.rc_context(RC):
+        yield
+
+
+def subplots(*args, **kwargs):
+    """``matplotlib.pyplot.subplots``; call inside :func:`context`."""
+    return plt.subplots(*args, **kwargs)
+
+
+def group(family: str) -> str:
+    """``classical``, ``matmul-only`` or ``network`` for a solver family (``other`` if unknown)."""
+    return _GROUP_OF.get(str(family), "other")
+
+
+def colours(members: Iterable[tuple[str, str]]) -> dict[str, tuple]:
+    """A colour per label from ``(label, family)`` pairs: the family's colour map, one shade per
+    label in order of first appearance (darkest first), far enough apart to tell neighbours apart."""
+    by_group: dict[str, list[str]] = {}
+    for label, family in members:
+        g = by_group.setdefault(group(family), [])
+        if label not in g:
+            g.append(label)
+    out = {}
+    for g, labels in by_group.items():
+        cmap = plt.get_cmap(_CMAP[g])
+        shades = [0.85] if len(labels) == 1 else np.linspace(0.95, 0.45, len(labels))
+        out.update({label: cmap(s) for label, s in zip(labels, shades)})
+    return out
+
+
+def group_order(family: str) -> int:
+    g = group(family)
+    return GROUPS.index(g) if g in GROUPS else len(GROUPS)
+
+
+_NAMES = {"mlp-2fc": "2-FC", "mlp-3fc": "3-FC", "lu": "LU", "qr": "QR", "linear-approx": "linear approx.",
+          "neumann": "Neumann", "newton-schulz": "Newton-Schulz", "gauss-jordan": "Gauss-Jordan",
+          "cholesky": "Cholesky", "numpy-inv": "numpy.inv", "torch-inv": "torch.inverse"}
+_HIDDEN = {"recipe", "seed", "dtype", "device"}  # parameters a figure shows elsewhere, or not at all
+
+
+def pretty(spec: str, keep: Sequence[str] = ()) -> str:
+    """A short legend label for a solver spec: ``mlp-2fc[hidden=8n^2,recipe=none]`` -> ``2-FC, h=8n²``,
+    ``neumann[order=3]`` -> ``Neumann, order=3``. Seed, recipe, dtype and device are left out
+    unless named in ``keep``; a spec that does not parse is returned as it is."""
+    try:
+        name, params = parse_spec(str(spec))
+    except SpecError:
+        return str(spec)
+    shown = [f"{'h' if k == 'hidden' else k}={v}" for k, v in params.items() if k not in _HIDDEN or k in keep]
+    text = ", ".join([_NAMES.get(name, name), *shown])
+    return re.sub(r"n\^2", "n²", text)
+
+
+def recipe(spec: str) -> str | None:
+    """The ``recipe`` parameter of a spec, or None."""
+    try:
+        value = parse_spec(str(spec))[1].get("recipe")
+    except SpecError:
+        return None
+    return None if value is None else str(value)
+
+
+def without(spec: str, *keys: str) -> str:
+    """The spec with the parameters ``keys`` removed (``mlp-2fc[recipe=fast,seed=1]`` -> ``mlp-2fc[recipe=fast]``)."""
+    try:
+        name, params = parse_spec(str(spec))
+    except SpecError:
+        return str(spec)
+    kept = [f"{k}={v}" for k, v in params.items() if k not in keys]
+    return f"{name}[{','.join(kept)}]" if kept else name
+
+
+_STEPS = (1, 2, 3, 4, 5, 10, 15, 20, 25, 30, 50, 100)
+
+
+def log_axis(ax, axis: str = "y", max_labels: int = 6) -> None:
+    """Call after plotting: a log axis with major ticks (labelled ``10⁻⁶``, with grid lines) every
+    k decades, k the smallest of :data:`_STEPS` that leaves at most ``max_labels`` labels, and
+    unlabelled minor ticks; ranges under two decades keep matplotlib's ticks. Long ranges stay
+    free of overlapping labels."""
+    a = getattr(ax, f"{axis}axis")
+    lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    decades = np.log10(hi) - np.log10(lo)
+    if not np.isfinite(decades) or decades < 2:
+        return
+    every = next((k for k in _STEPS if decades / k <= max_labels), _STEPS[-1])
+    a.set_major_locator(LogLocator(base=10.0**every, subs=(1.0,), numticks=200))
+    a.set_minor_locator(LogLocator(base=10, subs=(1.0,) if every > 1 else np.arange(2, 10) * 0.1, numticks=200)
+                        if decades < 40 else NullLocator())
+    a.set_major_formatter(FuncFormatter(lambda v, _: power(v)))
+    a.set_minor_formatter(NullFormatter())
+
+
+def size_axis(ax, ns: Iterable[float]) -> None:
+    """An x axis of matrix sizes n on a log scale, ticks at the powers of two in the data's range."""
+    ns = np.asarray(list(ns), dtype=float)
+    ax.set_xscale("log", base=2)
+    ticks = [2.0**k for k in range(int(np.floor(np.log2(ns.min()))), int(np.ceil(np.log2(ns.max()))) + 1)]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+_SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power(v: float) -> str:
+    """``10⁻⁶`` for 1e-6 (``1`` and ``10`` plain); empty for a value that is no power of ten."""
+    if v <= 0:
+        return ""
+    e = int(round(np.log10(v)))
+    if abs(np.log10(v) - e) > 1e-6:
+        return ""
+    return {0: "1", 1: "10"}.get(e, f"10{str(e).translate(_SUP)}")
+
+
+def handle(colour, marker: str | None = None, ls: str = "-", lw: float = 1.6, **kw) -> Line2D:
+    """A legend entry's artist (a short line with an optional marker)."""
+    return Line2D([], [], color=colour, marker=marker, ls=ls, lw=lw, **kw)
+
+
+def legend_below(fig, handles: Sequence, labels: Sequence[str], ncol: int = 3, **kw):
+    """One legend for the whole figure, below the panels (at most :data:`MAX_LEGEND` entries)."""
+    if len(labels) > MAX_LEGEND:
+        raise ValueError(f"{len(labels)} legend entries; a figure shows at most {MAX_LEGEND}")
+    return fig.legend(handles, labels, loc="outside lower center", ncol=ncol, **kw)
+
+
+def title(fig, finding: str) -> None:
+    """The figure's title: the finding, left-aligned above the panels, wrapped to the figure's width."""
+    text = fig.suptitle(finding, x=0.01, ha="left")
+    renderer = fig.canvas.get_renderer()
+    width = 0.97 * fig.get_figwidth() * fig.dpi
+    chars = len(finding)
+    while text.get_window_extent(renderer).width > width and chars > 20:
+        chars = int(chars * 0.92)
+        text.set_text(textwrap.fill(finding, chars, break_on_hyphens=False))
+
+
+def save(fig, path: Path | str) -> list[Path]:
+    """Write ``path`` (PNG, at most :data:`MAX_PNG_BYTES`: the resolution is lowered until it fits)
+    and its SVG twin ``path.with_suffix('.svg')``, each atomically; close the figure. Returns both paths."""
+    path = Path(path)
+    svg = path.with_suffix(".svg")
+    with context():
+        for dpi in (DPI, 130, 110, 96, 80):
+            atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png", metadata={"Software": None}))
+            if path.stat().st_size <= MAX_PNG_BYTES:
+                break
+        atomic_write(svg, lambda tmp: fig.savefig(tmp, format="svg", metadata={"Date": None}))
+    plt.close(fig)
+    return [path, svg]

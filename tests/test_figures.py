@@ -1,0 +1,466 @@
+"""Every figure, rendered from small fixture result files, checked from matplotlib's artists:
+panels, legend entries, no two texts overlapping, nothing outside the figure, untrained networks
+never in an accuracy plot, the memory wall where the rows put it; files: PNG within the size
+budget with an SVG twin. The titles follow the numbers."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matinv_bench.cli import main
+from matinv_bench.experiments import where_can, why_cant
+from matinv_bench.reporting import headline, plots, precision, results, style
+from matinv_bench.reporting.report import build_report
+
+ROOT = Path(__file__).resolve().parents[1]
+GIB = 2**30
+
+
+# --- fixture rows ---------------------------------------------------------------------------
+
+def row(solver, family, dataset, n, **kw):
+    base = {"solver": solver, "family": family, "dataset": dataset, "n": n, "dtype": "float64", "device": "cpu",
+            "seed": 0, "status": "ok", "reason": "", "timestamp": "2026-01-01T00:00:00+00:00", "params": "{}"}
+    return {**base, **kw}
+
+
+def paper_rows() -> pd.DataFrame:
+    """Two boxes and an authors' file: classical, matmul-only, two trained nets (3 seeds), and an untrained one."""
+    rows = []
+    for dataset, n, scale in (("paper-2x2-1st", 2, 1.0), ("paper-3x3", 3, 3.0), ("paper-dir:x/matrix_2_dataset", 2, 1.0)):
+        for seed in range(3):
+            def add(solver, family, mae, t):
+                rows.append(row(solver, family, dataset, n, seed=seed, mae=mae * scale * (1 + 0.05 * seed),
+                                time_per_matrix_s=t * (1 + 0.1 * seed)))
+            add("lu", "direct", 2e-16, 1e-6)
+            add("linear-approx", "approximation", 2e-4, 2e-8)
+            add("neumann[order=2]", "approximation", 4e-6, 3e-8)
+            add("newton-schulz[init=base,steps=2]", "iterative", 9e-8, 4e-8)
+            add(f"mlp-2fc[recipe=fast,seed={seed}]", "learned", 1.2e-5, 4e-8)
+            add(f"mlp-3fc[recipe=quick,seed={seed}]", "learned", 3e-5, 9e-8)
+            add(f"mlp-2fc[recipe=none,seed={seed}]", "learned", 1.0, 3e-8)  # untrained: timing only
+    return results.to_frame(rows)
+
+
+def scaling_rows() -> pd.DataFrame:
+    """The scaling study's columns: seven solvers, n = 2..64, two networks skipped for memory."""
+    limit, rows = 4 * GIB, []
+    solvers = (("lu", "direct", "numpy", 3), ("torch-inv", "direct", "torch", 3), ("qr", "direct", "numpy", 3),
+               ("gauss-jordan", "direct", "numpy", 3), ("neumann[order=3]", "approximation", "torch", 3),
+               ("mlp-2fc[hidden=2n^2,recipe=none]", "learned", "torch", 4),
+               ("mlp-3fc[hidden=8n^2,recipe=none]", "learned", "torch", 4))
+    for label, family, library, p in solvers:
+        for n in (2, 4, 8, 16, 32, 64):
+            flops = 2.0 * n**p
+            need = (10_000 if label.startswith("mlp-3") else 1_000) * n**4 if p == 4 else 32 * n * n
+            r = row(label, family, f"spd-box[n={n}]", n, solver_label=label, library=library, batch=32,
+                    flops_per_matrix=flops, mem_need_bytes=float(need), memory_limit_bytes=float(limit),
+                    memory_total_bytes=float(16 * GIB), param_bytes=float(need / 2) if p == 4 else np.nan,
+                    peak_gflops=100.0 if library == "numpy" else 80.0, mae=1.0 if p == 4 else 1e-15)
+            if need > limit:
+                r.update(status="skipped", reason=f"needs about {need / GIB:.2f} GiB ({need} bytes) for weights, "
+                                                  f"batch and data; the limit is 4.00 GiB ({limit} bytes)")
+            else:
+                r.update(time_per_matrix_s=flops * 1e-10 * (1 + 1 / n), gflops=10.0)
+            rows.append(r)
+    return results.to_frame(rows)
+
+
+def scaling_slopes(net: float = 4.2, lu: float = 2.3) -> pd.DataFrame:
+    labels = scaling_rows()["solver_label"].unique()
+    return pd.DataFrame({"solver_label": labels, "dtype": "float64", "device": "cpu",
+                         "slope": [net if str(lab).startswith("mlp") else lu for lab in labels]})
+
+
+THETAS = (0.1, 0.5, 0.9, 1.2, 2.0)
+
+
+def where_rows(network_breaks: bool = True) -> pd.DataFrame:
+    """The box sweep around two bases; linear-approx and neumann[order=1] identical; one untrained net."""
+    rows = []
+    for base in ("paper-2x2-1st", "paper-3x3"):
+        for theta in THETAS:
+            def add(solver, family, mae, bad):
+                rows.append(row(solver, family, f"box[base={base},eps={theta}]", 2, base=base, theta=theta,
+                                mae=mae, frac_bad=bad, threshold=0.01))
+            lin = 1e-3 * theta**2
+            add("lu", "direct", 2e-16, 0.0)
+            add("linear-approx", "approximation", lin, float(theta > 0.4))
+            add("neumann[order=1]", "approximation", lin, float(theta > 0.4))
+            add("neumann[order=2]", "approximation", 1e-5 * theta**3, float(theta > 1))
+            broken = network_breaks and theta > 1
+            add("mlp-2fc[recipe=quick]", "learned", 5.0 if broken else 3e-4 * theta, 0.99 if broken else 0.01)
+            add("mlp-2fc[recipe=none]", "learned", 50.0, 1.0)
+    return results.to_frame(rows)
+
+
+def conditioning_rows() -> pd.DataFrame:
+    rows = []
+    for cond in (1e2, 1e6, 1e10, 1e14):
+        for seed in range(2):
+            def add(solver, family, ratio, residual):
+                rows.append(row(solver, family, f"randsvd[n=8,cond={cond:g}]", 8, seed=seed, kappa_median=cond,
+                                rel_err_over_kappa_u=ratio * (1 + seed), residual_ratio=residual, mae=1e-3,
+                                time_per_matrix_s=1e-6))
+            add("lu", "direct", 0.5, 2.0)
+            add("gauss-jordan", "direct", 0.8, 5.0)
+            add("newton-schulz[steps=40,init=scaled]", "iterative", 40.0, 1e3)
+            add("mlp-2fc[recipe=none]", "learned", 1e6, 1e9)
+    return results.to_frame(rows)
+
+
+def per_matrix() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    sigma = 10.0 ** rng.uniform(-5, 0, 400)
+    frames = [pd.DataFrame({"solver": s, "dataset": "uniform[n=2]", "sigma_min": sigma, "mae": err, "rel_fro_err": err,
+                            "failed": False}) for s, err in (("lu", 1e-16 / sigma), ("mlp-2fc[recipe=quick]", 1 + sigma),
+                                                             ("mlp-2fc[recipe=none]", 1e3 + sigma))]
+    return pd.concat(frames, ignore_index=True)
+
+
+def moments() -> pd.DataFrame:
+    """Stratum contributions ~ t^(1-K): they stop shrinking toward the singular set from K = 1, for every F."""
+    rows = []
+    for F, r, K, rep, j in itertools.product(("zero", "mlp-2fc[recipe=quick]", "mlp-2fc[recipe=none]"), (0.01, 0.1),
+                                             (0.5, 1.0, 2.0), range(2), range(8)):
+        t_lo, t_hi = (0.0, 1e-8) if j == 0 else (10.0 ** (j - 9), 10.0 ** (j - 8))
+        rows.append({"F": F, "r": r, "K": K, "replicate": rep, "stratum": j, "t_lo": t_lo, "t_hi": t_hi, "p": 0.1,
+                     "contribution": max(t_hi, 1e-9) ** (1 - K)})
+    return pd.DataFrame(rows)
+
+
+# --- checks from the artists ----------------------------------------------------------------
+
+def _in_view(axis, loc: float) -> bool:
+    lo, hi = sorted(axis.get_view_interval())
+    return lo - 1e-9 * abs(lo) <= loc <= hi + 1e-9 * abs(hi)
+
+
+def visible_texts(fig) -> list:
+    """Every text the figure draws: tick labels of ticks in view, axis labels, titles, the
+    suptitle, legend texts and annotations."""
+    texts = [fig._suptitle] if fig._suptitle is not None else []
+    for legend in fig.legends:
+        texts += legend.get_texts()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for ticks in (axis.get_major_ticks(), axis.get_minor_ticks()):
+                texts += [t.label1 for t in ticks if t.label1.get_visible() and _in_view(axis, t.get_loc())]
+            texts.append(axis.label)
+        texts += [ax.title, ax._left_title, ax._right_title, *ax.texts]
+        if ax.get_legend() is not None:
+            texts += ax.get_legend().get_texts()
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
+def check_figure(fig, max_panels: int = style.MAX_PANELS) -> list:
+    """Drawn once: 1 to ``max_panels`` panels, at most 12 legend entries, no two texts overlapping,
+    every text inside the figure, a title. Returns the panels."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    panels = [ax for ax in fig.axes if ax.has_data()]
+    assert 1 <= len(panels) <= max_panels
+    legends = fig.legends + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert sum(len(lg.get_texts()) for lg in legends) <= style.MAX_LEGEND
+    assert fig._suptitle is not None and title(fig)
+    texts = visible_texts(fig)
+    boxes = [t.get_window_extent(renderer).expanded(1, 1).padded(-0.5) for t in texts]
+    page = fig.bbox.padded(1)
+    for t, b in zip(texts, boxes):
+        assert page.x0 <= b.x0 and b.x1 <= page.x1 and page.y0 <= b.y0 and b.y1 <= page.y1, \
+            f"{t.get_text()!r} leaves the figure"
+    for (t1, b1), (t2, b2) in itertools.combinations(zip(texts, boxes), 2):
+        assert not b1.overlaps(b2), f"{t1.get_text()!r} overlaps {t2.get_text()!r}"
+    for ax in panels:  # every axis has a label (shared axes: the bottom row's x, the first column's y)
+        spec = ax.get_subplotspec()
+        if spec is None:
+            continue
+        assert ax.get_xlabel() or not spec.is_last_row() or ax.get_shared_x_axes().get_siblings(ax) == [ax]
+        if spec.is_first_col():
+            assert ax.get_ylabel()
+    return panels
+
+
+def gids(ax) -> list[str]:
+    return [a.get_gid() for a in ax.get_children() if a.get_gid()]
+
+
+def no_untrained(panels, y_below: float) -> None:
+    """No artist of an untrained network, and no data point at its (planted, large) error."""
+    for ax in panels:
+        assert not [g for g in gids(ax) if "recipe=none" in g]
+        for line in ax.get_lines():
+            y = np.asarray(line.get_ydata(), dtype=float)
+            if line.get_gid() and y.size and line.get_transform() == ax.transData:
+                assert np.nanmax(y) < y_below, line.get_gid()
+
+
+def title(fig) -> str:
+    return fig._suptitle.get_text().replace("\n", " ")
+
+
+def close(fig):
+    style.plt.close(fig)
+
+
+# --- each figure ----------------------------------------------------------------------------
+
+def test_work_precision_aggregates_seeds_groups_the_legend_and_drops_untrained_nets():
+    df = paper_rows()
+    fig = precision.work_precision_figure(df[~df.dataset.str.startswith("paper-dir")], ("box", "boxes"))
+    panels = check_figure(fig)
+    assert [ax.get_title("left") for ax in panels] == ["paper-2x2-1st", "paper-3x3"]
+    no_untrained(panels, y_below=0.5)
+    # one marker per method and recipe, at the mean over its 3 seeds, bars from the smallest to the largest
+    ax = panels[0]
+    points = [line for line in ax.get_lines() if line.get_gid()]
+    assert sorted(line.get_gid() for line in points) == sorted(
+        ["lu", "linear-approx", "neumann[order=2]", "newton-schulz[init=base,steps=2]", "mlp-2fc[recipe=fast]",
+         "mlp-3fc[recipe=quick]"])
+    lu = next(line for line in points if line.get_gid() == "lu")
+    assert lu.get_ydata()[0] == pytest.approx(2e-16 * 1.05)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[0] == "LU" and "network, recipe fast" in labels and "2-FC" in labels
+    assert title(fig).startswith("On every box, a matmul-only method")
+    close(fig)
+
+
+def test_work_precision_title_follows_the_numbers():
+    df = paper_rows()
+    df.loc[df.solver.str.startswith("mlp-2fc[recipe=fast"), "mae"] = 1e-12  # a network better than every series
+    fig = precision.work_precision_figure(df[df.dataset == "paper-3x3"])
+    assert title(fig).startswith("No matmul-only method")
+    close(fig)
+
+
+def test_work_precision_refuses_more_panels_than_fit():
+    df = pd.concat([paper_rows().assign(dataset=f"paper-2x2-1st-{i}") for i in range(9)])
+    with pytest.raises(ValueError, match="9 panels"):
+        precision.work_precision_figure(df)
+    assert [len(c) for c in precision.chunks(list(range(19)))] == [8, 8, 3]
+
+
+def test_conditioning_figure_from_a_kappa_sweep():
+    df = conditioning_rows()
+    assert len(precision.conditioning_rows(df.assign(dataset="randsvd[n=8,cond=10]"))) == 0  # one kappa: no sweep
+    fig = precision.conditioning_figure(df)
+    panels = check_figure(fig, max_panels=2)
+    assert len(panels) == 2
+    no_untrained(panels, y_below=1e5)
+    assert {g for ax in panels for g in gids(ax)} == {"lu", "gauss-jordan", "newton-schulz[steps=40,init=scaled]"}
+    assert title(fig) == ("Forward error within 10 κu at every κ for LU, Gauss-Jordan; above it for "
+                                        "Newton-Schulz, steps=40, init=scaled")
+    assert panels[0].get_xlabel().startswith("κ") and panels[1].get_ylabel()
+    close(fig)
+
+
+def test_scaling_time_figure_colours_families_and_marks_the_memory_wall():
+    rows = scaling_rows()
+    wall = plots.memory_wall(rows).set_index("solver_label")
+    assert wall["first_skipped"].to_dict() == {"mlp-2fc[hidden=2n^2,recipe=none]": 64,
+                                               "mlp-3fc[hidden=8n^2,recipe=none]": 32}
+    assert wall.loc["mlp-3fc[hidden=8n^2,recipe=none]", "last_run"] == 16
+    fig = plots.time_figure(rows, scaling_slopes(), "float64", "cpu")
+    time_ax, flop_ax = check_figure(fig, max_panels=2)
+    marks = {line.get_gid().split(":", 1)[1]: line.get_xdata()[0] for line in time_ax.get_lines()
+             if str(line.get_gid()).startswith("memory-wall:")}
+    assert marks == wall["first_skipped"].to_dict()
+    colour = {line.get_gid(): line.get_color() for line in time_ax.get_lines() if line.get_gid()}
+    blue, green, red = (lambda c: c[2] > max(c[0], c[1]), lambda c: c[1] > max(c[0], c[2]),
+                        lambda c: c[0] > max(c[1], c[2]))
+    assert blue(colour["lu"]) and blue(colour["qr"]) and green(colour["neumann[order=3]"])
+    assert red(colour["mlp-2fc[hidden=2n^2,recipe=none]"])
+    # (b) time per model flop, in ns
+    lu = next(line for line in flop_ax.get_lines() if line.get_gid() == "lu")
+    ok = rows[(rows.solver_label == "lu") & (rows.status == "ok")].sort_values("n")
+    np.testing.assert_allclose(lu.get_ydata(), ok.time_per_matrix_s / ok.flops_per_matrix * 1e9)
+    assert "ns/flop" in flop_ax.get_ylabel() and "(s" in time_ax.get_ylabel()
+    assert title(fig).startswith("A network's time per matrix (about $n^{4.2}$) grows faster than LU's")
+    close(fig)
+
+
+def test_scaling_figures_write_png_and_svg(tmp_path):
+    results.write_tables(scaling_rows(), tmp_path)
+    scaling_slopes().to_csv(tmp_path / "slopes.csv", index=False)
+    written = plots.scaling_figures(tmp_path)
+    assert sorted(p.name for p in written) == ["mlp_memory-float64.png", "mlp_memory-float64.svg",
+                                               "time_vs_n-float64-cpu.png", "time_vs_n-float64-cpu.svg"]
+    for p in written:
+        assert p.stat().st_size <= style.MAX_PNG_BYTES if p.suffix == ".png" else p.read_text().startswith("<?xml")
+    fig = plots.memory_figure(scaling_rows().query("solver_label.str.startswith('mlp')"), "float64")
+    check_figure(fig, max_panels=1)
+    assert title(fig).startswith("From n = 32")
+    close(fig)
+
+
+def test_headline_figure_and_its_finding():
+    fig = headline.headline_figure(scaling_rows(), scaling_slopes(), where_rows())
+    time_ax, error_ax = check_figure(fig, max_panels=2)
+    no_untrained([error_ax], y_below=10)
+    assert "n (matrix size)" in time_ax.get_xlabel() and "θ" in error_ax.get_xlabel()
+    assert set(gids(error_ax)) == {"linear-approx", "neumann[order=2]", "mlp-2fc[recipe=quick]"}  # order 1 merged
+    assert "linear approx. = Neumann, order=1" in [t.get_text() for t in error_ax.get_legend().get_texts()]
+    assert any(line.get_xdata()[0] == 1.0 for line in error_ax.get_lines() if not line.get_gid())  # theta = 1
+    assert {g for g in gids(time_ax) if g.startswith("memory-wall")} == {
+        "memory-wall:mlp-2fc[hidden=2n^2,recipe=none]", "memory-wall:mlp-3fc[hidden=8n^2,recipe=none]"}
+    assert title(fig) == ("Networks' time grows as $n^{4.2}$ (LU's: $n^{2.3}$), and past θ = 1 they fail, as "
+                          "every series does")
+    close(fig)
+    fig = headline.headline_figure(scaling_rows(), scaling_slopes(net=2.0), where_rows(network_breaks=False))
+    assert title(fig).startswith("Networks' time grows no faster than LU's")
+    assert title(fig).endswith("they hold past θ = 1 in these rows")
+    close(fig)
+
+
+def test_where_can_figure():
+    ok = where_rows()
+    fig = where_can.figure(ok)
+    panels = check_figure(fig)
+    assert len(panels) == 4
+    no_untrained(panels, y_below=10)
+    assert title(fig).startswith("The network fails on most matrices from θ = 1.2, the first series "
+                                               "from θ = 0.5, LU never")
+    close(fig)
+
+
+def test_why_cant_figures():
+    per = per_matrix()
+    fig = why_cant.sigma_figure(per[per.solver != "mlp-2fc[recipe=none]"])
+    check_figure(fig)
+    assert title(fig).startswith("Near singular matrices the networks' relative error stays at or "
+                                               "above 1")
+    close(fig)
+    m = moments()
+    fig = why_cant.moments_figure(m[m.F != "mlp-2fc[recipe=none]"])
+    check_figure(fig)
+    assert title(fig) == ("Near a rank-1 matrix, E‖inv(A) − F(A)‖^K diverges from K = 1, for the "
+                                        "network as for F = 0")
+    close(fig)
+
+
+def test_save_keeps_the_png_within_budget(tmp_path):
+    with style.context():
+        fig, ax = style.subplots(figsize=(style.WIDTH, 6))
+        ax.imshow(np.random.default_rng(0).random((250, 250, 3)), interpolation="nearest")  # compresses badly
+    fig.savefig(tmp_path / "first.png", dpi=style.DPI)
+    assert (tmp_path / "first.png").stat().st_size > style.MAX_PNG_BYTES  # too large at the usual resolution
+    written = style.save(fig, tmp_path / "noise.png")
+    assert [p.name for p in written] == ["noise.png", "noise.svg"]
+    assert written[0].stat().st_size <= style.MAX_PNG_BYTES
+    assert written[1].stat().st_size > 0
+
+
+def test_legend_refuses_too_many_entries():
+    with style.context():
+        fig, ax = style.subplots()
+        with pytest.raises(ValueError, match="13 legend entries"):
+            style.legend_below(fig, [style.handle("k")] * 13, [str(i) for i in range(13)])
+    close(fig)
+
+
+def test_pretty_labels():
+    assert style.pretty("mlp-2fc[hidden=8n^2,recipe=none]") == "2-FC, h=8n²"
+    assert style.pretty("mlp-3fc[recipe=fast,seed=2]", keep=("recipe",)) == "3-FC, recipe=fast"
+    assert style.pretty("neumann[order=3]") == "Neumann, order=3" and style.pretty("not a [spec") == "not a [spec"
+
+
+# --- through the report and the experiments' replot -----------------------------------------
+
+@pytest.fixture
+def fixture_results(tmp_path):
+    """A results root with a manifest listing a paper table, a scaling run, a box sweep and a kappa sweep."""
+    root = tmp_path / "results"
+    sets = {"paper/table9": paper_rows(), "scaling": scaling_rows(), "where-can": where_rows(),
+            "conditioning": conditioning_rows()}
+    blocks = []
+    for folder, df in sets.items():
+        results.write_tables(df, root / folder)
+        (root / folder / "summary.md").write_text(f"# {folder}\n\nMade by: `matinv-bench {folder}`\n")
+        blocks.append(f'[[set]]\nname = "{folder.replace("/", "-")}"\nfolder = "results/{folder}"\n'
+                      f'command = "matinv-bench x --out results/{folder}"\n')
+    scaling_slopes().to_csv(root / "scaling" / "slopes.csv", index=False)
+    (root / "where-can" / "where_can.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (root / "manifest.toml").write_text("\n".join(blocks))
+    return root
+
+
+def test_report_draws_the_headline_and_one_figure_per_question(fixture_results):
+    text = build_report(fixture_results).read_text()
+    figures = fixture_results / "report"
+    for name in ("headline", "work_precision", "work_precision-conditioning", "conditioning"):
+        png = figures / f"{name}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size <= style.MAX_PNG_BYTES, name
+        assert (figures / f"{name}.svg").is_file(), name
+        assert f"](report/{name}.png)" in text, name
+    assert text.index("## Headline") < text.index("## Tables 1 and 2")
+    assert not (figures / "work_precision-scaling.png").exists()  # the scaling rows are drawn by their own figures
+
+
+def test_where_can_and_why_cant_replot(fixture_results, tmp_path, capsys):
+    out = fixture_results / "where-can"
+    assert main(["reproduce", "where-can", "--replot", "--out", str(out)]) == 0
+    assert (out / "where_can.png").stat().st_size > 100 and (out / "where_can.svg").is_file()
+    folder = tmp_path / "why"
+    folder.mkdir()
+    per_matrix().to_parquet(folder / "per_matrix.parquet")
+    moments().to_parquet(folder / "moments.parquet")
+    assert main(["reproduce", "why-cant", "--replot", "--out", str(folder)]) == 0
+    assert {p.name for p in folder.iterdir()} >= {"why_cant_sigma.png", "why_cant_sigma.svg", "why_cant_moments.png",
+                                                  "why_cant_moments.svg"}
+    assert main(["reproduce", "why-cant", "--replot"]) == 2
+    assert main(["reproduce", "where-can", "--replot", "--out", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "needs --out DIR" in err[0] and "no results.parquet" in err[1]
+
+
+def test_the_readme_shows_the_committed_headline_figure():
+    text = (ROOT / "README.md").read_text()
+    after = text.split("<!-- END headline -->", 1)[1].lstrip("\n").splitlines()[0]
+    assert "results/report/headline.png" in after
+    png = ROOT / "results" / "report" / "headline.png"
+    assert png.is_file() and png.stat().st_size <= style.MAX_PNG_BYTES and png.with_suffix(".svg").is_file()
+
+
+def test_committed_figures_are_within_budget_with_svg_twins():
+    pngs = sorted((ROOT / "results").glob("**/*.png"))
+    assert pngs
+    for png in pngs:
+        if "asv" in png.parts:
+            continue
+        assert png.stat().st_size <= style.MAX_PNG_BYTES, png
+        assert png.with_suffix(".svg").is_file(), png
+
+
+
+def test_the_checks_catch_what_they_look_for():
+    """The checks above fail on figures like the old ones: crowded tick labels, a long legend, an
+    untrained network's error."""
+    with style.context():
+        fig, ax = style.subplots(figsize=(4, 3))
+        ax.plot(range(40), range(40))
+        ax.set_xticks(range(40), [f"1e-{i:02d}" for i in range(40)])
+        ax.set(xlabel="x", ylabel="y")
+        fig.suptitle("t")
+    with pytest.raises(AssertionError, match="overlaps"):
+        check_figure(fig)
+    close(fig)
+    with style.context():
+        fig, ax = style.subplots(figsize=(6, 4))
+        for i in range(14):
+            ax.plot([0, 1], [i, i], label=f"seed {i}")
+        ax.legend()
+        fig.suptitle("t")
+    with pytest.raises(AssertionError):
+        check_figure(fig)
+    close(fig)
+    with style.context():
+        fig, ax = style.subplots()
+        ax.plot([1, 2], [1e-6, 1.0])[0].set_gid("mlp-2fc[recipe=none]")
+    with pytest.raises(AssertionError):
+        no_untrained([ax], y_below=0.5)
+    close(fig)
