@@ -11,7 +11,8 @@ Adding a solver to the tracking is one line: append its spec to the right tuple 
 
 DIRECT = ("lu", "numpy-inv", "cholesky", "qr", "gauss-jordan", "gauss-jordan[backend=torch]", "torch-inv")
 # matmul-only approximations around the dataset's base matrix A0 (skipped on sets without one)
-APPROXIMATION = ("linear-approx", "neumann[order=3]", "newton-schulz[init=base,steps=2]", "newton-schulz[init=scaled]")
+APPROXIMATION = ("linear-approx", "neumann[order=3]", "newton-schulz[init=base,steps=2]", "newton-schulz[init=scaled]",
+                 "minimax-ns[steps=16]", "learned-ns[steps=16]")
 # trained networks, fitted once per asv run in setup_cache through the package's model cache,
 # e.g. "mlp-2fc[recipe=quick]" (issue 3)
 TRAINED: tuple[str, ...] = ()
