@@ -177,7 +177,8 @@ def write_summary(tables: dict[str, pd.DataFrame], out: Path, command: str, spec
              *_net_lines(row, fixed=paper_net),
              f"## Activation patterns ({census['count'].sum():,} inputs, {len(census)} populated regions)", "",
              "The `paper` column holds the paper's reported shares of its two dominant patterns (Tables 3-6), "
-             "for a different trained net: compare shares, not pattern strings.", "",
+             + ("for its own network (see the last section)." if paper_net else
+                "for a different trained net: compare shares, not pattern strings."), "",
              top.to_markdown(index=False), "",
              "## Each region's affine map against the linear approximation", "",
              f"Largest coefficient difference: in the net's T coordinates and per unit of A (T / eps). "
