@@ -29,7 +29,8 @@ def _plugin_solvers() -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 DIRECT = ("lu", "numpy-inv", "cholesky", "qr", "gauss-jordan", "gauss-jordan[backend=torch]", "torch-inv")
 # matmul-only approximations around the dataset's base matrix A0 (skipped on sets without one)
-APPROXIMATION = ("linear-approx", "neumann[order=3]", "newton-schulz[init=base,steps=2]", "newton-schulz[init=scaled]")
+APPROXIMATION = ("linear-approx", "neumann[order=3]", "newton-schulz[init=base,steps=2]", "newton-schulz[init=scaled]",
+                 "minimax-ns[steps=16]", "learned-ns[steps=16]")
 # trained networks: their accuracy on TRAINED_DATASETS (the boxes they are trained for); each is
 # trained once per asv run and commit, in setup_cache, into a temporary model cache
 TRAINED = ("mlp-2fc[recipe=quick]", "mlp-3fc[recipe=quick]")

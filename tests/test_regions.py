@@ -134,3 +134,18 @@ def test_mlp_solvers_are_relu_nets_the_analysis_can_read():
         Y, _ = R.forward(layers, solver.features(data.A))
         solver.prepare(data.A)
         np.testing.assert_allclose(Y.reshape(-1, 2, 2), solver.collect(solver.invert()).X, atol=1e-12)
+
+
+def test_milp_bound_takes_dead_units():
+    # a unit with zero weights and bias (pre-activation 0 on the whole box, as two of the
+    # paper's 4-8-4 net's units) is off: the MILP must not fix its indicator both on and off
+    layers = _tiny(5, [2, 6, 2])
+    W1, b1 = layers[0]
+    W1[2], b1[2] = 0.0, 0.0
+    J_ref, c_ref = np.zeros((2, 2)), np.zeros(2)
+    g = np.linspace(-1, 1, 601)
+    X = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    brute = np.abs(R.forward(layers, X)[0]).max(axis=0)
+    milp = R.milp_bound(layers, J_ref, c_ref)
+    assert np.all(milp >= brute - 1e-9)
+    np.testing.assert_allclose(milp, brute, rtol=1e-2)

@@ -14,6 +14,7 @@ from matinv_bench.scoring import metrics
 from matinv_bench.solvers import FAMILIES, SOLVERS, InputError
 
 SPECS = [getattr(SOLVERS.get(name), "test_spec", None) or name for name in SOLVERS]
+SPECS += ["mlp-2fc[init=linear]"]  # a network whose weights are built, not trained or drawn
 # small, well-conditioned sets: a box with a base matrix (for approximations), and an SPD set
 CONTRACT_DATA = ["paper-3x3", "spd[n=8,cond=10]"]
 

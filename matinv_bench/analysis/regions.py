@@ -212,7 +212,8 @@ def milp_bound(layers: list[Layer], J_ref: np.ndarray, c_ref: np.ndarray, lo: fl
         h, dl = slice(start, start + m), slice(start + m, start + 2 * m)
         lb[h], ub[h] = 0.0, np.maximum(U, 0.0)
         lb[dl], ub[dl], integrality[dl] = 0.0, 1.0, 1
-        lb[dl] = np.where(L >= 0, 1.0, 0.0)  # stable units: fix the indicator
+        # stable units: fix the indicator (a unit with L = U = 0, e.g. a dead one, is off: h = z = 0)
+        lb[dl] = np.where((L >= 0) & (U > 0), 1.0, 0.0)
         ub[dl] = np.where(U <= 0, 0.0, 1.0)
         for i in range(m):
             z = np.zeros(n_var)

@@ -4,13 +4,17 @@ Trains ``mlp-2fc[hidden=8]`` on ``paper-2x2-1st`` (the paper's recipe, or anothe
 cell of the engine's ``run_grid`` (its row, the net's error on ``--n-matrices`` test matrices, goes to
 ``results.parquet``/``.csv``; ``--resume``, ``--cell-timeout`` and ``--workers`` as for ``run``), loads the
 trained weights here from the model cache, then, with :mod:`matinv_bench.analysis.regions`:
+With ``--weights PATH`` the net is not trained but read from PATH (``mlp-2fc[weights=PATH]``, e.g. the
+paper's own network of its Appendix D.1), scored in the same cell, and analysed the same way; the summary
+then sets its figures beside the ones the paper reports for its network (Section 5.3, Tables 2 and 3).
 
 - counts activation patterns over ``--samples`` inputs T uniform in [-1, 1]^{n^2} (the box);
 - compares each populated region's affine map with the first-order approximation
   inv(A0) - inv(A0) (eps T) inv(A0): the largest coefficient difference, in the net's
   T coordinates and per unit of A (the T coefficients divided by eps);
-- solves, per region and output entry, the LP for max abs(f - lin) over the region (HiGHS), and the
-  MILP over the whole box (all regions at once, also the ones sampling missed);
+- solves, per region and output entry, the LP for max abs(f - lin) over the region (HiGHS; per output in
+  columns ``lp_<i><j>`` for n <= 4, as in the paper's Table 3), and the MILP over the whole box (all
+  regions at once, also the ones sampling missed);
 - adds the Taylor remainder of the linear approximation, which bounds |f - inv| on the box.
 
 Writes ``census.csv``, ``regions.csv``, ``bounds.csv`` and ``summary.md`` (beside the paper's values) to
@@ -44,16 +48,28 @@ from matinv_bench.specs import SpecError
 from matinv_bench.system import default_threads, pinned_threads
 
 NAME = "regions"
-# The paper's reported values (Section 5.3 / Appendix D, Tables 3-6), as quoted in issue 6.
+# The paper's reported values (Section 5.3 / Appendix D, Tables 3-6), cited.
 PAPER_TOP_FRACTIONS = (0.557, 0.417)
 PAPER_MAX_COEF_DIFF = 0.06
+# For the paper's own 4-8-4 network (Appendix D.1), cited: per activation pattern (hidden units
+# h0..h7, 1 = on; h0 and h2 are dead), its share of the samples and the LP maximum of
+# abs(f - lin) for the output a11 over the region (Table 3); the mean abs(f - lin) (Section 5.3)
+# and the small net's MAE, an average of 3 runs (Table 2).
+PAPER_TABLE3_A11 = {"01001111": (0.5567, 0.0014152), "01011100": (0.4172, 0.0015488),
+                    "01010100": (0.0006, 0.0019683)}
+PAPER_MEAN_DIST_TO_LINEAR = 2.3210e-4
+PAPER_SMALL_NET_MAE = 6.82e-5
+PER_OUTPUT_MAX_N = 4  # per-output LP columns up to this n (16 columns)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="paper-2x2-1st", help="a box dataset (default: paper-2x2-1st)")
-    p.add_argument("--hidden", type=int, default=8, help="hidden width (default: 8, the paper's 4-8-4 net)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden width (default: 8, the paper's 4-8-4 net)")
     p.add_argument("--layers", type=int, default=2, choices=(2, 3), help="2: mlp-2fc, 3: mlp-3fc (default: 2)")
-    p.add_argument("--recipe", default="paper", help="training recipe (default: paper; fast: minutes less)")
+    p.add_argument("--recipe", default=None, help="training recipe (default: paper; fast: minutes less)")
+    p.add_argument("--weights", default=None, metavar="PATH",
+                   help="analyse the fixed network in this JSON file instead of training one (e.g. the paper's, "
+                        "appendix_d1/weights.json); its width comes from the file: no --hidden, no --recipe")
     p.add_argument("--seed", type=int, default=0, help="seed of the net and the samples (default: 0)")
     p.add_argument("--samples", type=int, default=1_000_000, help="inputs for the census (default: 1,000,000)")
     p.add_argument("--max-regions", type=int, default=64, help="LPs for at most this many regions (default: 64)")
@@ -68,8 +84,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             add_arguments)
 def run(args: argparse.Namespace) -> int:
     for name in ("hidden", "samples", "max_regions", "milp_time_limit", "n_matrices"):
-        check_positive("--" + name.replace("_", "-"), getattr(args, name))
-    spec = f"mlp-{args.layers}fc[hidden={args.hidden},recipe={args.recipe},seed={args.seed}]"
+        if getattr(args, name) is not None:
+            check_positive("--" + name.replace("_", "-"), getattr(args, name))
+    spec = net_spec(args)
     data = make_dataset(args.dataset, n_test=16, seed=args.seed)
     if data.base is None:
         raise SpecError(f"dataset {args.dataset!r} is not a box; the regions analysis needs A0 and eps")
@@ -82,16 +99,29 @@ def run(args: argparse.Namespace) -> int:
                        progress=not args.quiet, title=f"{spec} on {args.dataset}", command=command,
                        **engine).iloc[0]
     if row.status != "ok":
-        raise UserError(f"training {spec} on {args.dataset}: {row.status}: {row.reason}")
+        raise UserError(f"{'scoring' if args.weights else 'training'} {spec} on {args.dataset}: {row.status}: {row.reason}")
     with pinned_threads(default_threads()):
         solver = SOLVERS.build(spec).fit(data)  # from the model cache the cell filled
         tables = analyse(R.relu_layers(solver.model_), data.base, data.eps, args.samples, args.seed,
                          args.max_regions, args.milp_time_limit)
     for name, table in tables.items():
         results.atomic_write(out / f"{name}.csv", lambda tmp, t=table: t.to_csv(tmp, index=False))
-    write_summary(tables, out, command, spec, args.dataset, row)
+    write_summary(tables, out, command, spec, args.dataset, row, paper_net=args.weights is not None)
     print(f"wrote {out}/census.csv, regions.csv, bounds.csv, summary.md and the net's row (results.csv)")
     return 0
+
+
+def net_spec(args: argparse.Namespace) -> str:
+    """The network's spec: trained (``--hidden``, ``--recipe``, ``--seed``) or fixed (``--weights``)."""
+    if args.weights is None:
+        hidden, recipe = args.hidden or 8, args.recipe or "paper"
+        return f"mlp-{args.layers}fc[hidden={hidden},recipe={recipe},seed={args.seed}]"
+    given = [f"--{name}" for name in ("hidden", "recipe") if getattr(args, name) is not None]
+    if given:
+        raise UserError(f"--weights gives a fixed network: {' and '.join(given)} do not apply")
+    if "," in args.weights or "]" in args.weights:
+        raise UserError(f"--weights {args.weights!r}: a path with ',' or ']' cannot go into a spec")
+    return f"mlp-{args.layers}fc[weights={args.weights}]"
 
 
 def analyse(layers: list, A0: np.ndarray, eps: float, samples: int, seed: int, max_regions: int,
@@ -102,6 +132,7 @@ def analyse(layers: list, A0: np.ndarray, eps: float, samples: int, seed: int, m
     census = R.census(layers, T)
     J_lin, c_lin = R.linear_approx_map(A0, eps)
     rows = []
+    outputs = [f"lp_{i + 1}{j + 1}" for i in range(n) for j in range(n)] if n <= PER_OUTPUT_MAX_N else []
     for pattern, frac in zip(census.pattern[:max_regions], census.fraction[:max_regions]):
         m = R.region_map(layers, pattern)
         lp = R.region_lp_bound(layers, pattern, J_lin, c_lin)
@@ -109,7 +140,8 @@ def analyse(layers: list, A0: np.ndarray, eps: float, samples: int, seed: int, m
                      "max_coef_diff_T": float(np.abs(m.J - J_lin).max()),
                      "max_coef_diff_per_unit_A": float(np.abs(m.J - J_lin).max() / eps),
                      "max_const_diff": float(np.abs(m.c - c_lin).max()),
-                     "lp_max_dev_from_linear": None if lp is None else float(lp.max())})
+                     "lp_max_dev_from_linear": None if lp is None else float(lp.max()),
+                     **dict(zip(outputs, [None] * len(outputs) if lp is None else map(float, lp)))})
     regions = pd.DataFrame(rows)
     Y, _ = R.forward(layers, T)
     A = A0 + eps * T.reshape(-1, n, n)
@@ -124,6 +156,7 @@ def analyse(layers: list, A0: np.ndarray, eps: float, samples: int, seed: int, m
          "note": f"regions covering {covered:.6f} of the samples"},
         {"quantity": "max abs(f - lin), MILP over the whole box", "value": float(milp.max()), "note": "exact, all regions"},
         {"quantity": "max abs(f - lin), sampled", "value": float(np.abs(Y - lin).max()), "note": f"{samples} inputs"},
+        {"quantity": "mean abs(f - lin), sampled", "value": float(np.abs(Y - lin).mean()), "note": f"{samples} inputs"},
         {"quantity": "Taylor remainder bound max abs(inv - lin)", "value": taylor,
          "note": "theta^2 / ((1 - theta) sigma_min(A0))"},
         {"quantity": "max abs(inv - lin), sampled", "value": float(np.abs(inv - lin).max()), "note": f"{samples} inputs"},
@@ -135,31 +168,59 @@ def analyse(layers: list, A0: np.ndarray, eps: float, samples: int, seed: int, m
 
 
 def write_summary(tables: dict[str, pd.DataFrame], out: Path, command: str, spec: str, dataset: str,
-                  row: pd.Series | None = None) -> None:
+                  row: pd.Series | None = None, paper_net: bool = False) -> None:
     census, regions, bounds = tables["census"], tables["regions"], tables["bounds"]
     top = census.head(8).copy()
     top["paper"] = [f"{PAPER_TOP_FRACTIONS[i]:.1%}" if i < len(PAPER_TOP_FRACTIONS) else "" for i in range(len(top))]
     top["fraction"] = top.fraction.map(lambda f: f"{f:.1%}")
     lines = [f"# What the network learned: {spec} on {dataset}", "", f"Made by: `{command}`", "",
-             *_net_lines(row),
+             *_net_lines(row, fixed=paper_net),
              f"## Activation patterns ({census['count'].sum():,} inputs, {len(census)} populated regions)", "",
              "The `paper` column holds the paper's reported shares of its two dominant patterns (Tables 3-6), "
-             "for a different trained net: compare shares, not pattern strings.", "",
+             + ("for its own network (see the last section)." if paper_net else
+                "for a different trained net: compare shares, not pattern strings."), "",
              top.to_markdown(index=False), "",
              "## Each region's affine map against the linear approximation", "",
              f"Largest coefficient difference: in the net's T coordinates and per unit of A (T / eps). "
              f"The paper reports a largest difference under {PAPER_MAX_COEF_DIFF} (paper's value). "
              "`lp_max_dev_from_linear`: max over the region and the outputs of abs(f - lin) (exact LP).", "",
              regions.to_markdown(index=False, floatfmt=".3g"), "",
-             "## Bounds over the whole box", "", bounds.to_markdown(index=False, floatfmt=".3g"), ""]
+             "## Bounds over the whole box", "", bounds.to_markdown(index=False, floatfmt=".3g"), "",
+             *(beside_the_paper(tables, row) if paper_net else [])]
     results.write_text(out / "summary.md", "\n".join(lines))
 
 
-def _net_lines(row: pd.Series | None) -> list[str]:
-    """One line on the trained net's own accuracy (its row in ``results.csv``)."""
+def beside_the_paper(tables: dict[str, pd.DataFrame], row: pd.Series | None = None) -> list[str]:
+    """Lines that set a fixed network's figures beside those the paper reports for its own network
+    (its Appendix D.1 weights): region shares and the a11 LP maxima of Table 3, the mean distance
+    to the linear approximation (Section 5.3) and the MAE (Table 2, an average of 3 runs)."""
+    regions = tables["regions"].set_index("pattern")
+    bounds = tables["bounds"].set_index("quantity").value
+    rows = []
+    for pattern, (share, a11) in PAPER_TABLE3_A11.items():
+        found = pattern in regions.index
+        rows.append({"region (h0..h7 on)": pattern,
+                     "share": f"{regions.fraction[pattern]:.2%}" if found else "not sampled",
+                     "paper's share": f"{share:.2%}",
+                     "LP max abs(f - lin), a11": f"{regions.lp_11[pattern]:.5g}" if found and "lp_11" in regions else "",
+                     "paper's (Table 3)": f"{a11:.5g}"})
+    figures = [{"figure": "mean abs(f - lin), sampled", "here": f"{bounds['mean abs(f - lin), sampled']:.5g}",
+                "paper's": f"{PAPER_MEAN_DIST_TO_LINEAR:.5g} (Section 5.3)"}]
+    if row is not None:
+        figures.append({"figure": f"MAE on {row.n_matrices:.0f} test matrices", "here": f"{row.mae:.3g}",
+                        "paper's": f"{PAPER_SMALL_NET_MAE:.3g} (Table 2, mean of 3 trained nets)"})
+    return ["## Beside the paper's figures for its own network", "",
+            "The paper's values (cited) are for its Appendix D.1 network; they apply when the weights are "
+            "that network's, as printed (four or five significant digits).", "",
+            pd.DataFrame(rows).to_markdown(index=False), "", pd.DataFrame(figures).to_markdown(index=False), ""]
+
+
+def _net_lines(row: pd.Series | None, fixed: bool = False) -> list[str]:
+    """One line on the trained (or fixed) net's own accuracy (its row in ``results.csv``)."""
     if row is None:
         return []
     steps = row.get("train_steps")
     trained = f"{steps:.0f} training steps" if pd.notna(steps) and steps > 0 else "untrained"
+    trained = "fixed weights" if fixed else trained
     return [f"The net ({trained}): MAE {row.mae:.3g} on {row.n_matrices:.0f} test matrices of the box "
             "(its row: `results.csv`).", ""]

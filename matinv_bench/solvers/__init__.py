@@ -4,7 +4,16 @@
 >>> SOLVERS.build("gauss-jordan[backend=torch]")
 """
 
-from matinv_bench.solvers import approximations, gauss_jordan, lapack, mlp, newton_schulz, torch_linalg  # noqa: F401  (registration)  # noqa: F401  (registration)
+from matinv_bench.solvers import (  # noqa: F401  (registration)
+    approximations,
+    gauss_jordan,
+    lapack,
+    learned_ns,
+    minimax_ns,
+    mlp,
+    newton_schulz,
+    torch_linalg,
+)
 from matinv_bench.solvers.base import FAMILIES, SOLVERS, InputError, Inversion, Solver, check_stack, register
 
 __all__ = ["FAMILIES", "SOLVERS", "InputError", "Inversion", "Solver", "check_stack", "register"]

@@ -8,9 +8,20 @@ the method's cost, as it is for ``linear-approx`` and ``neumann``, which the pap
 Output: the inverse, flattened. Default width 8 n^2 (the paper's 32 for 2x2, 72 for 3x3 and
 2048 for 16x16); the paper's small net of Section 5.3 is ``mlp-2fc[hidden=8]`` on 2x2.
 
-``recipe="none"`` keeps the seeded random initialisation (enough for timing and the scaling
-study). The training recipes (``paper``, ``fast``, ``quick``, ``tiny``) and the cache of
-trained weights live in :mod:`matinv_bench.solvers.learned.training`; ``fit_info_`` records the training.
+``recipe="none"`` keeps the initial weights (enough for timing and the scaling study). The
+training recipes (``paper``, ``fast``, ``quick``, ``tiny``) and the cache of trained weights live
+in :mod:`matinv_bench.solvers.learned.training`; ``fit_info_`` records the training.
+
+Initial weights (:mod:`matinv_bench.solvers.learned.fixed`):
+- ``init=random`` (default): torch's seeded initialisation.
+- ``init=linear``: the paper's equation (16), 2 n^2 hidden units that carry the linear
+  approximation inv(A0) - inv(A0) (A - A0) inv(A0) exactly (to rounding), on box datasets. With a
+  recipe it is a warm start: training starts from the linear approximation.
+- ``weights=PATH``: a JSON file of fixed weights (the format of the paper's Appendix D.1 network,
+  whose output is (inv(A) - inv(A0)) / eps unless the file says ``"output": "inverse"``); the
+  width comes from the file, and the network is not trained.
+
+``recipe`` defaults to ``quick``, and to ``none`` with ``init=linear`` or ``weights``.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ import torch
 from matinv_bench.errors import InputError, TooLargeError
 from matinv_bench.solvers._torch import TORCH_DTYPES, TorchSolver, torch_dtype
 from matinv_bench.solvers.base import register
-from matinv_bench.solvers.learned import training
+from matinv_bench.solvers.learned import fixed, training
 from matinv_bench.solvers.learned.architecture import (
     build_mlp,
     default_hidden,
@@ -33,6 +44,8 @@ from matinv_bench.solvers.learned.architecture import (
 )
 from matinv_bench.specs import check_int
 from matinv_bench.system import available_memory
+
+INITS = ("random", "linear")
 
 
 class MLPSolver(TorchSolver):
@@ -49,27 +62,56 @@ class MLPSolver(TorchSolver):
     layers: ClassVar[int] = 2
     test_spec: ClassVar[str | None] = None
 
-    def __init__(self, hidden: int | None = None, recipe: str = "quick", seed: int = 0,
-                 device: str = "auto", dtype: str = "float64"):
+    def __init__(self, hidden: int | None = None, recipe: str | None = None, seed: int = 0,
+                 device: str = "auto", dtype: str = "float64", init: str = "random", weights: str | None = None):
         super().__init__(device)
         if hidden is not None:
             check_int("hidden", hidden, 1)
         if dtype not in TORCH_DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(TORCH_DTYPES)}, got {dtype!r}")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+        if recipe is None:
+            recipe = "none" if init == "linear" or weights is not None else "quick"
         if recipe != "none" and recipe not in training.RECIPES:
             raise ValueError(f"unknown recipe {recipe!r}; known: none, {', '.join(training.RECIPES)}")
+        self.fixed_layers, self.fixed_output = None, None  # the file's weights, when given
+        if weights is not None:
+            if init != "random" or recipe != "none":
+                raise ValueError("weights=PATH gives fixed weights: leave out init and recipe (or set recipe=none)")
+            self.fixed_layers, self.fixed_output = fixed.read_weights(str(weights), self.layers)
+            width = self.fixed_layers[0][0].shape[0]
+            if hidden is not None and hidden != width:
+                raise ValueError(f"hidden={hidden}, but the weights in {weights!r} have {width} hidden units")
+            hidden = width
+        if init == "linear" and hidden is not None:
+            raise ValueError("init=linear has 2 n^2 hidden units (the paper's equation (16)): leave out hidden")
+        if init == "linear" and self.layers != 2:
+            raise ValueError("init=linear builds the paper's 2-layer construction: use mlp-2fc")
         self.hidden, self.recipe, self.seed, self.dtype = hidden, recipe, int(seed), dtype
+        self.init, self.weights = init, weights
 
     def width(self, n: int) -> int:
+        if self.init == "linear":
+            return 2 * n * n
         return self.hidden if self.hidden is not None else default_hidden(n)
 
     def architecture(self, n: int) -> dict:
         """What the cache key records of the network for n x n matrices."""
-        return {"layers": self.layers, "hidden": self.width(n), "dtype": self.dtype}
+        return {"layers": self.layers, "hidden": self.width(n), "dtype": self.dtype,
+                **({"init": self.init} if self.init != "random" else {})}
 
     def skip(self, data) -> str | None:
         if self.recipe != "none" and not data.source.trainable:
             return f"{data.spec!r} is a fixed collection: no training distribution to learn {self.recipe!r} from"
+        if self.fixed_layers is not None:
+            n2 = self.fixed_layers[0][0].shape[1]
+            if n2 != data.n * data.n:
+                return f"the weights in {self.weights!r} take {n2} inputs; {data.spec!r} has {data.n} x {data.n} matrices"
+            if self.fixed_output == "delta" and data.base is None:
+                return f"the weights in {self.weights!r} output (inv(A) - inv(A0)) / eps; {data.spec!r} is not a box"
+        if self.init == "linear" and data.base is None:
+            return f"init=linear builds the linear approximation around A0; {data.spec!r} has no base matrix"
         return None
 
     def fit(self, data) -> MLPSolver:
@@ -94,8 +136,17 @@ class MLPSolver(TorchSolver):
         self.eps_ = data.eps
         torch.manual_seed(self.seed)
         self.model_ = build_mlp(data.n, self.width(data.n), self.layers, TORCH_DTYPES[self.dtype])
+        given = None
+        if self.fixed_layers is not None:
+            given = self.fixed_layers
+            if self.fixed_output == "delta":
+                given = fixed.delta_to_inverse(given, data.base, data.eps)
+        elif self.init == "linear":
+            given = fixed.linear_layers(data.base, data.eps)
+        if given is not None:
+            fixed.copy_into(self.model_, given)
         return training.Trainee(self.model_, self.layers, self.width(data.n), self.dtype, self.seed, self.device,
-                                self.features, self.spec)
+                                self.features, self.spec, init=self.init)
 
     def features(self, A: np.ndarray) -> np.ndarray:
         """The network's input for matrices A: T = (A - A0) / eps on boxes, else A; flattened.
@@ -133,7 +184,9 @@ class MLPSolver(TorchSolver):
 
 @register("mlp-2fc")
 class MLP2(MLPSolver):
-    """Two dense layers: n^2 -> hidden -> n^2 (ReLU), the paper's 2-FC."""
+    """Two dense layers: n^2 -> hidden -> n^2 (ReLU), the paper's 2-FC; ``init=linear`` builds its
+    equation (16) (the linear approximation, 2 n^2 hidden units), ``weights=PATH`` reads fixed weights
+    (e.g. its Appendix D.1 net); ``recipe`` defaults to quick, or none for these two."""
 
     layers = 2
     test_spec = "mlp-2fc[hidden=16,recipe=tiny]"
@@ -141,7 +194,8 @@ class MLP2(MLPSolver):
 
 @register("mlp-3fc")
 class MLP3(MLPSolver):
-    """Three dense layers: n^2 -> hidden -> hidden -> n^2 (ReLU), the paper's 3-FC."""
+    """Three dense layers: n^2 -> hidden -> hidden -> n^2 (ReLU), the paper's 3-FC; ``weights=PATH``
+    reads fixed weights; ``recipe`` defaults to quick, or none with weights."""
 
     layers = 3
     test_spec = "mlp-3fc[hidden=16,recipe=tiny]"

@@ -64,6 +64,16 @@ class StackedMLP(nn.Module):
         return x
 
     @torch.no_grad()
+    def load_from(self, models: Sequence[nn.Sequential]) -> None:
+        """Copy ``models[s]``'s weights into network s of the stack (the reverse of :meth:`unstack_into`)."""
+        if len(models) != len(self):
+            raise ValueError(f"{len(self)} stacked networks, {len(models)} to copy from")
+        for s, model in enumerate(models):
+            for lin, w, b in zip(linear_layers(model), self.weights, self.biases):
+                w[s].copy_(lin.weight)
+                b[s].copy_(lin.bias)
+
+    @torch.no_grad()
     def unstack_into(self, models: Sequence[nn.Sequential]) -> None:
         """Copy network s's weights back into ``models[s]`` (the networks it was built from)."""
         if len(models) != len(self):

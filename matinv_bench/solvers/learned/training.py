@@ -17,7 +17,9 @@ recipe, on the trainee's device. Recipes (see :data:`RECIPES`):
 - ``tiny``: 300 steps on 4,096 matrices, for tests.
 
 Standardisation is folded back into the first and last Linear layers after training, so the
-trained model always maps features to the inverse itself.
+trained model always maps features to the inverse itself. A warm start (a trainee whose ``init``
+is not ``random``, such as the linear construction of ``mlp-2fc[init=linear]``) already maps
+features to the inverse: it is unfolded into the scaled coordinates before the first step.
 
 The training set is the dataset's train split (``split_rng(data.seed, "train")``, independent
 of the test split), drawn in chunks and kept on the training device; batches are sliced from a
@@ -96,9 +98,14 @@ class Trainee:
     device: str
     features: Callable[[np.ndarray], np.ndarray]
     label: str  # shown on the progress bar
+    # "random": the model is torch's initialisation, taken as given in the recipe's scaled
+    # coordinates; anything else (a warm start, e.g. "linear") maps raw features to the inverse and
+    # is moved into the scaled coordinates before training (:func:`unfold_standardization`)
+    init: str = "random"
 
     def architecture(self) -> dict:
-        return {"layers": self.layers, "hidden": self.hidden, "dtype": self.dtype}
+        return {"layers": self.layers, "hidden": self.hidden, "dtype": self.dtype,
+                **({"init": self.init} if self.init != "random" else {})}
 
 
 def _paper(n: int, hidden: int | None = None) -> Recipe:
@@ -164,6 +171,17 @@ def fold_standardization(model: nn.Sequential, x_mean, x_std, y_mean, y_std) -> 
     first.weight /= x_std
     last.weight *= y_std[:, None]
     last.bias.mul_(y_std).add_(y_mean)
+
+
+@torch.no_grad()
+def unfold_standardization(model: nn.Sequential, x_mean, x_std, y_mean, y_std) -> None:
+    """The inverse of :func:`fold_standardization`: make a model that maps x -> y map
+    (x - x_mean)/x_std -> (y - y_mean)/y_std, the coordinates training works in."""
+    first, last = _linears(model)[0], _linears(model)[-1]
+    first.bias += first.weight @ x_mean
+    first.weight *= x_std
+    last.bias.sub_(y_mean).div_(y_std)
+    last.weight /= y_std[:, None]
 
 
 @contextmanager
@@ -233,6 +251,8 @@ def _train_loop(net: Trainee, data, recipe: Recipe, model: nn.Sequential, steps:
     X, Y = training_set(net, data, recipe.train_size, device, dtype, rng)
     x_mean, x_std, y_mean, y_std = _scalings(X, Y, recipe, data)
     X, Y = (X - x_mean) / x_std, (Y - y_mean) / y_std
+    if net.init != "random":
+        unfold_standardization(model, x_mean, x_std, y_mean, y_std)
     opt, sched = _optimizer(model.parameters(), recipe, steps)
     gen = torch.Generator(device=device).manual_seed(net.seed)
     N, B = len(X), recipe.batch
@@ -411,6 +431,11 @@ def _stacked_loop(nets: list[Trainee], datas: list, model: StackedMLP, recipe: R
     share the recipe and the step count)."""
     S, device = len(nets), nets[0].device
     X, Y = draws.first()
+    warm = [i for i, net in enumerate(nets) if net.init != "random"]
+    for i in warm:
+        unfold_standardization(nets[i].model, *draws.scalings[i])
+    if warm:
+        model.load_from([net.model for net in nets])
     lr = torch.tensor(recipe.lr, dtype=torch.float64) if options.compile else None  # a tensor: no recompile per rate
     opt, sched = _optimizer(model.parameters(), recipe, steps, lr)
     step_fn = make_step(model, opt, options)
