@@ -182,11 +182,15 @@ def test_a_billion_seeds_is_refused_before_any_cell_is_made(tmp_path, capsys, mo
     assert not out.exists()
 
 
-def test_grid_size_check():
+def test_grid_size_check(monkeypatch):
+    monkeypatch.setattr(runner, "available_memory", lambda: 64 * 2**30)  # the cell cap, not this machine's load
     assert runner.check_grid_size({"solver": 3, "dataset": 4, "seed": 10, "dtype": 2}) == 240
     assert runner.check_grid_size({"seed": runner.MAX_CELLS}) == runner.MAX_CELLS
     with pytest.raises(TooLargeError, match=r"1,000,001 cells \(1,000,001 seeds\)"):
         runner.check_grid_size({"seed": runner.MAX_CELLS + 1})
+    monkeypatch.setattr(runner, "available_memory", lambda: 2**30)  # 1 GiB: a grid's rows must fit in half
+    with pytest.raises(TooLargeError, match="GiB for their rows alone"):
+        runner.check_grid_size({"seed": 2**30 // runner.BYTES_PER_CELL})
 
 
 # -- sizes that cannot fit -----------------------------------------------------------------------
