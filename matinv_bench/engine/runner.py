@@ -39,7 +39,7 @@ from matinv_bench.engine.hooks import Hook, load_hook
 from matinv_bench.engine.progress import Progress
 from matinv_bench.errors import DataFileError, SpecError, TooLargeError
 from matinv_bench.reporting import manifest, results
-from matinv_bench.scoring import metrics
+from matinv_bench.scoring import metrics, reference
 from matinv_bench.solvers import SOLVERS, Solver
 from matinv_bench.specs import parse_spec
 from matinv_bench.system import available_memory, default_threads, pinned_threads
@@ -182,11 +182,13 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LinAlgWarning)
             res = solver.collect(solver.invert())
-            acc = metrics.summarize(res.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(A.dtype), res.failed)
+            references = not data.ref_method.startswith(reference.NO_REFERENCE)
+            acc = metrics.summarize(res.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(A.dtype), res.failed,
+                                    references=references)
             row.update(acc)
             if acc["failure_rate"] >= 1.0:
                 return {**row, "status": "failed", "reason": res.reason or "every matrix failed"}
-            if np.isnan(acc["mae"]):  # never report an unscored cell as ok with NaN errors
+            if np.isnan(acc["mae" if references else "residual_ratio"]):  # never report an unscored cell as ok with NaN errors
                 return {**row, "status": "failed",
                         "reason": "cannot score: no matrix has a reference inverse (all exactly singular)"}
             row["reason"] = res.reason
