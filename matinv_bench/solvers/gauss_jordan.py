@@ -318,7 +318,7 @@ def _classify(pv, b):
 class GaussJordan(Solver):
     """Gauss-Jordan with partial pivoting; ``backend=numpy`` (CPU) or ``backend=torch``;
     ``block=0`` unblocked (rank-1 updates), ``block=b`` blocked (panels of b columns, each
-    factored recursively; matrix products outside panels of :data:`LEAF` columns).
+    factored recursively down to 8 columns; matrix products for the rest).
 
     Building it gives the backend's own class: :class:`NumpyGaussJordan` (a plain numpy solver,
     ``library="numpy"``) or :class:`TorchGaussJordan` (a :class:`TorchSolver`). Both share this
