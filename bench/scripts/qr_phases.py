@@ -7,7 +7,7 @@ The ``qr`` solver is ``numpy.linalg.qr`` (geqrf, then orgqr, in numpy's OpenBLAS
 phase is timed apart, per matrix, on the scaling study's data (``spd-box[n=N]``), with every BLAS
 pinned to 1 and then 2 threads (threadpoolctl), by the package's clock
 (:func:`matinv_bench.engine.clock.measure`): geqrf is ``qr(mode="raw")``, geqrf + orgqr is
-``qr(mode="reduced")``. ``helper``: the CPU time of the process's other threads (the BLAS
+``qr(mode="reduced")`` (orgqr alone is not reachable in numpy's OpenBLAS). ``helper``: the CPU time of the process's other threads (the BLAS
 worker threads, from /proc/self/task/*/schedstat) per second of the main thread's, while the
 phase ran with 2 threads: about 0 when the phase never handed work to a second thread. The
 whole table is measured ``--repeats`` times; the load average is printed before and after.
@@ -51,13 +51,14 @@ def _time(fn, n_matrices: int, min_run_s: float) -> tuple[float, float]:
 
 
 def phases(A: np.ndarray, min_run_s: float) -> dict[str, tuple[float, float]]:
-    """Per phase of the qr solver on the stack ``A``: microseconds per matrix and helper CPU share."""
+    """Per phase of the qr solver on the stack ``A`` (geqrf, geqrf + orgqr, trtrs): microseconds per
+    matrix and helper CPU share."""
     Q, R = np.linalg.qr(A)
     QT = Q.swapaxes(1, 2).copy()
     geqrf = _time(lambda: np.linalg.qr(A, mode="raw"), len(A), min_run_s)
     both = _time(lambda: np.linalg.qr(A), len(A), min_run_s)
     trtrs = _time(lambda: sla.solve(R, QT, assume_a="upper triangular", check_finite=False), len(A), min_run_s)
-    return {"geqrf": geqrf, "orgqr": (both[0] - geqrf[0], both[1]), "trtrs": trtrs}
+    return {"geqrf": geqrf, "geqrf+orgqr": both, "trtrs": trtrs}
 
 
 def main() -> None:

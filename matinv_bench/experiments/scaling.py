@@ -535,18 +535,20 @@ def _memory_lines(df: pd.DataFrame) -> list[str]:
 
 # what the QR jump between n = 64 and 96 is, as measured by bench/scripts/qr_phases.py (the summary's fixed paragraph)
 QR_NOTE = (
-    "**Why `qr` jumps between n = 64 and 96.** Timing its three phases apart "
-    "(`python bench/scripts/qr_phases.py --n 64 96`; batch 4, BLAS pinned to 1 and to 2 threads) on the 2-core "
-    "VM that made the committed runs: with one thread geqrf, orgqr and trtrs take 62, 65 and 68 us per matrix at "
-    "n = 64 and 153, 168 and 147 us at n = 96, growing smoothly like n^2-n^3; with two threads geqrf and orgqr "
-    "hand work to the second BLAS thread from n = 92 on (none at 64-90), and then stall: 1.2-3 ms per matrix at "
-    "n = 96-128 (and 12 ms for one 128 x 65 rank-1 update that takes 3 us on one thread), at a load average of "
-    "3.3. Below n = 128 LAPACK's geqrf and orgqr are unblocked (their crossover NX = 128): about 2n matrix-vector "
-    "products and rank-1 updates per matrix, which OpenBLAS runs on 2 threads once an update has more than 8192 "
-    "entries (2048 x GEMM_MULTITHREAD_THRESHOLD), i.e. from n = 92. Each such call then waits for the second "
-    "core, which on a shared machine is often busy: a scheduler time slice instead of microseconds. The jump is "
-    "this hand-off, not QR's arithmetic; scipy's trtrs (OpenBLAS 0.3.30) hands off at every size and stalls the "
-    "same way when the machine is loaded. With `--threads 1` it disappears."
+    "**Why `qr` jumps between n = 64 and 96** (117 us to 2.0 ms per matrix in the run of git 52bb236). The "
+    "solver is numpy's `qr` (geqrf, then orgqr, in numpy's OpenBLAS 0.3.31) and scipy's triangular solve (trtrs, in "
+    "scipy's OpenBLAS 0.3.30). `python bench/scripts/qr_phases.py --n 64 96 --repeats 3` times the phases apart "
+    "(batch 4) with every BLAS pinned to 1 and to 2 threads, and measures how much CPU the BLAS helper threads "
+    "used. On the 2-core VM, load average 2.1: with one thread, geqrf + orgqr take 85-98 us per matrix at n = 64 "
+    "and 229-247 us at n = 96, trtrs 44-66 and 96-152 us: smooth growth, no jump. With two threads, geqrf + orgqr "
+    "never hand work to the second thread at n = 64 (86-140 us) but do at n = 96 (316-2581 us); a finer scan puts "
+    "the switch at n = 92. Below n = 128, LAPACK's geqrf and orgqr are unblocked (their crossover NX = 128): some "
+    "2n matrix-vector products and rank-1 updates per matrix, which OpenBLAS runs on 2 threads once an update has "
+    "more than 8192 entries (2048 x GEMM_MULTITHREAD_THRESHOLD), 92 x 91 at n = 92. On a machine whose other core "
+    "is busy, each such hand-off waits for it: a 128 x 65 rank-1 update (dger) took 12 ms with two threads against "
+    "3 us for a 128 x 64 one, which stays on one thread. trtrs hands off at every size and took either 66 us or "
+    "8 ms. The jump is this hand-off on a shared machine, not QR's arithmetic: it goes with `--threads 1`, and the "
+    "rows' `load_above_threads` and `other_cores_busy` say when the cores were shared."
 )
 
 
@@ -635,7 +637,10 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
     if len(wall):
         lines += ["## Where the networks' weights stop fitting", "", wall.to_markdown(index=False), ""]
     if len(ok):
-        last = ok.sort_values("n").groupby(["solver_label", "dtype", "device"], sort=False).tail(1).copy()
+        keys = ["solver_label", "dtype", "device", "n"]
+        median = ok.groupby(keys, sort=False).median(numeric_only=True).reset_index()  # over the repetitions
+        median = median.merge(ok.groupby(keys, sort=False)["peak_mem_kind"].first().reset_index(), on=keys)
+        last = median.sort_values("n").groupby(["solver_label", "dtype", "device"], sort=False).tail(1).copy()
         last["% of matmul peak"] = 100 * last["peak_fraction"]
         last["peak memory"] = last["peak_mem_bytes"].map(_gib) + " (" + last["peak_mem_kind"].astype(str) + ")"
         last["h2d_s_per_matrix"] = last["h2d_s_per_matrix"].map(lambda x: "" if pd.isna(x) else f"{x:.3g}")
@@ -831,7 +836,7 @@ def run(args: argparse.Namespace) -> int:
               + ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES))
     slopes, cross = finish(out, command, args.fit_from)
     if len(slopes):
-        print(slopes[["solver_label", "dtype", "device", "slope", "ci_lo", "ci_hi"]].to_string(index=False))
+        print(slopes[["solver_label", "dtype", "device", "fit_range", "slope", "ci_lo", "ci_hi"]].to_string(index=False))
     print(f"wrote {out}/results.parquet, results.csv, slopes.csv, crossovers.csv, summary.md and figures "
           f"(one file per cell in {out}/cells)")
     return 0
