@@ -9,6 +9,7 @@ import os
 import platform
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,6 +57,45 @@ def pinned_threads(threads: int) -> Iterator[dict]:
             yield {"threads": threads, "blas": blas_description()}
     finally:
         torch.set_num_threads(old)
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average (runnable and running threads), None where the OS has none."""
+    try:
+        return float(os.getloadavg()[0])
+    except (OSError, AttributeError):
+        return None
+
+
+def _busy_seconds() -> float:
+    """CPU seconds every core of the machine spent on anything but idling, since boot."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
+@contextmanager
+def load_watch(threads: int) -> Iterator[dict]:
+    """Watch how busy the machine was while the block ran; the yielded dict is filled at its end:
+
+    - ``loadavg_1m_before`` / ``loadavg_1m_after``: :func:`load_average` at the start and the end;
+    - ``other_cores_busy``: the cores that other processes kept busy, on average over the block
+      (the machine's busy CPU time minus this process's, per second of wall time);
+    - ``load_above_threads``: the load average exceeded ``threads`` at the start or the end, i.e.
+      more threads wanted a core than this process's own: a timing taken then shared its cores.
+    """
+    out: dict = {"loadavg_1m_before": load_average()}
+    me = psutil.Process()
+    busy0, mine0, t0 = _busy_seconds(), sum(me.cpu_times()[:2]), time.monotonic()
+    try:
+        yield out
+    finally:
+        wall = time.monotonic() - t0
+        others = (_busy_seconds() - busy0) - (sum(me.cpu_times()[:2]) - mine0)
+        after = load_average()
+        loads = [x for x in (out["loadavg_1m_before"], after) if x is not None]
+        out.update({"loadavg_1m_after": after,
+                    "other_cores_busy": max(0.0, others / wall) if wall > 0 else None,
+                    "load_above_threads": bool(loads) and max(loads) > threads})
 
 
 def blas_description() -> str:

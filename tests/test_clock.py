@@ -3,6 +3,7 @@ machine without a GPU can check it; tests marked ``cuda`` run where there is one
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -134,3 +135,13 @@ def test_the_runner_times_torch_inv_on_the_gpu_with_events():
     assert row["status"] == "ok", row["reason"]
     assert (row["timing_clock"], row["timing_cache"]) == ("cuda_events", "cold")
     assert row["gpu_name"] == torch.cuda.get_device_name(0) and row["time_per_matrix_s"] > 0
+
+
+def test_a_timing_has_at_least_five_blocks_however_long_a_call_is():
+    slow = lambda: time.sleep(0.004)  # noqa: E731  (blocked_autorange alone would stop after about 3 blocks)
+    t = clock.measure(slow, warmup_s=0.0, min_run_s=0.01)
+    assert t.n_blocks >= clock.MIN_BLOCKS == 5 and len(t.times) == t.n_blocks
+    assert t.calls_per_block >= 1 and (t.median_s, t.iqr_s) == clock.summarize(t.times)
+    assert clock.measure(slow, warmup_s=0.0, min_run_s=0.01, min_blocks=8).n_blocks >= 8
+    with pytest.raises(ValueError, match="min_blocks must be at least 1"):
+        clock.measure(slow, min_blocks=0)

@@ -14,7 +14,7 @@ def test_recovers_known_exponent_with_noise(exponent):
     # 15 repeats per size, 5 % multiplicative noise, and a constant overhead that only
     # matters at small n: the asymptotic range must see through it
     t = [1e-9 * n**exponent * rng.lognormal(0, 0.05, 15) + 1e-6 for n in NS]
-    fit = fit_slope(NS, t, n_min=64, n_boot=500)
+    fit = fit_slope(NS, t, n_min=64, n_resamples=999)
     assert fit.n_lo == 64 and fit.n_hi == 512 and fit.n_points == 4
     assert fit.lo <= exponent <= fit.hi
     assert abs(fit.slope - exponent) < 0.05
@@ -27,11 +27,42 @@ def test_overhead_bends_the_full_range_fit():
     assert abs(fit_slope(NS, t, n_min=128).slope - 3.0) < 0.15
 
 
-def test_exact_power_law_single_repeat_has_a_tight_interval():
-    fit = fit_slope(NS, 2.0 * NS.astype(float) ** 4)
+def test_exact_power_law_has_a_tight_interval():
+    t = [2.0 * n**4 * np.array([1.0, 1.0, 1.0]) for n in NS.astype(float)]
+    fit = fit_slope(NS, t)
     assert fit.slope == pytest.approx(4.0, abs=1e-9)
     assert fit.lo == pytest.approx(4.0, abs=1e-6) and fit.hi == pytest.approx(4.0, abs=1e-6)
     np.testing.assert_allclose(fit.predict(NS), 2.0 * NS.astype(float) ** 4, rtol=1e-9)
+
+
+def test_a_single_timing_per_size_gives_no_interval_and_says_so():
+    # never a silent switch to resampling the sizes themselves
+    fit = fit_slope(NS, 2.0 * NS.astype(float) ** 4, what="repetition medians")
+    assert fit.slope == pytest.approx(4.0, abs=1e-9) and np.isnan(fit.lo) and np.isnan(fit.hi)
+    assert fit.ci_method == "none: a size has a single timing (repetition medians)" and fit.min_sample == 1
+
+
+def test_the_interval_is_scipy_s_bootstrap_over_each_size_s_sample(monkeypatch):
+    from scipy import stats
+
+    calls = []
+    real = stats.bootstrap
+
+    def spy(data, statistic, **kw):
+        calls.append((len(data), kw))
+        return real(data, statistic, **kw)
+
+    monkeypatch.setattr(stats, "bootstrap", spy)
+    rng = np.random.default_rng(2)
+    t = [n**3 * rng.lognormal(0, 0.05, 3) for n in NS]
+    fit = fit_slope(NS, t, sizes=[64, 128, 256, 512], what="repetition medians", n_resamples=999)
+    assert calls == [(4, {"n_resamples": 999, "confidence_level": 0.95, "method": "percentile", "vectorized": True,
+                          "paired": False, "rng": calls[0][1]["rng"]})]
+    assert fit.ci_method == "scipy.stats.bootstrap percentile, 999 resamples of repetition medians within each size"
+    assert (fit.n_lo, fit.n_hi, fit.n_points, fit.min_sample) == (64, 512, 4, 3)
+    # the statistic fits the median of each size's sample
+    med = np.log([np.median(t[list(NS).index(n)]) for n in (64, 128, 256, 512)])
+    assert fit.slope == pytest.approx(np.polyfit(np.log([64, 128, 256, 512]), med, 1)[0])
 
 
 def test_noisier_timings_give_wider_intervals():

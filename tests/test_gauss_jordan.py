@@ -147,3 +147,65 @@ def test_the_numpy_backend_is_a_numpy_solver_and_the_torch_backend_a_torch_one()
     numpy_gj.prepare(np.eye(3)[None])
     torch_gj.prepare(np.eye(3)[None])
     assert isinstance(numpy_gj._A, np.ndarray) and isinstance(torch_gj._A, torch.Tensor)
+
+
+# --- the blocked variant's two paths: batched (row interchanges) and column-major (numpy, one
+# matrix at a time: a single matrix, or a batch of n >= COLUMNS_PATH_MIN_N) ----------------------
+
+@pytest.mark.parametrize("B, n", [(1, 5), (1, 40), (1, 130), (2, 130)])
+@pytest.mark.parametrize("block", [1, 8, 64, 1000])
+def test_column_major_path_matches_lapack_and_the_unblocked_variant(B, n, block, rng):
+    from matinv_bench.solvers import gauss_jordan as gj
+
+    A = rng.standard_normal((B, n, n))
+    assert gj._columns_path(A, block)
+    X, singular, overflow = gj.gauss_jordan(A, block)
+    X0, _, _ = gauss_jordan_inplace(A.copy())
+    assert not singular.any() and not overflow.any()
+    scale = np.abs(X0).max(axis=(1, 2), keepdims=True)
+    assert (np.abs(X - X0) / scale).max() < 1e-11
+    assert (np.abs(X - np.linalg.inv(A)) / scale).max() < 1e-11
+
+
+def test_column_major_path_on_ill_conditioned_matrices():
+    data = make_dataset("randsvd[n=60,cond=1e12]", n_test=3, seed=5)
+    for i in range(3):  # one matrix at a time: the column-major path
+        s = SOLVERS.build("gauss-jordan[block=16]")
+        s.prepare(data.A[i:i + 1])
+        res = s.collect(s.invert())
+        rel = np.linalg.norm(res.X[0] - data.inv_ref[i]) / np.linalg.norm(data.inv_ref[i])
+        rel_lapack = np.linalg.norm(np.linalg.inv(data.A[i]) - data.inv_ref[i]) / np.linalg.norm(data.inv_ref[i])
+        assert rel < 1e-2 and rel < 100 * max(rel_lapack, 1e-15)
+
+
+def test_column_major_path_pivots_where_the_diagonal_is_zero():
+    # a permutation of a diagonal: every pivot must come from another row
+    n = 50
+    P = np.eye(n)[np.random.default_rng(3).permutation(n)] * np.arange(1.0, n + 1)[:, None]
+    X, singular, _ = gauss_jordan_inplace(P[None].copy(), 8)
+    assert not singular.any()
+    np.testing.assert_allclose(X[0], np.linalg.inv(P), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("block", [4, 64])
+def test_column_major_path_flags_singular_and_overflowing_matrices(block, rng):
+    A = rng.standard_normal((2, 130, 130))
+    A[1, :, 97] = 0.0  # singular, found in a late panel
+    X, singular, overflow = gauss_jordan_inplace(A.copy(), block)
+    assert singular.tolist() == [False, True] and not overflow.any()
+    np.testing.assert_allclose(X[0], np.linalg.inv(A[0]), rtol=1e-9, atol=1e-9)
+    big = 1e308 * np.array([[[1.0, 1.0], [1.0, -1.0]]])  # the update -1e308 - 1e308 overflows to -Inf
+    _, singular, overflow = gauss_jordan_inplace(big.copy(), block)
+    assert overflow.tolist() == [True] and not singular.any()
+    nan = np.eye(6)[None].copy()
+    nan[0, 2, 4] = np.nan
+    assert gauss_jordan_inplace(nan, block)[2].tolist() == [True]
+
+
+def test_the_solver_leaves_its_input_as_it_was(rng):
+    A = rng.standard_normal((1, 20, 20))
+    s = SOLVERS.build("gauss-jordan[block=4]")
+    s.prepare(A)
+    before = s._A.copy()
+    s.invert()
+    np.testing.assert_array_equal(s._A, before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -68,8 +69,9 @@ def test_memory_need_counts_weights_and_batch():
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """A fast sweep: two sizes, a direct solver, a torch solver, a network, an unknown spec,
-    and a memory limit that the 3-layer network exceeds at n = 8 but not at n = 4."""
+    """A fast sweep: three sizes, two repetitions (each in its own process), a direct solver, a
+    torch solver, a network, an unknown spec, and a memory limit that the 3-layer network
+    exceeds at n = 8 but not at n = 4."""
     out = tmp_path_factory.mktemp("scaling")
     limit = 2**20
     with pytest.MonkeyPatch.context() as mp:
@@ -77,7 +79,7 @@ def tiny_run(tmp_path_factory):
         df = scaling.run_scaling(["lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]",
                                   "mlp-3fc[hidden=8n^2,recipe=none]", "neumann-not-yet[order=3]"], [2, 4, 8],
                                  ["float64"], "cpu", out, batch=3, warmup_s=0.0, min_run_s=0.01, max_memory=limit,
-                                 progress=False)
+                                 progress=False, repeats=2)
     slopes, cross = scaling.finish(out, "matinv-bench scaling (test)")
     return out, df, slopes, cross, limit
 
@@ -102,7 +104,7 @@ def test_memory_skip_gives_the_bytes_needed(tiny_run):
 def test_unknown_solver_is_a_skipped_row_not_a_crash(tiny_run):
     _, df, *_ = tiny_run
     rows = df[df["solver_label"] == "neumann-not-yet[order=3]"]
-    assert len(rows) == 3 and (rows["status"] == "skipped").all()
+    assert len(rows) == 3 * 2 and (rows["status"] == "skipped").all()
     assert rows["reason"].str.contains("'neumann-not-yet' is not registered").all()
 
 
@@ -120,8 +122,14 @@ def test_rows_record_what_the_scaling_question_needs(tiny_run):
     assert ok[ok["library"] == "numpy"]["h2d_s_per_matrix"].isna().all()
     for raw, med in zip(ok["times_per_matrix_s"], ok["time_per_matrix_s"]):
         assert np.median(json.loads(raw)) == pytest.approx(med)
-    # the sizes a network ran are exactly those under the limit
-    assert ok[ok["solver_label"] == "mlp-2fc[hidden=2n^2,recipe=none]"]["n"].tolist() == [2, 4, 8]
+    # the sizes a network ran are exactly those under the limit, in each repetition
+    net = ok[ok["solver_label"] == "mlp-2fc[hidden=2n^2,recipe=none]"]
+    assert sorted(net["n"]) == [2, 2, 4, 4, 8, 8] and sorted(net["repeat"]) == [0, 0, 0, 1, 1, 1]
+    assert (ok["timing_blocks"] >= 5).all()
+    np.testing.assert_allclose(ok["ns_per_flop"], ok["time_per_matrix_s"] / ok["flops_per_matrix"] * 1e9)
+    for col in ("loadavg_1m_before", "loadavg_1m_after", "other_cores_busy"):
+        assert df[df["status"] != "skipped"][col].notna().all(), col
+    assert df["load_above_threads"].dropna().isin([True, False]).all()
 
 
 def test_outputs_are_written_and_readable(tiny_run):
@@ -175,8 +183,8 @@ def test_replot_of_a_folder_made_by_run_is_one_line(capsys, tmp_path):
 def test_a_run_without_torch_solvers_is_analysed(tmp_path, small_probe):
     # the summary reads the host-device copy columns, which only torch solvers' rows fill
     out = tmp_path / "run"
-    assert main(["scaling", "--solver", "lu", "--n", "8", "16", "--warmup", "0", "--min-time", "0.01", "--quiet",
-                 "--out", str(out)]) == 0
+    assert main(["scaling", "--solver", "lu", "--n", "8", "16", "--warmup", "0", "--min-time", "0.01", "--repeats", "1",
+                 "--quiet", "--out", str(out)]) == 0
     df = pd.read_parquet(out / "results.parquet")
     assert (df["status"] == "ok").all() and set(scaling.SCALING_COLUMNS) <= set(df.columns)
     assert df["h2d_s_per_matrix"].isna().all() and df["param_bytes"].isna().all()
@@ -186,7 +194,7 @@ def test_a_run_without_torch_solvers_is_analysed(tmp_path, small_probe):
 
 def test_a_run_of_unregistered_solvers_only_is_analysed(tmp_path):
     out = tmp_path / "run"
-    assert main(["scaling", "--solver", "lux", "--n", "8", "--quiet", "--out", str(out)]) == 0
+    assert main(["scaling", "--solver", "lux", "--n", "8", "--repeats", "1", "--quiet", "--out", str(out)]) == 0
     df = pd.read_parquet(out / "results.parquet")
     assert df["status"].tolist() == ["skipped"] and "'lux' is not registered" in df["reason"].iloc[0]
     assert set(scaling.SCALING_COLUMNS) <= set(df.columns) and df["n"].tolist() == [8]
@@ -199,7 +207,8 @@ def test_a_cell_over_the_memory_limit_never_builds_its_dataset(tmp_path, monkeyp
 
     monkeypatch.setattr(runner, "make_dataset", boom)
     df = scaling.run_scaling(["mlp-2fc[hidden=8n^2,recipe=none]"], [16], ["float64"], "cpu", tmp_path,
-                             batch=4, warmup_s=0.0, min_run_s=0.01, max_memory=2**20, progress=False)
+                             batch=4, warmup_s=0.0, min_run_s=0.01, max_memory=2**20, progress=False, repeats=1,
+                             fresh_processes=False)
     row = df.iloc[0]
     assert row["status"] == "skipped" and row["reason"].startswith("needs about")
     assert row["param_bytes"] == 8 * mlp_param_count(16, 8 * 256, 2) and row["mem_need_bytes"] > 2**20
@@ -208,17 +217,22 @@ def test_a_cell_over_the_memory_limit_never_builds_its_dataset(tmp_path, monkeyp
 
 def test_default_out_is_a_new_dated_folder(tmp_path, monkeypatch, small_probe):
     monkeypatch.chdir(tmp_path)
-    assert main(["scaling", "--solver", "lu", "--n", "2", "--warmup", "0", "--min-time", "0.01", "--quiet"]) == 0
+    assert main(["scaling", "--solver", "lu", "--n", "2", "--warmup", "0", "--min-time", "0.01", "--repeats", "1",
+                 "--quiet"]) == 0
     made = list((tmp_path / "results").iterdir())
     assert len(made) == 1 and re.fullmatch(r"scaling-\d{8}-\d{6}", made[0].name), made
     assert (made[0] / "summary.md").is_file() and len(list((made[0] / "cells").glob("*.json"))) == 1
 
 
-def test_default_batch_rule():
+def test_every_solver_gets_the_same_batch_at_a_size():
     assert scaling.default_batch(2) == 1024 and scaling.default_batch(512) == 1
     assert scaling.default_batch(64) == 2**22 // 64**3
-    assert scaling.default_batch(512, "learned") == scaling.LEARNED_MIN_BATCH
-    assert scaling.default_batch(2, "learned") == 1024
+    cells = scaling.make_cells(["lu", "mlp-2fc[hidden=2n^2,recipe=none]", "neumann[order=2]"], [4, 64, 512],
+                               ["float64"], "cpu")
+    by_n = {}
+    for c in cells:
+        by_n.setdefault(scaling.size_of(c), set()).add(c.n_test)
+    assert by_n == {4: {1024}, 64: {16}, 512: {1}}
 
 
 def test_a_cell_that_raises_is_a_failed_row_with_every_column(tmp_path, monkeypatch, small_probe):
@@ -227,7 +241,7 @@ def test_a_cell_that_raises_is_a_failed_row_with_every_column(tmp_path, monkeypa
 
     monkeypatch.setattr(runner, "make_dataset", boom)
     df = scaling.run_scaling(["lu", "qr"], [4], ["float64"], "cpu", tmp_path, batch=2, warmup_s=0.0, min_run_s=0.01,
-                             progress=False)
+                             progress=False, repeats=1, fresh_processes=False)
     assert df["status"].tolist() == ["failed", "failed"]
     assert df["reason"].str.contains("MemoryError: 1000 matrices").all()
     assert set(scaling.SCALING_COLUMNS) <= set(df.columns)
@@ -243,3 +257,75 @@ def test_cli_help_lists_the_options(capsys):
     out = capsys.readouterr().out
     for option in ("--n", "--solver", "--dtype", "--batch", "--device", "--out", "--max-memory", "--replot"):
         assert option in out
+
+
+# --- the measurement protocol ---------------------------------------------------------------
+
+def test_solvers_take_turns_at_each_size_and_rotate_with_the_repetition():
+    cells = scaling.plan(["lu", "qr", "torch-inv", "cholesky"], [4, 8], ["float64"], "cpu", repeats=2)
+    order = [(c["repeat"], c["n"], c["label"]) for c in cells]
+    # repetition by repetition, size by size; numpy solvers before torch ones, rotating by one each repetition
+    assert order == [(0, 4, "lu"), (0, 4, "qr"), (0, 4, "cholesky"), (0, 4, "torch-inv"),
+                     (0, 8, "lu"), (0, 8, "qr"), (0, 8, "cholesky"), (0, 8, "torch-inv"),
+                     (1, 4, "qr"), (1, 4, "cholesky"), (1, 4, "lu"), (1, 4, "torch-inv"),
+                     (1, 8, "qr"), (1, 8, "cholesky"), (1, 8, "lu"), (1, 8, "torch-inv")]
+
+
+def test_each_repetition_runs_in_a_fresh_process(tiny_run):
+    _, df, *_ = tiny_run
+    ran = df[df["status"] == "ok"]
+    pids = ran.groupby("repeat")["pid"].unique()
+    assert [len(p) for p in pids] == [1, 1]  # one process per repetition
+    assert pids[0][0] != pids[1][0] and os.getpid() not in set(ran["pid"])
+
+
+def test_slopes_bootstrap_over_repetitions_and_say_so(tiny_run):
+    _, _, slopes, *_ = tiny_run
+    fitted = slopes[slopes["fit_points"] >= 3]
+    assert set(fitted["fit_range"]) == {"own", "common"}
+    assert fitted["ci_method"].str.startswith("scipy.stats.bootstrap percentile").all()
+    assert fitted["ci_method"].str.contains("repetition medians").all()
+    assert (fitted["repeats"] == 2).all() and (fitted["ci_lo"] <= fitted["ci_hi"]).all()
+    # the common range is the one every solver ran: the 3-layer net stopped at n = 4, so it has none
+    common = slopes[slopes["fit_range"] == "common"]
+    assert common["slope"].notna().sum() == 3 and (common["fit_n_hi"].dropna() == 8).all()
+    assert slopes["fit_range"].tolist().index("common") > max(i for i, r in enumerate(slopes["fit_range"]) if r == "own")
+
+
+def test_a_single_repetition_bootstraps_its_timed_blocks_and_says_so(tmp_path, small_probe):
+    df = scaling.run_scaling(["lu"], [2, 4, 8], ["float64"], "cpu", tmp_path, batch=2, warmup_s=0.0, min_run_s=0.01,
+                             progress=False, repeats=1, fresh_processes=False)
+    slopes, _ = scaling.analyse(df)
+    own = slopes[slopes["fit_range"] == "own"].iloc[0]
+    assert own["repeats"] == 1 and "timed blocks within one run" in own["ci_method"]
+
+
+def test_a_cell_over_the_time_budget_is_skipped_with_its_estimate(tmp_path, small_probe):
+    df = scaling.run_scaling(["lu"], [8, 256, 512], ["float64"], "cpu", tmp_path, batch=1, warmup_s=0.0,
+                             min_run_s=0.01, progress=False, repeats=1, fresh_processes=False, cell_budget_s=1e-9)
+    rows = df.set_index("n")
+    assert rows.loc[8, "status"] == "ok"
+    for n in (256, 512):  # the estimate chains from the last size measured
+        assert rows.loc[n, "status"] == "skipped" and rows.loc[n, "estimated_cell_s"] > 1e-9
+        assert "over the cell budget" in rows.loc[n, "reason"] and "at n = 8" in rows.loc[n, "reason"]
+    ratio = SOLVERS.build("lu").flops(512) / SOLVERS.build("lu").flops(8)
+    assert rows.loc[512, "estimated_cell_s"] == pytest.approx(rows.loc[8, "time_per_matrix_s"] * ratio * 7)
+
+
+def test_the_budget_estimate_uses_a_resumed_run_s_history():
+    scaling._MEASURED.clear()
+    hook = scaling.ScalingHook(host_limit_bytes=2**40, host_total_bytes=2**40, cell_budget_s=10.0,
+                               history=[["lu", "float64", "cpu", 0, 64, 1e-3, 2 * 64**3]])
+    cell = runner.Cell("lu", "spd-box[n=128]", n_test=2, tags=(("solver_label", "lu"), ("batch", 2), ("repeat", 0)))
+    seconds, how = hook.estimate(cell, SOLVERS.build("lu"), 128)
+    assert seconds == pytest.approx(1e-3 * 8 * 2 * 7) and "n = 64" in how
+    other = runner.Cell("lu", "spd-box[n=128]", n_test=2, tags=(("solver_label", "lu"), ("repeat", 1)))
+    assert hook.estimate(other, SOLVERS.build("lu"), 128) is None  # another repetition: nothing known
+    scaling._MEASURED.clear()
+
+
+def test_cli_rejects_bad_repeats_and_budget(capsys, tmp_path):
+    for argv, words in ((["--repeats", "0"], "--repeats must be at least 1"),
+                        (["--cell-budget", "0"], "--cell-budget must be a positive number")):
+        assert main(["scaling", "--solver", "lu", "--n", "2", *argv, "--out", str(tmp_path)]) == 2
+        assert words in capsys.readouterr().err

@@ -22,8 +22,11 @@ from matinv_bench.experiments import scaling
 ROOT = Path(__file__).resolve().parents[1]
 SOLVERS = ["lu", "qr", "torch-inv"]
 SIZES = [2, 3, 4, 6, 8]
-# 15 cells; the clock makes each take a few tenths of a second, so a run can be caught mid-way
-GRID = ["--solver", *SOLVERS, "--n", *map(str, SIZES), "--warmup", "0.05", "--min-time", "0.1", "--threads", "1"]
+# 15 cells in each of 2 repetitions; the clock makes each take a few tenths of a second, so a run can be caught
+# mid-way
+GRID = ["--solver", *SOLVERS, "--n", *map(str, SIZES), "--warmup", "0.05", "--min-time", "0.1", "--threads", "1",
+        "--repeats", "2"]
+CELLS = 30
 
 
 def _cell_rows(out: Path) -> dict[str, dict]:
@@ -49,25 +52,28 @@ def test_sigkill_then_resume_measures_each_cell_once_and_analyses_all(tmp_path, 
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     before = _cell_rows(out)
-    assert 3 <= len(before) < 15, "the run must be killed mid-way for this test to mean anything"
+    assert 3 <= len(before) < CELLS, "the run must be killed mid-way for this test to mean anything"
     assert not (out / "slopes.csv").exists()
 
     assert main(["scaling", "--resume", str(out), "--quiet"]) == 0
     after = _cell_rows(out)
-    assert len(after) == 15
+    assert len(after) == CELLS
     for key, row in before.items():  # cells finished before the kill are kept, not measured again
         assert after[key] == row
     df = pd.read_parquet(out / "results.parquet")
-    assert len(df) == 15 and not df.duplicated(["solver_label", "n", "dtype"]).any()
-    assert set(zip(df["solver_label"], df["n"])) == set(itertools.product(SOLVERS, SIZES))
+    assert len(df) == CELLS and not df.duplicated(["solver_label", "n", "dtype", "repeat"]).any()
+    assert set(zip(df["solver_label"], df["n"], df["repeat"])) == set(itertools.product(SOLVERS, SIZES, [0, 1]))
+    # each repetition ran in processes of its own (the killed run's and the resumed run's)
+    assert not set(df.loc[df["repeat"] == 0, "pid"]) & set(df.loc[df["repeat"] == 1, "pid"])
     assert (df["status"] == "ok").all() and (df["threads"] == 1).all()
     assert set(scaling.SCALING_COLUMNS) <= set(df.columns) and (df["peak_gflops"] > 0).all()
     assert df.loc[df["library"] == "torch", "h2d_s_per_matrix"].notna().all()
     slopes = pd.read_csv(out / "slopes.csv")
     assert set(slopes["solver_label"]) == set(SOLVERS) and np.isfinite(slopes["slope"]).all()
+    assert slopes["ci_method"].str.contains("repetition medians").all()
     summary = (out / "summary.md").read_text()
     assert "Made by: `matinv-bench scaling --solver lu qr torch-inv" in summary  # the command that set the grid
-    assert "15 rows: 15 ok, 0 skipped, 0 failed" in summary
+    assert "30 rows: 30 ok, 0 skipped, 0 failed" in summary
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["settings"]["cell_timeout"] == 120 and manifest["settings"]["hook"] == scaling.HOOK
 
@@ -77,7 +83,7 @@ def test_workers_run_the_cells_on_dask_and_give_the_same_rows(tmp_path, monkeypa
     monkeypatch.setattr(scaling, "MATMUL_N", 64)  # travels to the workers in the hook's arguments
     grid = ["--solver", "lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]",
             "--n", "2", "4", "--batch", "4", "--max-memory", str(100 * 2**10 / 2**30), "--warmup", "0", "--min-time", "0.02",
-            "--threads", "1", "--quiet"]
+            "--threads", "1", "--repeats", "1", "--quiet"]
     assert main(["scaling", *grid, "--out", str(tmp_path / "local")]) == 0
     assert main(["scaling", *grid, "--workers", "2", "--out", str(tmp_path / "dask")]) == 0
     local, dask = (pd.read_parquet(tmp_path / d / "results.parquet") for d in ("local", "dask"))

@@ -1,9 +1,13 @@
 """The one clock the CLI uses: warm-up, repeated blocks, median and IQR per matrix.
 
 :func:`measure` delegates to ``torch.utils.benchmark.Timer.blocked_autorange``: it picks the
-number of calls per block so that a block is long enough to time, and for CUDA solvers the
-solver's ``sync`` runs inside the clock. For CPU solvers we hand it ``time.perf_counter`` so
-that no torch call sits in a numpy solver's timed loop.
+number of calls per block so that a block is long enough to time (the timer's own overhead at
+most 1e-4 of a block, and a block at least a thousandth of ``min_run_s``), and for CUDA solvers
+the solver's ``sync`` runs inside the clock. For CPU solvers we hand it ``time.perf_counter`` so
+that no torch call sits in a numpy solver's timed loop. A call longer than ``min_run_s / 5``
+would leave fewer than five blocks, too few for a median and an interquartile range: blocks of
+the same calibrated size are then added until there are ``min_blocks`` (default
+:data:`MIN_BLOCKS`), so every timing has at least that many.
 
 :func:`measure_cuda` times work on a GPU as ``triton.testing.do_bench`` does: CUDA events
 around every call, one synchronisation at the end, the L2 cache flushed before every call
@@ -24,6 +28,7 @@ import torch.utils.benchmark as tb
 
 WARMUP_S = 0.25
 MIN_RUN_S = 0.5
+MIN_BLOCKS = 5  # timed blocks per timing at least, however long a call takes
 
 
 @dataclass
@@ -50,11 +55,15 @@ def summarize(times: Sequence[float]) -> tuple[float, float]:
 
 
 def measure(fn: Callable[[], object], *, sync: Callable[[], None] | None = None,
-            warmup_s: float = WARMUP_S, min_run_s: float = MIN_RUN_S) -> Timing:
-    """Time ``fn()`` after at least ``warmup_s`` seconds (and one call) of warm-up.
+            warmup_s: float = WARMUP_S, min_run_s: float = MIN_RUN_S, min_blocks: int = MIN_BLOCKS) -> Timing:
+    """Time ``fn()`` after at least ``warmup_s`` seconds (and one call) of warm-up: blocks of
+    calls for at least ``min_run_s`` seconds and at least ``min_blocks`` blocks, every block of
+    the size ``blocked_autorange`` calibrated.
 
     ``sync`` (e.g. ``torch.cuda.synchronize``) is called after every call inside the clock.
     """
+    if min_blocks < 1:
+        raise ValueError(f"min_blocks must be at least 1, got {min_blocks!r}")
     def call():
         fn()
         if sync is not None:
@@ -67,9 +76,13 @@ def measure(fn: Callable[[], object], *, sync: Callable[[], None] | None = None,
     timer = tb.Timer(stmt="call()", globals={"call": call}, num_threads=torch.get_num_threads(),
                      timer=time.perf_counter)
     m = timer.blocked_autorange(min_run_time=min_run_s)
-    times = np.asarray(m.times)
+    number = int(m.number_per_run)
+    times = list(m.times)
+    while len(times) < min_blocks:  # long calls: more blocks of the calibrated size
+        times.extend(timer.timeit(number).times)
+    times = np.asarray(times)
     median, iqr = summarize(times)
-    return Timing(median, iqr, len(times), int(m.number_per_run), warm, tuple(times.tolist()))
+    return Timing(median, iqr, len(times), number, warm, tuple(times.tolist()))
 
 
 # ----------------------------------------------------------------------------- CUDA
@@ -108,10 +121,12 @@ def _cuda_device(device) -> torch.device:
 
 
 def measure_cuda(fn: Callable[[], object], *, device=None, warmup_s: float = WARMUP_S,
-                 min_run_s: float = MIN_RUN_S, flush: bool = True, max_reps: int = MAX_REPS) -> Timing:
+                 min_run_s: float = MIN_RUN_S, flush: bool = True, max_reps: int = MAX_REPS,
+                 min_blocks: int = MIN_BLOCKS) -> Timing:
     """Time ``fn()``, which queues work on ``device``'s current stream, as triton's ``do_bench``:
     one call, then 5 calls to estimate its time; from that, enough untimed calls for
-    ``warmup_s`` and enough timed calls for ``min_run_s`` (at most ``max_reps``); before every
+    ``warmup_s`` and enough timed calls for ``min_run_s`` (at most ``max_reps``, at least
+    ``min_blocks``); before every
     timed call the flush buffer is zeroed (``flush``: the cache is ``cold``; else ``warm``),
     then start and end events are recorded around the call; one synchronisation at the end.
     Seconds per call come from the event pairs (GPU time, including any idle gap while the host
@@ -136,7 +151,7 @@ def measure_cuda(fn: Callable[[], object], *, device=None, warmup_s: float = WAR
         torch.cuda.synchronize()
         estimate_s = max(start.elapsed_time(end) / 1e3 / 5, 1e-7)
         n_warmup = max(1, int(warmup_s / estimate_s))
-        n_repeat = max(1, min(int(max_reps), int(min_run_s / estimate_s)))
+        n_repeat = max(int(min_blocks), min(int(max_reps), int(min_run_s / estimate_s)))
         for _ in range(n_warmup):
             fn()
         starts = [torch.cuda.Event(enable_timing=True) for _ in range(n_repeat)]

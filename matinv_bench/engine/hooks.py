@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 class Hook:
     """Base class of experiment hooks; override what you need. Hooks hold no state between cells
-    that a row depends on: a resumed or distributed run must give the same rows."""
+    that a row depends on: a resumed or distributed run must give the same rows. (A hook that
+    must, such as the scaling study's time budget, which extrapolates a solver's previous size,
+    says so and takes what a resumed run already measured through its arguments.)"""
 
     def __init__(self, **args: Any) -> None:
         self.args = args

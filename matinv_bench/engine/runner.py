@@ -9,6 +9,10 @@ Dask cluster (:mod:`matinv_bench.engine.cluster`).
 
 Cells are ordered by the library of their timed call (numpy first, then torch): idle BLAS
 threads of one library spin and starve the other's threads on small machines.
+
+Every row says how busy the machine was while its cell ran (:func:`matinv_bench.system.load_watch`:
+``loadavg_1m_before``/``_after``, ``other_cores_busy``, ``load_above_threads``) and which
+process ran it (``pid``).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from matinv_bench.engine.hooks import Hook, load_hook
 from matinv_bench.engine.progress import Progress
 from matinv_bench.errors import DataFileError, SpecError, TooLargeError
 from matinv_bench.reporting import manifest, results
-from matinv_bench.scoring import metrics
+from matinv_bench.scoring import metrics, reference
 from matinv_bench.solvers import SOLVERS, Solver
 from matinv_bench.specs import parse_spec
 from matinv_bench.system import available_memory, default_threads, pinned_threads
@@ -194,11 +198,13 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", LinAlgWarning)
             res = solver.collect(solver.invert())
-            acc = metrics.summarize(res.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(A.dtype), res.failed)
+            references = not data.ref_method.startswith(reference.NO_REFERENCE)
+            acc = metrics.summarize(res.X, data.A, data.inv_ref, data.kappa, metrics.unit_roundoff(A.dtype), res.failed,
+                                    references=references)
             row.update(acc)
             if acc["failure_rate"] >= 1.0:
                 return {**row, "status": "failed", "reason": res.reason or "every matrix failed"}
-            if np.isnan(acc["mae"]):  # never report an unscored cell as ok with NaN errors
+            if np.isnan(acc["mae" if references else "residual_ratio"]):  # never report an unscored cell as ok with NaN errors
                 return {**row, "status": "failed",
                         "reason": "cannot score: no matrix has a reference inverse (all exactly singular)"}
             row["reason"] = res.reason
@@ -245,6 +251,7 @@ class Settings:
     keep_times: bool = False  # add every timed block to the row (times_per_matrix_s)
     hook: str | None = None  # "package.module:HookClass" (see engine.hooks), run wherever the cell runs
     hook_args: dict = field(default_factory=dict)
+    fresh_process_per: str | None = None  # a tag: cells run in a child process, a new one when the tag's value changes
 
 
 @functools.lru_cache(maxsize=32)
@@ -281,7 +288,7 @@ def run_here(cell: Cell, settings: Settings) -> dict:
     Returns the row as plain JSON values, exactly as it reads back from a cell file."""
     threads = settings.threads or default_threads()
     n_test = cell.n_test if cell.n_test is not None else settings.n_test
-    with pinned_threads(threads) as pinned:
+    with system.load_watch(threads) as load, pinned_threads(threads) as pinned:
         row, extra = _before(cell, settings)
         if row is None:
             try:
@@ -297,7 +304,7 @@ def run_here(cell: Cell, settings: Settings) -> dict:
                                time_it=settings.time_it, keep_times=settings.keep_times,
                                hook=load_hook(settings.hook, settings.hook_args))
             row = {**extra, **row}
-    return checkpoint.plain_row({**row, **pinned, **machine()})
+    return checkpoint.plain_row({**row, **pinned, **load, "pid": os.getpid(), **machine()})
 
 
 def _before(cell: Cell, settings: Settings) -> tuple[dict | None, dict]:
@@ -336,19 +343,30 @@ def run_one(cell: Cell, settings: Settings) -> dict:
     Cells run one at a time per process (thread pinning is process-wide, and a timing must not
     share its cores), with the worker's thread count by default. With ``settings.cell_timeout``
     the cell runs in a child process that is killed when the time is up; the row then says so.
+    With ``settings.fresh_process_per`` (a tag name) cells run in a child process too, and a new
+    child starts whenever that tag's value differs from the previous cell's (e.g. one process
+    per repetition of a sweep: nothing a process caches or warms up carries over).
     """
     worker, worker_threads = _dask_worker()
     if settings.threads is None:
         settings = replace(settings, threads=worker_threads or default_threads())
     with _ONE_AT_A_TIME:
-        if settings.cell_timeout is None:
+        if settings.cell_timeout is None and settings.fresh_process_per is None:
             row = run_here(cell, settings)
         else:
             row = _run_in_child(cell, settings)
     return {**row, "worker": worker}
 
 
+_CHILD_GROUP: list = [None]  # the tag value of the cells the current child process has run
+
+
 def _run_in_child(cell: Cell, settings: Settings) -> dict:
+    if settings.fresh_process_per is not None:
+        group = dict(cell.tags).get(settings.fresh_process_per)
+        if group != _CHILD_GROUP[0]:
+            _CHILD.close()
+            _CHILD_GROUP[0] = group
     try:
         kind, value = _CHILD.run({"cell": asdict(cell), "settings": asdict(settings)}, settings.cell_timeout)
     except (OSError, RuntimeError) as exc:
@@ -361,8 +379,10 @@ def _run_in_child(cell: Cell, settings: Settings) -> dict:
 
 
 def failed_row(cell: Cell, reason: str, **extra) -> dict:
-    """The row of a cell that produced none itself (timed out, or lost with its worker)."""
-    return checkpoint.plain_row({**_base_row(cell, None, None), "status": "failed", "reason": reason, **extra})
+    """The row of a cell that produced none itself (timed out, or lost with its worker); the load
+    average is the one when the parent wrote it."""
+    return checkpoint.plain_row({**_base_row(cell, None, None), "status": "failed", "reason": reason,
+                                 "loadavg_1m_after": system.load_average(), **extra})
 
 
 def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None = None, threads: int | None = None,
@@ -370,7 +390,8 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
              title: str = "matinv-bench run", command: str = "", on_row: Callable[[dict], None] | None = None,
              resume: bool = False, cell_timeout: float | None = None,
              executor: Executor | None = None, keep_times: bool = False, hook: str | None = None,
-             hook_args: dict | None = None, allow_dirty: bool = False) -> pd.DataFrame:
+             hook_args: dict | None = None, allow_dirty: bool = False,
+             fresh_process_per: str | None = None) -> pd.DataFrame:
     """Run every cell and return the rows in grid order (schema: :data:`results.COLUMNS`).
 
     With ``out``, each finished cell is saved at once to ``out/cells/<key>.json``, and
@@ -380,7 +401,9 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
     ``resume=True`` keeps the cells ``out`` already holds and runs only the others.
 
     ``cell_timeout`` (seconds) runs cells in a child process that is killed when a cell takes
-    longer; the cell becomes a ``failed`` row that says so. ``executor`` (any
+    longer; the cell becomes a ``failed`` row that says so. ``fresh_process_per`` (a tag name)
+    runs cells in a child process that is replaced whenever the tag's value changes from one
+    cell to the next (see :func:`run_one`). ``executor`` (any
     ``concurrent.futures.Executor``, e.g. a Dask ``Client.get_executor()``) runs the cells
     there; rows are written here as they finish, and a cell whose worker was lost is a failed row.
     A KeyboardInterrupt stops the run and keeps every finished cell. ``progress`` shows a bar on a
@@ -393,7 +416,7 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
     if cell_timeout is not None and not cell_timeout > 0:
         raise ValueError(f"the cell timeout must be a positive number of seconds, got {cell_timeout!r}")
     settings = Settings(n_test, threads, warmup_s, min_run_s, time_it, cell_timeout, keep_times, hook,
-                        dict(hook_args or {}))
+                        dict(hook_args or {}), fresh_process_per)
     load_hook(hook, settings.hook_args)  # a bad hook name fails here, not in every cell
     cells = list(dict.fromkeys(cells))  # a cell named twice runs once
     keys = [cell_key(c, n_test) for c in cells]
@@ -457,6 +480,7 @@ def _execute(todo: list[tuple[str, Cell]], settings: Settings,
                 yield key, run_one(cell, settings)
         finally:
             _CHILD.close()
+            _CHILD_GROUP[0] = None
             _dataset.cache_clear()
         return
     futures = {executor.submit(run_one, cell, settings): (key, cell) for key, cell in todo}

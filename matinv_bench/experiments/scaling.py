@@ -1,11 +1,27 @@
 """The O(n^3) versus O(n^4) study: time, flops and memory of every solver against n.
 
-For each solver spec, size n and dtype, one batch of ``spd-box[n=n]`` matrices (SPD, well
-conditioned, a box around a known base: every solver accepts it) is one cell of the runner
-(:func:`~matinv_bench.engine.runner.run_grid`: same lifecycle, metrics and clock as
+For each solver spec, size n, dtype and repetition, one batch of ``spd-box[n=n]`` matrices
+(SPD, well conditioned, a box around a known base: every solver accepts it) is one cell of the
+runner (:func:`~matinv_bench.engine.runner.run_grid`: same lifecycle, metrics and clock as
 ``matinv-bench run``, and the same per-cell checkpoints, ``--resume``, ``--cell-timeout`` and
-Dask workers). The cell's batch is its test-set size; ``solver_label`` and ``batch`` are tag
-columns. :class:`ScalingHook`, run wherever the cell runs, adds what the scaling question needs:
+Dask workers). The cell's batch is its test-set size; ``solver_label``, ``batch`` and
+``repeat`` are tag columns.
+
+The measurement protocol:
+
+- every timing has at least 5 timed blocks, each calibrated to be long against the clock
+  (:func:`matinv_bench.engine.clock.measure`);
+- the sweep is repeated ``--repeats`` times (default 3), each repetition in a fresh process
+  (``run_grid(fresh_process_per="repeat")``), and within a repetition the solvers take turns at
+  each size (round robin, the first solver rotating with the repetition), so that drift of the
+  machine hits every solver alike; slope intervals bootstrap over the repetitions;
+- every solver gets the same batch at a given n (:func:`default_batch`, or ``--batch B``);
+- a cell whose time, extrapolated from the same solver's previous size in the same repetition
+  by the model flop ratio, exceeds ``--cell-budget`` is ``skipped`` with its estimate;
+- every row says how loaded the machine was (the runner's ``loadavg_1m_before``/``_after``,
+  ``other_cores_busy``, ``load_above_threads``).
+
+:class:`ScalingHook`, run wherever the cell runs, adds what the scaling question needs:
 
 - ``solver_label``: the spec as given, e.g. ``mlp-2fc[hidden=2n^2]`` (``K n^2`` is expanded
   per size, so one label follows the paper's width rule across n);
@@ -18,13 +34,16 @@ columns. :class:`ScalingHook`, run wherever the cell runs, adds what the scaling
   mark, reset before the cell's dataset is built), ``torch.cuda.max_memory_allocated`` on CUDA;
 - ``h2d_s_per_matrix`` / ``d2h_s_per_matrix``: host-device copies of the batch, timed apart
   from the compute (torch solvers; about zero on CPU);
-- ``times_per_matrix_s``: every timed block, for the bootstrap intervals of the slopes.
+- ``times_per_matrix_s``: every timed block; ``ns_per_flop``: nanoseconds per model flop
+  (:mod:`matinv_bench.solvers.flops`).
 
 A spec naming a solver that is not registered becomes a ``skipped`` row with the reason. Every
 row, whatever its status, has every column of :data:`SCALING_COLUMNS` (see :func:`complete`).
-Afterwards :func:`analyse` fits log-log slopes (with bootstrap intervals) and finds where each
-network becomes slower than LU and torch-inv; ``slopes.csv``, ``crossovers.csv``,
-``summary.md`` and the figures (:mod:`matinv_bench.reporting.plots`) are written beside the rows.
+Afterwards :func:`analyse` fits log-log slopes, the effective exponents on this machine (with
+bootstrap intervals), over each solver's own asymptotic range and over the range common to
+all, and finds where each network becomes slower than LU and torch-inv; ``slopes.csv``,
+``crossovers.csv``, ``summary.md`` and the figures (:mod:`matinv_bench.reporting.plots`) are
+written beside the rows.
 """
 
 from __future__ import annotations
@@ -32,7 +51,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import re
 import shlex
 import sys
@@ -46,10 +64,10 @@ import psutil
 import torch
 
 from matinv_bench import system
-from matinv_bench.engine import options
-from matinv_bench.engine.clock import measure
+from matinv_bench.engine import checkpoint, options
+from matinv_bench.engine.clock import MIN_BLOCKS, measure
 from matinv_bench.engine.hooks import Hook
-from matinv_bench.engine.runner import Cell, run_grid, saved_grid, with_device
+from matinv_bench.engine.runner import Cell, cell_key, run_grid, saved_grid, with_device
 from matinv_bench.errors import UserError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import command_line, dated_folder
@@ -59,10 +77,10 @@ from matinv_bench.solvers._torch import resolve_device
 from matinv_bench.specs import SpecError, parse_spec
 from matinv_bench.system import default_threads
 
-DEFAULT_N = (2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512)
+DEFAULT_N = (2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024, 2048)
 DEFAULT_SOLVERS = (
-    "lu", "numpy-inv", "cholesky", "qr", "gauss-jordan", "gauss-jordan[block=16]",
-    "torch-inv", "gauss-jordan[backend=torch]", "gauss-jordan[backend=torch,block=16]",
+    "lu", "numpy-inv", "cholesky", "qr", "gauss-jordan", "gauss-jordan[block=64]",
+    "torch-inv", "gauss-jordan[backend=torch]", "gauss-jordan[backend=torch,block=64]",
     "neumann[order=3]", "newton-schulz[steps=40,init=scaled]",
     "mlp-2fc[hidden=2n^2,recipe=none]", "mlp-2fc[hidden=8n^2,recipe=none]",
     "mlp-3fc[hidden=2n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]",  # untrained: inference only
@@ -72,7 +90,8 @@ BASELINES = ("lu", "torch-inv")  # the crossovers are against these
 MATMUL_N = 1024  # size of the peak-matmul probe
 MEMORY_FRACTION = 0.4  # default limit: this share of the memory available at start (shared machines)
 BATCH_BUDGET = 2**22  # default batch: about this many n^3 flops' worth of matrices, 1 to 1024
-LEARNED_MIN_BATCH = 32
+REPEATS = 3  # independent repetitions of the sweep, each in a fresh process
+CELL_BUDGET_S = 60.0  # default --cell-budget: skip a cell estimated to take longer
 
 _WIDTH = re.compile(r"(\d+)\s*n\^2")
 
@@ -82,12 +101,10 @@ def expand(spec: str, n: int) -> str:
     return _WIDTH.sub(lambda m: str(int(m.group(1)) * n * n), spec)
 
 
-def default_batch(n: int, family: str = "direct") -> int:
-    """About ``BATCH_BUDGET / n^3`` matrices (1 to 1024); networks get at least
-    ``LEARNED_MIN_BATCH``, as in batched inference: a batch of one or two would measure
-    streaming the weights from memory, not the O(n^4) arithmetic."""
-    b = int(min(1024, max(1, BATCH_BUDGET // n**3)))
-    return max(b, LEARNED_MIN_BATCH) if family == "learned" else b
+def default_batch(n: int) -> int:
+    """About ``BATCH_BUDGET / n^3`` matrices (1 to 1024): the same for every solver at a given
+    n, networks included (``--batch 1`` measures every solver at latency, one matrix a call)."""
+    return int(min(1024, max(1, BATCH_BUDGET // n**3)))
 
 
 def _with_param(spec: str, key: str, value: str) -> str:
@@ -100,8 +117,9 @@ def _with_param(spec: str, key: str, value: str) -> str:
 
 def memory_need(solver, n: int, batch: int, itemsize: int) -> int:
     """Bytes a cell holds at once: a network's weights and activations, or a direct solver's
-    input, copies and output (4 stacks), plus the dataset's float64 working copies."""
-    data = 8 * batch * n * n * 8  # make_dataset's copies (see datasets.base.check_fits)
+    input, copies and output (4 stacks), plus the dataset's float64 working copies (the
+    refined reference's slices and sums at their peak: about 16 stacks)."""
+    data = 16 * batch * n * n * 8  # make_dataset's copies and the reference's refinement
     if hasattr(solver, "param_bytes"):
         width = solver.width(n)
         act = batch * (2 * n * n + (solver.layers - 1) * width) * itemsize
@@ -164,13 +182,6 @@ def cached_peak(library: str, dtype: str, device: str, n: int | None = None) -> 
     return matmul_peak(library, dtype, device, n)
 
 
-def _loadavg() -> float | None:
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return None
-
-
 # --- the cells and the hook that adds the scaling columns ----------------------------------
 
 HOOK = f"{__name__}:ScalingHook"
@@ -178,15 +189,23 @@ TITLE = "matinv-bench scaling"
 
 # every scaling row has these columns, whatever its status (NaN or None where they do not apply)
 TEXT_COLUMNS = ("solver_label", "library", "peak_mem_kind", "times_per_matrix_s")
-NUMERIC_COLUMNS = ("n", "batch", "param_bytes", "mem_need_bytes", "peak_mem_bytes", "peak_gflops", "peak_fraction",
-                   "h2d_s_per_matrix", "d2h_s_per_matrix", "loadavg_1m", "memory_limit_bytes", "memory_total_bytes")
-SCALING_COLUMNS = TEXT_COLUMNS + NUMERIC_COLUMNS
+NUMERIC_COLUMNS = ("n", "batch", "repeat", "param_bytes", "mem_need_bytes", "peak_mem_bytes", "peak_gflops",
+                   "peak_fraction", "ns_per_flop", "estimated_cell_s", "h2d_s_per_matrix", "d2h_s_per_matrix",
+                   "loadavg_1m_before", "loadavg_1m_after", "other_cores_busy", "memory_limit_bytes",
+                   "memory_total_bytes")
+BOOL_COLUMNS = ("load_above_threads",)
+SCALING_COLUMNS = TEXT_COLUMNS + NUMERIC_COLUMNS + BOOL_COLUMNS
 
 
-def plan(templates: list[str], ns: list[int], dtypes: list[str], device: str) -> list[dict]:
-    """Every cell, numpy solvers first (see runner): label, expanded spec, n, dtype, library.
-    Unknown solver names are kept (they become skipped rows); malformed specs raise SpecError."""
-    cells = []
+def plan(templates: list[str], ns: list[int], dtypes: list[str], device: str, repeats: int = 1) -> list[dict]:
+    """Every cell in the order they run: label, expanded spec, n, dtype, library, repeat.
+
+    Repetition by repetition, dtype by dtype, size by size; at each size every solver once,
+    numpy solvers before torch solvers (see runner), each group in turn starting one solver
+    later with every repetition (round robin), so that a drift of the machine during a size
+    falls on all solvers alike. Unknown solver names are kept (they become skipped rows);
+    malformed specs raise SpecError."""
+    info = {}
     for label in templates:
         name, _ = parse_spec(expand(label, 2))
         known = name in SOLVERS
@@ -198,22 +217,32 @@ def plan(templates: list[str], ns: list[int], dtypes: list[str], device: str) ->
                     spec = _with_param(with_device(spec, device), "dtype", dtype)
                     solver = SOLVERS.build(spec)  # validates parameters now, not mid-run
                     library, family = solver.library, solver.family
-                cells.append({"label": label, "spec": spec, "n": n, "dtype": dtype, "library": library,
-                              "family": family, "known": known})
+                info[label, dtype, n] = {"label": label, "spec": spec, "n": n, "dtype": dtype, "library": library,
+                                         "family": family, "known": known}
     order = {"numpy": 0, "torch": 1}
-    return sorted(cells, key=lambda c: (order.get(c["library"], 2), c["dtype"], c["n"]))
+    cells = []
+    for r in range(repeats):
+        for dtype in dtypes:
+            for n in ns:
+                here = [info[label, dtype, n] for label in templates]
+                for lib in sorted({c["library"] for c in here}, key=lambda lib: (order.get(lib, 2), lib)):
+                    group = [c for c in here if c["library"] == lib]
+                    k = r % len(group)
+                    cells += [{**c, "repeat": r} for c in group[k:] + group[:k]]
+    return cells
 
 
 def make_cells(templates: list[str], ns: list[int], dtypes: list[str], device: str,
-               batch: int | None = None) -> list[Cell]:
+               batch: int | None = None, repeats: int = 1) -> list[Cell]:
     """The runner's cells of the sweep, in :func:`plan`'s order: ``DATASET`` at each n, the batch
-    as the cell's test-set size (``batch`` or :func:`default_batch`), ``solver_label`` and
-    ``batch`` as tag columns."""
+    as the cell's test-set size (``batch`` or :func:`default_batch`, the same for every
+    solver), ``solver_label``, ``batch`` and ``repeat`` as tag columns. The repetitions of a
+    cell measure the same matrices."""
     cells = []
-    for c in plan(templates, ns, dtypes, device):
-        B = batch or default_batch(c["n"], c["family"])
+    for c in plan(templates, ns, dtypes, device, repeats):
+        B = batch or default_batch(c["n"])
         cells.append(Cell(c["spec"], DATASET.format(n=c["n"]), 0, c["dtype"], n_test=B,
-                          tags=(("solver_label", c["label"]), ("batch", B))))
+                          tags=(("solver_label", c["label"]), ("batch", B), ("repeat", c["repeat"]))))
     return cells
 
 
@@ -236,23 +265,58 @@ def size_of(cell: Cell) -> int:
     return int(parse_spec(cell.dataset)[1]["n"])
 
 
+# per process: (solver label, dtype, device, repeat) -> (n, seconds per matrix, model flops per
+# matrix) of the largest size measured so far, for the cell budget's estimates
+_MEASURED: dict[tuple, tuple[int, float, float]] = {}
+
+
+def _remember(key: tuple, n: int, seconds: float, flops: float) -> None:
+    if key not in _MEASURED or _MEASURED[key][0] <= n:
+        _MEASURED[key] = (int(n), float(seconds), float(flops))
+
+
+def measured_sizes(rows: list[dict] | pd.DataFrame) -> list[list]:
+    """What :class:`ScalingHook` needs to know of rows measured earlier (``history``): per ok
+    row, [solver label, dtype, device, repeat, n, seconds per matrix, flops per matrix]."""
+    df = pd.DataFrame(rows)
+    if not len(df) or "time_per_matrix_s" not in df:
+        return []
+    ok = df[(df["status"] == "ok") & df["time_per_matrix_s"].notna()]
+    rep = ok["repeat"] if "repeat" in ok else pd.Series(0, index=ok.index)
+    return [[str(r.solver_label), str(r.dtype), str(r.device), int(k), int(r.n), float(r.time_per_matrix_s),
+             float(r.flops_per_matrix or 0)] for r, k in zip(ok.itertuples(), rep.fillna(0))]
+
+
 class ScalingHook(Hook):
     """The scaling columns of a cell (see the module docstring), wherever the cell runs.
 
-    ``before``: an unregistered solver, or a cell needing more memory than its limit, is a
-    ``skipped`` row (with ``mem_need_bytes``, ``param_bytes``, ``flops_per_matrix`` and the bytes
-    in the reason) and its dataset is never built; otherwise the memory high-water mark is reset.
+    ``before``: an unregistered solver, a cell needing more memory than its limit, or one whose
+    estimated time exceeds ``cell_budget_s`` is a ``skipped`` row (with ``mem_need_bytes``,
+    ``param_bytes``, ``flops_per_matrix``, ``estimated_cell_s`` and the numbers in the reason)
+    and its dataset is never built; otherwise the memory high-water mark is reset.
     ``after``: peak memory, matmul peak (once per process), host-device copies (torch solvers),
-    the bytes, the limit and the load average. The limits are :func:`memory_limits`' (a solver
-    on CUDA uses the host's when the run started without a GPU)."""
+    ns per model flop, the bytes and the limit. The limits are :func:`memory_limits'` (a solver
+    on CUDA uses the host's when the run started without a GPU).
+
+    The estimate (:meth:`estimate`) extrapolates the same solver's largest size measured so far
+    in the same repetition by the model flop ratio: this is the one thing a row depends on from
+    other cells. The hook learns it from the cells that ran in its process, and from
+    ``history`` (:func:`measured_sizes` of a resumed run's finished rows); where it knows
+    nothing (the first size, or a Dask worker that ran none of the smaller ones) the cell runs.
+    """
 
     def __init__(self, *, host_limit_bytes: int, host_total_bytes: int, gpu_limit_bytes: int | None = None,
-                 gpu_total_bytes: int | None = None, matmul_n: int = MATMUL_N) -> None:
+                 gpu_total_bytes: int | None = None, matmul_n: int = MATMUL_N, cell_budget_s: float | None = None,
+                 history: list | None = None) -> None:
         super().__init__(host_limit_bytes=host_limit_bytes, host_total_bytes=host_total_bytes,
-                         gpu_limit_bytes=gpu_limit_bytes, gpu_total_bytes=gpu_total_bytes, matmul_n=matmul_n)
+                         gpu_limit_bytes=gpu_limit_bytes, gpu_total_bytes=gpu_total_bytes, matmul_n=matmul_n,
+                         cell_budget_s=cell_budget_s, history=history)
         self.host = (host_limit_bytes, host_total_bytes)
         self.gpu = self.host if gpu_limit_bytes is None else (gpu_limit_bytes, gpu_total_bytes)
         self.matmul_n = matmul_n
+        self.cell_budget_s = cell_budget_s
+        for label, dtype, device, repeat, n, seconds, flops in history or ():
+            _remember((label, dtype, device, int(repeat)), n, seconds, flops)
 
     def _bytes(self, cell: Cell, solver, n: int, batch: int) -> dict:
         limit, total = self.gpu if str(solver.device).startswith("cuda") else self.host
@@ -261,17 +325,42 @@ class ScalingHook(Hook):
                 "mem_need_bytes": memory_need(solver, n, batch, np.dtype(cell.dtype).itemsize),
                 "memory_limit_bytes": limit, "memory_total_bytes": total}
 
+    @staticmethod
+    def _key(cell: Cell, solver) -> tuple:
+        tags = dict(cell.tags)
+        return (str(tags.get("solver_label", cell.solver)), cell.dtype, str(solver.device), int(tags.get("repeat", 0)))
+
+    def estimate(self, cell: Cell, solver, n: int) -> tuple[float, str] | None:
+        """Estimated seconds of the cell and how they were reckoned, or None without a smaller
+        measured size: seconds per matrix there, times the model flop ratio (the n^3 ratio
+        for a solver of zero flops), times the batch, times the calls a cell makes at least
+        (one to score, one to warm up, ``MIN_BLOCKS`` timed blocks of at least one call)."""
+        prev = _MEASURED.get(self._key(cell, solver))
+        if prev is None or prev[0] >= n:
+            return None
+        n0, seconds, flops0 = prev
+        ratio = solver.flops(n) / flops0 if flops0 > 0 and solver.flops(n) > 0 else (n / n0) ** 3
+        calls = MIN_BLOCKS + 2
+        total = seconds * ratio * cell.n_test * calls
+        return total, (f"{seconds:.3g} s per matrix at n = {n0}, times the model flop ratio {ratio:.3g}, times "
+                       f"{cell.n_test} matrices and {calls} calls (scoring, warm-up, {MIN_BLOCKS} timed blocks)")
+
     def before(self, cell: Cell, solver) -> dict | None:
         n = size_of(cell)
         if solver is None:
-            return {"status": "skipped", "n": n, "loadavg_1m": _loadavg(),
+            return {"status": "skipped", "n": n,
                     "reason": f"solver {parse_spec(cell.solver)[0]!r} is not registered in this version"}
         info = self._bytes(cell, solver, n, cell.n_test)
         need, limit = info["mem_need_bytes"], info["memory_limit_bytes"]
         if need > limit:
-            return {"status": "skipped", "n": n, "flops_per_matrix": solver.flops(n), "loadavg_1m": _loadavg(),
+            return {"status": "skipped", "n": n, "flops_per_matrix": solver.flops(n),
                     "reason": f"needs about {need / 2**30:.2f} GiB ({need} bytes) for weights, batch and data; "
                               f"the limit is {limit / 2**30:.2f} GiB ({limit} bytes)", **info}
+        est = self.estimate(cell, solver, n) if self.cell_budget_s is not None else None
+        if est is not None and est[0] > self.cell_budget_s:
+            return {"status": "skipped", "n": n, "flops_per_matrix": solver.flops(n), "estimated_cell_s": est[0],
+                    "reason": f"estimated {est[0]:.3g} s, over the cell budget of {self.cell_budget_s:g} s "
+                              f"(--cell-budget): {est[1]}", **info}
         _reset_peak(solver.device)
         return None
 
@@ -280,22 +369,31 @@ class ScalingHook(Hook):
         peak = cached_peak(solver.library, cell.dtype, solver.device, self.matmul_n)
         extra = {**self._bytes(cell, solver, data.n, len(data)), "peak_mem_bytes": peak_mem, "peak_mem_kind": kind,
                  "peak_gflops": peak, "peak_fraction": row["gflops"] / peak if row.get("gflops") else None}
+        t, flops = row.get("time_per_matrix_s"), row.get("flops_per_matrix") or 0
+        if t:
+            extra["ns_per_flop"] = t / flops * 1e9 if flops > 0 else None
+            _remember(self._key(cell, solver), data.n, t, flops)
         if solver.library == "torch":
             extra.update(transfer_times(data.A.astype(cell.dtype), solver.device))
-        return {**extra, "loadavg_1m": _loadavg()}
+        return extra
 
 
 def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: str, out: Path | None, *,
                 batch: int | None = None, threads: int | None = None, warmup_s: float = 0.25,
                 min_run_s: float = 0.5, max_memory: int | None = None, progress: bool = True,
-                command: str = "", **engine: Any) -> pd.DataFrame:
+                command: str = "", repeats: int = REPEATS, cell_budget_s: float | None = CELL_BUDGET_S,
+                fresh_processes: bool = True, **engine: Any) -> pd.DataFrame:
     """Run the sweep with :func:`~matinv_bench.engine.runner.run_grid` (``engine``: its ``resume``,
-    ``cell_timeout`` and ``executor`` keywords); each finished cell is saved to ``out/cells`` at
-    once. Returns the rows with every scaling column (:func:`complete`)."""
-    cells = make_cells(templates, ns, dtypes, device, batch)
-    hook_args = {**memory_limits(device, max_memory), "matmul_n": MATMUL_N}
+    ``cell_timeout`` and ``executor`` keywords): ``repeats`` repetitions, each in a fresh
+    process (``fresh_processes=False``: all in this one, for tests that patch it); each finished
+    cell is saved to ``out/cells`` at once. Returns the rows with every scaling column
+    (:func:`complete`)."""
+    cells = make_cells(templates, ns, dtypes, device, batch, repeats)
+    _MEASURED.clear()  # what an earlier run in this process measured is not this run's
+    hook_args = {**memory_limits(device, max_memory), "matmul_n": MATMUL_N, "cell_budget_s": cell_budget_s}
     df = run_grid(cells, out, threads=threads, warmup_s=warmup_s, min_run_s=min_run_s, progress=progress,
-                  title=TITLE, command=command, keep_times=True, hook=HOOK, hook_args=hook_args, **engine)
+                  title=TITLE, command=command, keep_times=True, hook=HOOK, hook_args=hook_args,
+                  fresh_process_per="repeat" if fresh_processes else None, **engine)
     return complete(df)
 
 
@@ -316,6 +414,9 @@ def complete(df: pd.DataFrame) -> pd.DataFrame:
             df[col] = None
     for col in NUMERIC_COLUMNS:  # numbers, NaN where missing (a column of None is no number)
         df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else np.nan
+    for col in BOOL_COLUMNS:
+        df[col] = df[col].astype("boolean") if col in df else pd.array([pd.NA] * len(df), dtype="boolean")
+    df["repeat"] = df["repeat"].fillna(0).astype("int64")  # runs made before repetitions: one, number 0
     missing = df["n"].isna()
     if missing.any():
         df["n"] = df["n"].astype("float64")
@@ -334,20 +435,52 @@ def _times(row) -> list[float]:
     return [row["time_per_matrix_s"]]
 
 
+REPETITIONS = "repetition medians (independent runs, each in its own process)"
+BLOCKS = "timed blocks within one run (noise within a cell, not between runs)"
+
+
+def _fit(g: pd.DataFrame, sizes: list[int] | None, fit_from: int | None) -> fits.SlopeFit | None:
+    """One solver's slope: over ``sizes`` (else its asymptotic range from ``fit_from``). The
+    samples are the repetitions' medians when every size in range has at least two; otherwise
+    the timed blocks of its cells, and ``ci_method`` says so."""
+    chosen = sizes if sizes is not None else fits.asymptotic_sizes(g["n"].unique(), fit_from).tolist()
+    in_range = g[g["n"].isin(chosen)]
+    if len(in_range) and in_range.groupby("n")["repeat"].nunique().min() >= 2:
+        return fits.fit_slope(g["n"].tolist(), g["time_per_matrix_s"].tolist(), sizes=chosen, what=REPETITIONS)
+    return fits.fit_slope(g["n"].tolist(), [_times(r) for _, r in g.iterrows()], sizes=chosen, what=BLOCKS)
+
+
+def common_sizes(ok: pd.DataFrame) -> list[int]:
+    """The range every family is fitted over besides its own: the larger half of the sizes at
+    which every solver label (that ran at least ``fits.MIN_POINTS`` sizes) ran."""
+    sets = [set(g["n"]) for _, g in ok.groupby("solver_label") if g["n"].nunique() >= fits.MIN_POINTS]
+    if not sets:
+        return []
+    shared = sorted(set.intersection(*sets))
+    return fits.asymptotic_sizes(shared).tolist() if len(shared) >= fits.MIN_POINTS else []
+
+
 def analyse(df: pd.DataFrame, fit_from: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Slopes (with 95 % bootstrap intervals) per solver label, dtype and device, and the size
-    at which each network becomes slower than LU and torch-inv."""
-    ok = df[df["status"] == "ok"]
+    """Effective exponents (slopes of log time on log n, 95 % bootstrap intervals) per solver
+    label, dtype and device, over each label's own asymptotic range (``fit_range`` "own") and
+    over the range common to all labels of the dtype ("common"); and the size at which each
+    network becomes slower than LU and torch-inv."""
+    ok = df[(df["status"] == "ok") & df["time_per_matrix_s"].notna()]
     slopes = []
-    for (label, dtype, device), g in ok.groupby(["solver_label", "dtype", "device"], sort=False):
-        g = g.sort_values("n")
-        f = fits.fit_slope(g["n"].tolist(), [_times(r) for _, r in g.iterrows()], n_min=fit_from)
-        slopes.append({"solver_label": label, "dtype": dtype, "device": device,
-                       "slope": f.slope if f else np.nan, "ci_lo": f.lo if f else np.nan,
-                       "ci_hi": f.hi if f else np.nan, "log_c": f.log_c if f else np.nan,
-                       "fit_n_lo": f.n_lo if f else pd.NA, "fit_n_hi": f.n_hi if f else pd.NA,
-                       "fit_points": f.n_points if f else 0,
-                       "n_measured": g["n"].nunique(), "n_max_measured": g["n"].max()})
+    for dtype, d in ok.groupby("dtype", sort=False):
+        common = common_sizes(d)
+        for (label, device), g in d.groupby(["solver_label", "device"], sort=False):
+            g = g.sort_values(["n", "repeat"])
+            for fit_range, sizes in (("own", None), ("common", common)):
+                f = _fit(g, sizes, fit_from) if sizes is None or len(sizes) else None
+                reps = g.groupby("n")["repeat"].nunique()
+                slopes.append({"solver_label": label, "dtype": dtype, "device": device, "fit_range": fit_range,
+                               "slope": f.slope if f else np.nan, "ci_lo": f.lo if f else np.nan,
+                               "ci_hi": f.hi if f else np.nan, "ci_method": f.ci_method if f else "",
+                               "log_c": f.log_c if f else np.nan,
+                               "fit_n_lo": f.n_lo if f else pd.NA, "fit_n_hi": f.n_hi if f else pd.NA,
+                               "fit_points": f.n_points if f else 0, "repeats": int(reps.min()),
+                               "n_measured": g["n"].nunique(), "n_max_measured": g["n"].max()})
     cross = []
     nets = [lab for lab in df["solver_label"].unique() if str(lab).startswith("mlp")]
     for dtype, g in ok.groupby("dtype", sort=False):  # LU runs on the host even in a CUDA run
@@ -360,7 +493,11 @@ def analyse(df: pd.DataFrame, fit_from: int | None = None) -> tuple[pd.DataFrame
                 devs = sorted(set(g.loc[g["solver_label"].isin([net, base]), "device"]))
                 cross.append({"network": net, "baseline": base, "dtype": dtype, "device": "/".join(devs),
                               "kind": c.kind, "crossover_n": c.n, "text": c.text()})
-    return pd.DataFrame(slopes), pd.DataFrame(cross)
+    slopes = pd.DataFrame(slopes)
+    if len(slopes):  # "own" first: readers that take a label's first row get its own range
+        slopes = slopes.sort_values("fit_range", key=lambda r: r.map({"own": 0, "common": 1}), kind="stable")
+        slopes = slopes.reset_index(drop=True)
+    return slopes, pd.DataFrame(cross)
 
 
 # --- summary and command line --------------------------------------------------------------
@@ -396,6 +533,56 @@ def _memory_lines(df: pd.DataFrame) -> list[str]:
             for w, r in limits.iterrows()]
 
 
+# what the QR jump between n = 64 and 96 is, as measured by bench/scripts/qr_phases.py (the summary's fixed paragraph)
+QR_NOTE = (
+    "**Why `qr` jumps between n = 64 and 96** (117 us to 2.0 ms per matrix in the run of git 52bb236). The "
+    "solver is numpy's `qr` (geqrf, then orgqr, in numpy's OpenBLAS 0.3.31) and scipy's triangular solve (trtrs, in "
+    "scipy's OpenBLAS 0.3.30). `python bench/scripts/qr_phases.py --n 64 96 --repeats 3` times the phases apart "
+    "(batch 4) with every BLAS pinned to 1 and to 2 threads, and measures how much CPU the BLAS helper threads "
+    "used. On the 2-core VM, load average 2.1: with one thread, geqrf + orgqr take 85-98 us per matrix at n = 64 "
+    "and 229-247 us at n = 96, trtrs 44-66 and 96-152 us: smooth growth, no jump. With two threads, geqrf + orgqr "
+    "never hand work to the second thread at n = 64 (86-140 us) but do at n = 96 (316-2581 us); a finer scan puts "
+    "the switch at n = 92. Below n = 128, LAPACK's geqrf and orgqr are unblocked (their crossover NX = 128): some "
+    "2n matrix-vector products and rank-1 updates per matrix, which OpenBLAS runs on 2 threads once an update has "
+    "more than 8192 entries (2048 x GEMM_MULTITHREAD_THRESHOLD), 92 x 91 at n = 92. On a machine whose other core "
+    "is busy, each such hand-off waits for it: a 128 x 65 rank-1 update (dger) took 12 ms with two threads against "
+    "3 us for a 128 x 64 one, which stays on one thread. trtrs hands off at every size and took either 66 us or "
+    "8 ms. The jump is this hand-off on a shared machine, not QR's arithmetic: it goes with `--threads 1`, and the "
+    "rows' `load_above_threads` and `other_cores_busy` say when the cores were shared."
+)
+
+
+def _load_lines(df: pd.DataFrame) -> list[str]:
+    """The summary's lines on how loaded the machine was (the runner's load columns; older runs
+    recorded only ``loadavg_1m``)."""
+    cols = [c for c in ("loadavg_1m_before", "loadavg_1m_after", "loadavg_1m") if c in df and df[c].notna().any()]
+    if not cols:
+        return []
+    loads = df[cols].stack()
+    lines = [f"- load average (1 min) of the machine before and after the cells: {loads.min():.2f} to "
+             f"{loads.max():.2f}, median {loads.median():.2f}"]
+    ran = df[df["status"] == "ok"]
+    if "load_above_threads" in df and ran["load_above_threads"].notna().any():
+        over = ran["load_above_threads"].fillna(False).astype(bool)
+        lines[0] += (f"; {int(over.sum())} of {len(ran)} measured cells ran while the load exceeded the thread "
+                     "count (column `load_above_threads`: other work shared the cores)")
+    if "other_cores_busy" in df and ran["other_cores_busy"].notna().any():
+        busy = ran["other_cores_busy"]
+        lines.append(f"- cores kept busy by other processes during a cell (`other_cores_busy`): median "
+                     f"{busy.median():.2f}, max {busy.max():.2f}")
+    return lines
+
+
+def _protocol_line(df: pd.DataFrame) -> str:
+    reps = int(df["repeat"].max()) + 1 if len(df) else 0
+    blocks = df["timing_blocks"].dropna() if "timing_blocks" in df else pd.Series(dtype=float)
+    budget = df["reason"].astype(str).str.contains("--cell-budget").sum()
+    return (f"- protocol: {reps} repetition{'s' if reps != 1 else ''} of the sweep, each in a fresh process; at each "
+            "size the solvers take turns (round robin, starting one later each repetition); every time is the median "
+            f"of at least {MIN_BLOCKS} timed blocks" + (f" (fewest here: {int(blocks.min())})" if len(blocks) else "")
+            + f"; {budget} cells skipped for the cell budget (estimated from the previous size)")
+
+
 def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, out: Path, command: str) -> None:
     """``summary.md``: where and how it ran, slopes, crossovers, the memory wall, the times."""
     ok = df[df["status"] == "ok"]
@@ -406,13 +593,13 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
         f"- devices: {', '.join(devices)}"
         + ("" if any(d.startswith("cuda") for d in devices) else " (no GPU in this run: the CUDA run is still to do)"),
         *_memory_lines(df),
-        f"- data: `{DATASET}` (SPD box, kappa about 10); batch: about {BATCH_BUDGET} / n^3 matrices (1 to 1024), "
-        f"at least {LEARNED_MIN_BATCH} for networks (column `batch`); "
+        f"- data: `{DATASET}` (SPD box, kappa about 10); batch: "
+        + (f"{int(df['batch'].iloc[0])} for every cell" if df["batch"].nunique() == 1 else
+           f"about {BATCH_BUDGET} / n^3 matrices (1 to 1024)") + ", the same for every solver at each n (column `batch`); "
         f"{len(df)} rows: " + ", ".join(f"{(df['status'] == s).sum()} {s}" for s in results.STATUSES),
+        _protocol_line(df),
+        *_load_lines(df),
     ]
-    if "loadavg_1m" in df and df["loadavg_1m"].notna().any():
-        lines.append(f"- load average (1 min) of the machine during the run: {df['loadavg_1m'].min():.2f} to "
-                     f"{df['loadavg_1m'].max():.2f} (above the thread count means other work shared the cores)")
     lines.append("")
     if peaks is not None and len(peaks):
         lines += ["Matmul peak measured in this run (GFLOP/s, "
@@ -420,13 +607,27 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
                       f"{r.library} {r.dtype} {r.device}: {r.peak_gflops:.1f}" for r in peaks.itertuples()), ""]
     if len(slopes):
         s = slopes.copy()
-        s["slope [95% CI]"] = [f"{a:.2f} [{b:.2f}, {c:.2f}]" if np.isfinite(a) else "too few sizes"
+        if "fit_range" not in s:  # slopes of an older analysis: one range per solver
+            s["fit_range"], s["ci_method"] = "own", "bootstrap over timed blocks"
+        s["slope [95% CI]"] = [(f"{a:.2f} [{b:.2f}, {c:.2f}]" if np.isfinite(b) else f"{a:.2f} [no interval]")
+                               if np.isfinite(a) else "too few sizes"
                                for a, b, c in zip(s["slope"], s["ci_lo"], s["ci_hi"])]
         s["fitted over n"] = [f"{a}-{b}" if not pd.isna(a) else "" for a, b in zip(s["fit_n_lo"], s["fit_n_hi"])]
-        lines += ["## Log-log slopes of time per matrix against n", "",
-                  "Fitted over the larger half of the sizes each solver ran (bootstrap over timed blocks).", "",
-                  s[["solver_label", "dtype", "device", "slope [95% CI]", "fitted over n", "n_max_measured"]]
-                  .to_markdown(index=False), ""]
+        env = df.dropna(subset=["cpu"]).iloc[0] if "cpu" in df and df["cpu"].notna().any() else {}
+        machine = (f"{env.get('cpu', 'this CPU')} ({env.get('host', '')}), {env.get('threads', '?')} threads, "
+                   f"BLAS {env.get('blas', '?')}")
+        methods = sorted({m for m in s["ci_method"].astype(str) if m})
+        wide = s.pivot_table(index=["solver_label", "dtype", "device"], columns="fit_range",
+                             values=["slope [95% CI]", "fitted over n"], aggfunc="first", sort=False)
+        wide.columns = [f"{rng}: {what}" for what, rng in wide.columns]
+        order = [c for rng in ("own", "common") for c in (f"{rng}: slope [95% CI]", f"{rng}: fitted over n")
+                 if c in wide]
+        lines += ["## Effective exponents on this machine", "",
+                  f"Slopes of log time per matrix on log n measured on {machine}: effective exponents of this "
+                  "machine, its BLAS and these sizes, not asymptotic complexities. `own`: over the larger half of "
+                  "the sizes each solver ran (its own asymptotic range); `common`: over the sizes every solver ran, "
+                  "so that the families are compared over one range. 95 % intervals: " + "; ".join(methods) + ".",
+                  "", wide[order].reset_index().to_markdown(index=False), ""]
     if len(cross):
         lines += ["## Crossovers: the size from which each network is slower", "",
                   "`all n`: slower at every size both ran; `none`: not slower at the largest size both ran.", "",
@@ -436,7 +637,10 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
     if len(wall):
         lines += ["## Where the networks' weights stop fitting", "", wall.to_markdown(index=False), ""]
     if len(ok):
-        last = ok.sort_values("n").groupby(["solver_label", "dtype", "device"], sort=False).tail(1).copy()
+        keys = ["solver_label", "dtype", "device", "n"]
+        median = ok.groupby(keys, sort=False).median(numeric_only=True).reset_index()  # over the repetitions
+        median = median.merge(ok.groupby(keys, sort=False)["peak_mem_kind"].first().reset_index(), on=keys)
+        last = median.sort_values("n").groupby(["solver_label", "dtype", "device"], sort=False).tail(1).copy()
         last["% of matmul peak"] = 100 * last["peak_fraction"]
         last["peak memory"] = last["peak_mem_bytes"].map(_gib) + " (" + last["peak_mem_kind"].astype(str) + ")"
         last["h2d_s_per_matrix"] = last["h2d_s_per_matrix"].map(lambda x: "" if pd.isna(x) else f"{x:.3g}")
@@ -445,10 +649,16 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
                         "% of matmul peak", "peak memory", "h2d_s_per_matrix"]]
                   .to_markdown(index=False, floatfmt=".3g", missingval=""), ""]
         t = ok.pivot_table(index="n", columns="solver_label", values="time_per_matrix_s", aggfunc="median")
-        lines += ["## Time per matrix (s, median over timed blocks)", "",
+        lines += ["## Time per matrix (s, median over the repetitions of each cell's median block)", "",
                   t.to_markdown(floatfmt=".3g"), ""]
         g = ok.pivot_table(index="n", columns="solver_label", values="gflops", aggfunc="median")
-        lines += ["## Achieved GFLOP/s (model flops per DESIGN.md)", "", g.to_markdown(floatfmt=".3g"), ""]
+        lines += ["## Achieved GFLOP/s (model flops: `matinv_bench/solvers/flops.py`)", "",
+                  g.to_markdown(floatfmt=".3g"), ""]
+        if ok["ns_per_flop"].notna().any():
+            f = ok.pivot_table(index="n", columns="solver_label", values="ns_per_flop", aggfunc="median")
+            lines += ["## Nanoseconds per model flop", "", f.to_markdown(floatfmt=".3g"), ""]
+    if (df["solver_label"] == "qr").any():
+        lines += ["## The QR jump", "", QR_NOTE, ""]
     other = df[df["status"] != "ok"]
     if len(other):
         r = other.groupby(["solver_label", "status", "reason"], sort=False)["n"].agg(
@@ -496,8 +706,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", nargs="+", default=["float64"], choices=("float64", "float32"),
                    help="precision the solvers compute in (default: float64)")
     p.add_argument("--batch", type=int, default=None, metavar="B",
-                   help=f"matrices per batch (default: {BATCH_BUDGET} // n^3, clipped to 1..1024; "
-                        f"at least {LEARNED_MIN_BATCH} for networks)")
+                   help=f"matrices per batch, for every solver (default: {BATCH_BUDGET} // n^3, clipped to 1..1024, "
+                        "the same for every solver at each n; 1: every solver at latency)")
+    p.add_argument("--repeats", type=int, default=REPEATS, metavar="R",
+                   help=f"independent repetitions of the sweep, each in a fresh process; slope intervals bootstrap "
+                        f"over them (default {REPEATS})")
+    p.add_argument("--cell-budget", type=float, default=CELL_BUDGET_S, metavar="S",
+                   help="skip a cell whose time, extrapolated from the same solver's previous size by the model "
+                        f"flop ratio, exceeds S seconds; the reason gives the estimate (default {CELL_BUDGET_S:g}; "
+                        "inf: no budget)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="device of the torch solvers (default: auto = CUDA when available)")
     p.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: all usable cores)")
@@ -520,7 +737,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 # options that define the grid and its clock: --resume takes them from the run folder
 GRID_OPTIONS = ("--n", "--solver", "--dtype", "--batch", "--device", "--threads", "--warmup", "--min-time",
-                "--max-memory", "--out")
+                "--max-memory", "--out", "--repeats", "--cell-budget")
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -538,6 +755,10 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise UserError(f"--min-time must be a positive number of seconds, got {args.min_time:g}")
     if args.max_memory is not None and not args.max_memory > 0:
         raise UserError(f"--max-memory must be positive, got {args.max_memory}")
+    if args.repeats < 1:
+        raise UserError(f"--repeats must be at least 1, got {args.repeats}")
+    if not args.cell_budget > 0:
+        raise UserError(f"--cell-budget must be a positive number of seconds (inf: no budget), got {args.cell_budget:g}")
     if args.replot and (args.resume is not None or args.cell_timeout is not None
                         or args.workers is not None or args.scheduler is not None):
         raise UserError("--replot measures nothing: drop --resume, --cell-timeout, --workers and --scheduler")
@@ -561,7 +782,10 @@ def _resumed(args: argparse.Namespace) -> tuple[list[Cell], dict]:
     if grid["hook"] != HOOK:
         raise UserError(f"cannot resume {str(args.resume)!r} with `matinv-bench scaling`: it is not a scaling run "
                         f"(made by `{grid['command']}`)")
-    grid = {k: grid[k] for k in ("threads", "warmup_s", "min_run_s", "hook_args", "cell_timeout", "command")}
+    finished = checkpoint.RunFolder(args.resume).finished(cell_key(c, None) for c in cells)
+    grid = {k: grid[k] for k in ("threads", "warmup_s", "min_run_s", "hook_args", "cell_timeout", "command",
+                                 "fresh_process_per")}
+    grid["hook_args"] = {**grid["hook_args"], "history": measured_sizes(list(finished.values()))}
     return cells, grid
 
 
@@ -572,7 +796,8 @@ def _measure(args: argparse.Namespace, out: Path, command: str) -> tuple[pd.Data
             df = run_scaling(args.solver, sorted(set(args.n)), args.dtype, args.device, out, batch=args.batch,
                              threads=args.threads, warmup_s=args.warmup, min_run_s=args.min_time,
                              max_memory=int(args.max_memory * 2**30) if args.max_memory else None,
-                             progress=not args.quiet, command=command, **engine)
+                             progress=not args.quiet, command=command, repeats=args.repeats,
+                             cell_budget_s=args.cell_budget if np.isfinite(args.cell_budget) else None, **engine)
             return df, command
         cells, grid = _resumed(args)
         saved_timeout = grid.pop("cell_timeout")
@@ -611,7 +836,7 @@ def run(args: argparse.Namespace) -> int:
               + ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES))
     slopes, cross = finish(out, command, args.fit_from)
     if len(slopes):
-        print(slopes[["solver_label", "dtype", "device", "slope", "ci_lo", "ci_hi"]].to_string(index=False))
+        print(slopes[["solver_label", "dtype", "device", "fit_range", "slope", "ci_lo", "ci_hi"]].to_string(index=False))
     print(f"wrote {out}/results.parquet, results.csv, slopes.csv, crossovers.csv, summary.md and figures "
           f"(one file per cell in {out}/cells)")
     return 0

@@ -2,10 +2,13 @@
 
 Pure functions over numbers (no I/O), used by the scaling study and its plots.
 
-- :func:`fit_slope`: least squares of log t on log n over the asymptotic range (the largest
-  sizes), with a percentile bootstrap interval. Repeats are resampled within each n (the timed
-  blocks of one measurement), so the interval reflects timing noise at every size; with a
-  single repeat per size, the sizes themselves are resampled instead.
+- :func:`fit_slope`: least squares of log t on log n over a range of sizes (by default the
+  asymptotic range, the largest sizes). Each size has a sample of timings: the medians of its
+  independent repetitions (runs in separate processes), or, for a single run, its timed
+  blocks. The point estimate fits the median of each size's sample; the interval is
+  ``scipy.stats.bootstrap``'s percentile interval, resampling each size's sample on its own.
+  What was resampled is the caller's to say and is recorded in :attr:`SlopeFit.ci_method`;
+  a size with a single timing gives no interval (NaN), never a different scheme.
 - :func:`crossover`: the size from which one method stays slower than another, interpolated
   between the two measured sizes that bracket it, in log-log coordinates.
 """
@@ -16,13 +19,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 MIN_POINTS = 3
+N_RESAMPLES = 9999
+BOOTSTRAP = "scipy.stats.bootstrap percentile, {n} resamples of {what} within each size"
 
 
 @dataclass(frozen=True)
 class SlopeFit:
-    """t ~ C n^slope over ``n_lo..n_hi`` (``n_points`` sizes); ``lo``/``hi``: the interval."""
+    """t ~ C n^slope over ``n_lo..n_hi`` (``n_points`` sizes); ``lo``/``hi``: the interval
+    (NaN when a size had a single timing), ``ci_method``: how it was obtained."""
 
     slope: float
     lo: float
@@ -31,6 +38,8 @@ class SlopeFit:
     n_lo: int
     n_hi: int
     n_points: int
+    ci_method: str = ""
+    min_sample: int = 0  # the fewest timings any fitted size had
 
     def predict(self, n) -> np.ndarray:
         return np.exp(self.log_c) * np.asarray(n, dtype=float) ** self.slope
@@ -54,13 +63,28 @@ def asymptotic_sizes(ns: Sequence[int], n_min: int | None = None, min_points: in
     return ns[-keep:]
 
 
-def fit_slope(n: Sequence[float], t: Sequence[Sequence[float]] | Sequence[float], *, n_min: int | None = None,
-              n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> SlopeFit | None:
-    """Fit t ~ C n^slope over the asymptotic range.
+def _slope_of_medians(x: np.ndarray):
+    """The bootstrap statistic: OLS slope of log(median of each sample) on ``x`` = log n,
+    vectorised over the resamples (the last axis of every sample)."""
+    xc = x - x.mean()
 
-    ``n``: sizes (one per measurement); ``t``: per size, either one time or the repeated times
-    of that measurement (they are summarised by their median, as the timings are). Returns None
-    when fewer than ``MIN_POINTS`` sizes with positive finite times are in range.
+    def statistic(*samples, axis=-1):
+        y = np.log(np.stack([np.median(s, axis=axis) for s in samples], axis=-1))
+        return ((y - y.mean(axis=-1, keepdims=True)) * xc).sum(axis=-1) / (xc * xc).sum()
+
+    return statistic
+
+
+def fit_slope(n: Sequence[float], t: Sequence[Sequence[float]] | Sequence[float], *, n_min: int | None = None,
+              sizes: Sequence[int] | None = None, what: str = "the timings", n_resamples: int = N_RESAMPLES,
+              level: float = 0.95, seed: int = 0) -> SlopeFit | None:
+    """Fit t ~ C n^slope over ``sizes`` (default: :func:`asymptotic_sizes` of the measured ones,
+    from ``n_min``).
+
+    ``n``: sizes, one per measurement; ``t``: per measurement one time or a sequence of times;
+    the times of equal sizes are pooled into that size's sample. ``what`` names a sample's
+    items for :attr:`SlopeFit.ci_method` (e.g. "repetition medians"). Returns None when fewer
+    than ``MIN_POINTS`` sizes in range have positive finite times.
     """
     groups: dict[int, list[float]] = {}
     for ni, ti in zip(n, t):
@@ -68,31 +92,24 @@ def fit_slope(n: Sequence[float], t: Sequence[Sequence[float]] | Sequence[float]
         vals = vals[np.isfinite(vals) & (vals > 0)]
         if len(vals):
             groups.setdefault(int(ni), []).extend(vals.tolist())
-    sizes = asymptotic_sizes(list(groups), n_min)
-    if len(sizes) < MIN_POINTS:
-        return None
-    reps = [np.asarray(groups[s]) for s in sizes]
-    x = np.log(sizes.astype(float))
-    slope, log_c = _ols(x, np.log([np.median(r) for r in reps]))
-
-    rng = np.random.default_rng(seed)
-    boot = np.empty(n_boot)
-    if all(len(r) > 1 for r in reps):
-        for i in range(n_boot):
-            y = [np.median(r[rng.integers(0, len(r), len(r))]) for r in reps]
-            boot[i] = _ols(x, np.log(y))[0]
+    if sizes is None:
+        chosen = asymptotic_sizes(list(groups), n_min)
     else:
-        y = np.log([np.median(r) for r in reps])
-        i = 0
-        while i < n_boot:
-            idx = rng.integers(0, len(x), len(x))
-            if len(np.unique(idx)) < 2:
-                continue  # a resample of one size has no slope
-            boot[i] = _ols(x[idx], y[idx])[0]
-            i += 1
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(boot, [alpha, 1 - alpha])
-    return SlopeFit(slope, float(lo), float(hi), log_c, int(sizes[0]), int(sizes[-1]), len(sizes))
+        chosen = np.array(sorted(int(s) for s in sizes if int(s) in groups), dtype=int)
+    if len(chosen) < MIN_POINTS:
+        return None
+    samples = [np.asarray(groups[s]) for s in chosen]
+    x = np.log(chosen.astype(float))
+    slope, log_c = _ols(x, np.log([np.median(r) for r in samples]))
+    smallest = min(len(r) for r in samples)
+    if smallest < 2:
+        return SlopeFit(slope, np.nan, np.nan, log_c, int(chosen[0]), int(chosen[-1]), len(chosen),
+                        f"none: a size has a single timing ({what})", smallest)
+    res = stats.bootstrap(samples, _slope_of_medians(x), n_resamples=n_resamples, confidence_level=level,
+                          method="percentile", vectorized=True, paired=False, rng=np.random.default_rng(seed))
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    method = BOOTSTRAP.format(n=n_resamples, what=what)
+    return SlopeFit(slope, lo, hi, log_c, int(chosen[0]), int(chosen[-1]), len(chosen), method, smallest)
 
 
 @dataclass(frozen=True)

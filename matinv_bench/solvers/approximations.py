@@ -76,6 +76,8 @@ class Neumann(BaseInverseSolver):
         self.order = check_int("order", order, 0)
 
     def invert(self):
+        if self.order == 0:  # the series' first term: no product
+            return self._X0.expand_as(self._A).clone()
         M = -(self._X0 @ (self._A - self._A0))
         S = self._X0.expand_as(M)
         for _ in range(self.order):

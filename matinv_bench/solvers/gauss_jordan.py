@@ -6,10 +6,22 @@ array operations (a rank-1 update of every matrix), with one code path for numpy
 torch tensors. Flops: n^3 multiply-adds, i.e. 2 n^3, the same as getrf + getri.
 
 ``block=b`` (b > 0) is the blocked variant: the same pivots and the same arithmetic regrouped
-recursively, so that all updates outside panels of at most b columns are matrix products
-(BLAS-3), as in the blocked Gauss-Jordan inversion of the parallel-inversion literature
-(Quintana-Orti et al., "A note on parallel matrix inversion", SIAM J. Sci. Comput. 2001),
-split recursively in halves like Toledo's recursive LU. ``block=0`` is the unblocked original.
+so that almost every update is a matrix product (BLAS-3), as in the blocked Gauss-Jordan
+inversion of the parallel-inversion literature (Quintana-Orti et al., "A note on parallel
+matrix inversion", SIAM J. Sci. Comput. 2001). The columns are taken in panels of b columns,
+left to right; each panel is factored recursively, in halves, like Toledo's recursive LU
+("Locality of reference in LU decomposition with partial pivoting", SIAM J. Matrix Anal. Appl.
+1997), down to :data:`LEAF` columns, where rank-1 steps remain; then one matrix product per side
+applies the finished panel to the columns left and right of it. A larger b leaves fewer, larger
+products (``block`` >= n: the whole elimination is one recursion). ``block=0`` is the unblocked
+original.
+
+On numpy, a single matrix (or a batch of large ones, one at a time) is eliminated column by
+column in Fortran order, so that panels are contiguous and the products update the matrix in
+place (BLAS gemm with beta = 1, through :mod:`scipy.linalg.blas`); its rows are never swapped:
+the pivot rows are remembered and the inverse is gathered once at the end. Batches of small
+matrices, and torch tensors, take the batched path (row interchanges, products of the whole
+batch).
 
 A pivot that is exactly zero (or not finite) after partial pivoting means the matrix is
 singular in floating point: that matrix is reported as failed, never as silent NaN or Inf.
@@ -19,12 +31,15 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.linalg import get_blas_funcs
 
 from matinv_bench.solvers._torch import TorchSolver, to_numpy
 from matinv_bench.solvers.base import Inversion, Solver, mark_failed, register
 from matinv_bench.specs import check_int
 
 BACKENDS = ("numpy", "torch")
+LEAF = 8  # a panel's recursion stops at this many columns: rank-1 steps below
+COLUMNS_PATH_MIN_N = 128  # numpy batches of matrices this large are eliminated one at a time, in Fortran order
 
 
 def _copy(x):
@@ -34,10 +49,12 @@ def _copy(x):
 def _swap_rows(X, b, k: int, p) -> None:
     """Swap row k with row p[i] of every matrix i (whole rows: see :func:`gauss_jordan_inplace`)."""
     if len(b) == 1 and not isinstance(X, torch.Tensor):
-        # one matrix: plain indices cost a fraction of batched fancy indexing (n calls per inverse)
+        # one matrix: plain row copies cost a fraction of batched fancy indexing (n calls per inverse)
         q = int(p[0])
         if q != k:
-            X[0, [k, q]] = X[0, [q, k]]
+            row_k = X[0, k].copy()
+            X[0, k] = X[0, q]
+            X[0, q] = row_k
         return
     row_k = _copy(X[b, k])
     X[b, k] = X[b, p]
@@ -82,18 +99,144 @@ def _apply_panel(X, k0: int, k1: int, c0: int, c1: int) -> None:
     X[:, k0:k1, c0:c1] = T[:, k0:k1]
 
 
-def _eliminate_blocked(X, b, pivots: list, pivot_values: list, k0: int, k1: int, block: int) -> None:
-    """Steps k0..k1-1 on the columns k0..k1-1, recursively: halves of the panel are factored
+def _factor_panel(X, b, pivots: list, pivot_values: list, k0: int, k1: int) -> None:
+    """Steps k0..k1-1 on the columns k0..k1-1 only, recursively: halves of the panel are factored
     in turn and applied to the other half by a matrix product (BLAS-3); rank-1 steps remain
-    only inside panels of at most ``block`` columns."""
-    if k1 - k0 <= block:
+    only inside panels of at most :data:`LEAF` columns."""
+    if k1 - k0 <= LEAF:
         _eliminate(X, b, pivots, pivot_values, k0, k1)
         return
     m = k0 + (k1 - k0) // 2
-    _eliminate_blocked(X, b, pivots, pivot_values, k0, m, block)
+    _factor_panel(X, b, pivots, pivot_values, k0, m)
     _apply_panel(X, k0, m, m, k1)
-    _eliminate_blocked(X, b, pivots, pivot_values, m, k1, block)
+    _factor_panel(X, b, pivots, pivot_values, m, k1)
     _apply_panel(X, m, k1, k0, m)
+
+
+def _eliminate_blocked(X, b, pivots: list, pivot_values: list, n: int, block: int) -> None:
+    """All n steps, in panels of ``block`` columns: each panel factored by :func:`_factor_panel`,
+    then applied to the columns right and left of it (two matrix products)."""
+    for k0 in range(0, n, block):
+        k1 = min(n, k0 + block)
+        _factor_panel(X, b, pivots, pivot_values, k0, k1)
+        _apply_panel(X, k0, k1, k1, n)
+        _apply_panel(X, k0, k1, 0, k0)
+
+
+class _Columns:
+    """One matrix eliminated column by column in Fortran order (numpy; the blocked variant).
+
+    The same steps and pivots as the batched path, with two differences of layout: columns are
+    contiguous, so a panel and the columns a product updates are contiguous and gemm adds into
+    them in place (beta = 1); and rows are never interchanged (a row interchange touches one
+    element of every column): ``rows[k]`` remembers the physical row of the k-th pivot, a pivot
+    is searched among the rows not yet used (``free``), and :meth:`inverse` gathers the rows and
+    columns once at the end.
+    """
+
+    def __init__(self, A: np.ndarray) -> None:
+        n = A.shape[-1]
+        self.X = np.array(A, order="F")  # the working copy, column-major
+        self.gemm, self.ger = get_blas_funcs(("gemm", "ger"), (self.X,))
+        self.rows = np.zeros(n, dtype=np.intp)
+        self.free = np.ones(n, dtype=self.X.dtype)  # 1 for rows that have not been a pivot row yet
+        self.pivot_values = np.zeros(n, dtype=self.X.dtype)
+        self._abs = np.empty(n, dtype=self.X.dtype)
+
+    def steps(self, k0: int, k1: int) -> None:
+        """Rank-1 steps k0..k1-1 on the columns k0..k1-1 (as :func:`_eliminate`)."""
+        X, free = self.X, self.free
+        W = X[:, k0:k1]
+        for k in range(k0, k1):
+            col = X[:, k]
+            np.abs(col, out=self._abs)
+            self._abs *= free
+            q = int(self._abs.argmax())
+            if not free[q]:  # NaNs (argmax takes the first), or a column of zeros: any free row
+                q = int(free.argmax())
+            free[q] = 0
+            self.rows[k] = q
+            pivot = col[q]
+            self.pivot_values[k] = pivot
+            if k1 - k0 == 1:
+                col *= -1.0 / pivot
+                col[q] = 1.0 / pivot
+                continue
+            W[q, k - k0] = 1.0
+            r = W[q] / pivot  # the new pivot row; its entry k is 1 / pivot
+            f = col.copy()
+            col[:] = 0.0  # so that the update leaves -f / pivot in column k
+            self.ger(-1.0, f, r, a=W, overwrite_a=1)
+            W[q] = r  # the pivot row took a meaningless update above
+
+    def apply(self, k0: int, k1: int, c0: int, c1: int) -> None:
+        """:func:`_apply_panel` in place: the pivot rows of steps k0..k1-1 are read, zeroed, and
+        the columns c0..c1-1 get X[:, k0:k1] @ (those rows) added by one gemm."""
+        if c0 >= c1:
+            return
+        X, rows = self.X, self.rows[k0:k1]
+        R = X[rows, c0:c1]
+        X[rows, c0:c1] = 0.0
+        self.gemm(1.0, X[:, k0:k1], R, beta=1.0, c=X[:, c0:c1], overwrite_c=1)
+
+    def factor(self, k0: int, k1: int) -> None:
+        if k1 - k0 <= LEAF:
+            self.steps(k0, k1)
+            return
+        m = k0 + (k1 - k0) // 2
+        self.factor(k0, m)
+        self.apply(k0, m, m, k1)
+        self.factor(m, k1)
+        self.apply(m, k1, k0, m)
+
+    def run(self, block: int) -> None:
+        n = self.X.shape[0]
+        for k0 in range(0, n, block):
+            k1 = min(n, k0 + block)
+            self.factor(k0, k1)
+            self.apply(k0, k1, k1, n)
+            self.apply(k0, k1, 0, k0)
+
+    def inverse(self) -> np.ndarray:
+        """The inverse: row k of the eliminated matrix is physical row ``rows[k]``, and column
+        ``rows[k]`` of the inverse is its column k (the interchanges undone as columns)."""
+        order = np.argsort(self.rows)
+        Y = self.X[:, order]  # contiguous column copies
+        return np.take(Y.T, self.rows, axis=1).T  # the row gather, as a column gather of the C-ordered transpose
+
+
+def _gauss_jordan_columns(A: np.ndarray, block: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The inverses of the numpy stack ``A``, one matrix at a time by :class:`_Columns`, and the
+    pivot values (B, n); into ``out`` if given, else a new stack (of one matrix: its own array)."""
+    pivot_values = np.empty(A.shape[:2], dtype=A.dtype)
+    inverses = []
+    for i in range(len(A)):
+        m = _Columns(A[i])
+        m.run(block)
+        pivot_values[i] = m.pivot_values
+        if out is not None:
+            out[i] = m.inverse()
+        else:
+            inverses.append(m.inverse())
+    if out is None:
+        out = inverses[0][None] if len(inverses) == 1 else np.stack(inverses)
+    return out, pivot_values
+
+
+def _columns_path(A, block: int) -> bool:
+    """Whether numpy stack ``A`` is eliminated matrix by matrix in Fortran order (:class:`_Columns`)."""
+    B, n, _ = A.shape
+    return bool(block) and not isinstance(A, torch.Tensor) and n > 1 and (B == 1 or n >= COLUMNS_PATH_MIN_N)
+
+
+def gauss_jordan(A, block: int = 0):
+    """:func:`gauss_jordan_inplace` on a copy of ``A`` (which is left as it was); the numpy
+    matrices that :class:`_Columns` eliminates are copied once, into its Fortran-ordered array."""
+    if _columns_path(A, block):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            X, pv = _gauss_jordan_columns(A, block)
+        return (X, *_classify(abs(pv), np.arange(len(A))))
+    return gauss_jordan_inplace(_copy(A), block)
 
 
 def _column_order(piv: np.ndarray) -> np.ndarray:
@@ -120,8 +263,10 @@ def gauss_jordan_inplace(X, block: int = 0):
     """Invert every matrix of the (B, n, n) stack ``X`` in place (numpy array or torch tensor).
 
     ``block=0``: the unblocked algorithm, n rank-1 updates of the whole matrix.
-    ``block=b``: the same steps and the same pivots, recursively blocked: outside panels of at
-    most b columns every update is a matrix product (2 n^3 flops either way).
+    ``block=b``: the same steps and the same pivots, blocked: panels of b columns, each factored
+    recursively, applied to the rest by matrix products (2 n^3 flops either way). On numpy a
+    single matrix, and every matrix of a batch of n >= ``COLUMNS_PATH_MIN_N``, is eliminated in
+    Fortran order by :class:`_Columns`.
 
     Row interchanges swap whole rows at once, also in columns whose updates are still
     pending: a pending update only mixes rows into other rows with multipliers stored in the
@@ -134,37 +279,46 @@ def gauss_jordan_inplace(X, block: int = 0):
     B, n, _ = X.shape
     is_torch = isinstance(X, torch.Tensor)
     b = torch.arange(B, device=X.device) if is_torch else np.arange(B)
+    stack = torch.stack if is_torch else np.stack
     pivots: list = []
     pivot_values: list = []
-    with np.errstate(divide="ignore", invalid="ignore"):  # singular matrices: flagged below
-        if block and block < n:
-            _eliminate_blocked(X, b, pivots, pivot_values, 0, n, block)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # singular matrices: flagged below
+        if _columns_path(X, block):
+            X, pv = _gauss_jordan_columns(X, block, out=X)
+            return (X, *_classify(abs(pv), b))
+        if block:
+            _eliminate_blocked(X, b, pivots, pivot_values, n, block)
         else:
             _eliminate(X, b, pivots, pivot_values, 0, n)
-    stack = torch.stack if is_torch else np.stack
-    pv = abs(stack(pivot_values, 1))
-    # classify each failed matrix by its first bad pivot: a zero one makes every later one NaN
-    bad = (pv == 0) | ~(pv < float("inf"))
-    first = (bad * 1).argmax(1)
-    failed = bad.any(1)
-    singular = failed & (pv[b, first] == 0)
-    overflow = failed & ~singular
+    singular, overflow = _classify(abs(stack(pivot_values, 1)), b)
 
     # undo the row interchanges as column interchanges, last first, composed into one gather
     order = _column_order(to_numpy(stack(pivots, 1)))  # one device-to-host copy
     if is_torch:
         idx = torch.from_numpy(order).to(X.device)[:, None, :].expand(B, n, n)
         X[:] = torch.gather(X, 2, idx)
+    elif B == 1:
+        X[0] = np.take(X[0], order[0], axis=1)
     else:
         X[:] = np.take_along_axis(X, order[:, None, :], axis=2)
     return X, singular, overflow
 
 
+def _classify(pv, b):
+    """``(singular, overflow)`` from the (B, n) absolute pivots: each failed matrix by its first
+    bad pivot (a zero one makes every later one NaN)."""
+    bad = (pv == 0) | ~(pv < float("inf"))
+    first = (bad * 1).argmax(1)
+    failed = bad.any(1)
+    singular = failed & (pv[b, first] == 0)
+    return singular, failed & ~singular
+
+
 @register("gauss-jordan")
 class GaussJordan(Solver):
     """Gauss-Jordan with partial pivoting; ``backend=numpy`` (CPU) or ``backend=torch``;
-    ``block=0`` unblocked (rank-1 updates), ``block=b`` blocked (matrix products outside panels
-    of at most b columns).
+    ``block=0`` unblocked (rank-1 updates), ``block=b`` blocked (panels of b columns, each
+    factored recursively down to 8 columns; matrix products for the rest).
 
     Building it gives the backend's own class: :class:`NumpyGaussJordan` (a plain numpy solver,
     ``library="numpy"``) or :class:`TorchGaussJordan` (a :class:`TorchSolver`). Both share this
@@ -184,7 +338,7 @@ class GaussJordan(Solver):
         self.backend, self.block = backend, check_int("block", block, 0)  # 0: unblocked
 
     def invert(self):
-        return gauss_jordan_inplace(_copy(self._A), self.block)
+        return gauss_jordan(self._A, self.block)
 
     def collect(self, out) -> Inversion:
         X, singular, overflow = out
