@@ -73,6 +73,12 @@ MODELS: dict[str, FlopModel] = {
                                lambda n, **_: 2 * routines("gemm") * n**3),
     "newton-schulz": FlopModel("4 n^3 steps", "two products per step (A X, then X R); the scaled start is O(n^2)",
                                lambda n, steps=30, **_: 2 * routines("gemm") * n**3 * steps),
+    "minimax-ns": FlopModel("2 (degree + 1) n^3 steps", "hyperpower step X p(I - A X): A X, degree - 1 Horner "
+                            "products for p, then X p; the coefficients are O(1)",
+                            lambda n, steps=12, degree=1, **_: routines("gemm") * (degree + 1) * n**3 * steps),
+    "learned-ns": FlopModel("2 (degree + 1) n^3 steps", "the same hyperpower step with trained coefficients "
+                            "(training is fit, not timed)",
+                            lambda n, steps=10, degree=1, **_: routines("gemm") * (degree + 1) * n**3 * steps),
     "mlp-2fc": FlopModel("2 (n^2 h + h n^2)", "dense layers n^2 -> h -> n^2, 2 flops per weight",
                          lambda n, hidden=None, **_: mlp_count(n, hidden or 8 * n * n, 2)),
     "mlp-3fc": FlopModel("2 (n^2 h + h^2 + h n^2)", "dense layers n^2 -> h -> h -> n^2, 2 flops per weight",
