@@ -312,16 +312,30 @@ def test_a_cell_over_the_time_budget_is_skipped_with_its_estimate(tmp_path, smal
     assert rows.loc[512, "estimated_cell_s"] == pytest.approx(rows.loc[8, "time_per_matrix_s"] * ratio * 7)
 
 
-def test_the_budget_estimate_uses_a_resumed_run_s_history():
+def test_the_budget_reads_what_other_processes_measured_from_the_run_folder(tmp_path):
     scaling._MEASURED.clear()
+    scaling._TIMED_OUT.clear()
+    log = scaling.size_logger(tmp_path)  # what the process running the sweep writes after every cell
+    log({"solver_label": "lu", "dtype": "float64", "repeat": 0, "n": 64, "status": "ok", "time_per_matrix_s": 1e-3,
+         "flops_per_matrix": 2 * 64**3})
+    log({"solver_label": "qr", "dtype": "float64", "repeat": 0, "dataset": "spd-box[n=96]", "status": "failed",
+         "reason": "timed out after 600 s (--cell-timeout); the cell's process was killed"})
     hook = scaling.ScalingHook(host_limit_bytes=2**40, host_total_bytes=2**40, cell_budget_s=10.0,
-                               history=[["lu", "float64", "cpu", 0, 64, 1e-3, 2 * 64**3]])
-    cell = runner.Cell("lu", "spd-box[n=128]", n_test=2, tags=(("solver_label", "lu"), ("batch", 2), ("repeat", 0)))
-    seconds, how = hook.estimate(cell, SOLVERS.build("lu"), 128)
+                               log=str(tmp_path / scaling.SIZES_LOG))
+
+    def cell(label, n, repeat=0):
+        return runner.Cell(label, f"spd-box[n={n}]", n_test=2,
+                           tags=(("solver_label", label), ("batch", 2), ("repeat", repeat)))
+
+    assert hook.before(cell("lu", 128), SOLVERS.build("lu")) is None  # read the log: 0.11 s, under the budget
+    seconds, how = hook.estimate(cell("lu", 128), SOLVERS.build("lu"), 128)
     assert seconds == pytest.approx(1e-3 * 8 * 2 * 7) and "n = 64" in how
-    other = runner.Cell("lu", "spd-box[n=128]", n_test=2, tags=(("solver_label", "lu"), ("repeat", 1)))
-    assert hook.estimate(other, SOLVERS.build("lu"), 128) is None  # another repetition: nothing known
+    assert hook.estimate(cell("lu", 128, repeat=1), SOLVERS.build("lu"), 128) is None  # another repetition
+    skipped = hook.before(cell("qr", 128), SOLVERS.build("qr"))
+    assert skipped["status"] == "skipped" and "timed out at n = 96" in skipped["reason"]
+    assert hook.before(cell("qr", 128, repeat=1), SOLVERS.build("qr")) is None
     scaling._MEASURED.clear()
+    scaling._TIMED_OUT.clear()
 
 
 def test_cli_rejects_bad_repeats_and_budget(capsys, tmp_path):

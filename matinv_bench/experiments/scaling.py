@@ -64,10 +64,10 @@ import psutil
 import torch
 
 from matinv_bench import system
-from matinv_bench.engine import checkpoint, options
+from matinv_bench.engine import options
 from matinv_bench.engine.clock import MIN_BLOCKS, measure
 from matinv_bench.engine.hooks import Hook
-from matinv_bench.engine.runner import Cell, cell_key, run_grid, saved_grid, with_device
+from matinv_bench.engine.runner import Cell, run_grid, saved_grid, with_device
 from matinv_bench.errors import UserError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import command_line, dated_folder
@@ -265,9 +265,12 @@ def size_of(cell: Cell) -> int:
     return int(parse_spec(cell.dataset)[1]["n"])
 
 
-# per process: (solver label, dtype, device, repeat) -> (n, seconds per matrix, model flops per
-# matrix) of the largest size measured so far, for the cell budget's estimates
+# per process: (solver label, dtype, repeat) -> (n, seconds per matrix, model flops per matrix) of
+# the largest size measured so far, and -> the smallest size that timed out, for the cell budget
 _MEASURED: dict[tuple, tuple[int, float, float]] = {}
+_TIMED_OUT: dict[tuple, int] = {}
+SIZES_LOG = "sizes.jsonl"  # in the run folder: one line per finished cell, written by the process that runs the sweep
+TIMEOUT_PER_BUDGET = 10  # default --cell-timeout: this many cell budgets (a backstop for a wrong estimate)
 
 
 def _remember(key: tuple, n: int, seconds: float, flops: float) -> None:
@@ -275,16 +278,48 @@ def _remember(key: tuple, n: int, seconds: float, flops: float) -> None:
         _MEASURED[key] = (int(n), float(seconds), float(flops))
 
 
-def measured_sizes(rows: list[dict] | pd.DataFrame) -> list[list]:
-    """What :class:`ScalingHook` needs to know of rows measured earlier (``history``): per ok
-    row, [solver label, dtype, device, repeat, n, seconds per matrix, flops per matrix]."""
-    df = pd.DataFrame(rows)
-    if not len(df) or "time_per_matrix_s" not in df:
-        return []
-    ok = df[(df["status"] == "ok") & df["time_per_matrix_s"].notna()]
-    rep = ok["repeat"] if "repeat" in ok else pd.Series(0, index=ok.index)
-    return [[str(r.solver_label), str(r.dtype), str(r.device), int(k), int(r.n), float(r.time_per_matrix_s),
-             float(r.flops_per_matrix or 0)] for r, k in zip(ok.itertuples(), rep.fillna(0))]
+def _row_key(row: dict) -> tuple:
+    return (str(row.get("solver_label")), str(row.get("dtype")), int(row.get("repeat") or 0))
+
+
+def size_logger(out: Path):
+    """An ``on_row`` for :func:`run_grid`: appends what the budget needs of each finished row
+    (label, dtype, repeat, n, status, seconds and flops per matrix, whether it timed out) to
+    ``out/sizes.jsonl``, which every cell's hook reads, wherever it runs."""
+    path = out / SIZES_LOG
+
+    def log(row: dict) -> None:
+        label, dtype, repeat = _row_key(row)
+        n = row.get("n")
+        entry = {"label": label, "dtype": dtype, "repeat": repeat,
+                 "n": int(n) if n is not None and n == n else _n_of(row.get("dataset")),
+                 "status": row.get("status"), "seconds": row.get("time_per_matrix_s"),
+                 "flops": row.get("flops_per_matrix"),
+                 "timed_out": str(row.get("reason") or "").startswith("timed out")}
+        with open(path, "a") as f:
+            f.write(json.dumps(entry, allow_nan=True) + "\n")
+
+    return log
+
+
+def _read_sizes_log(path: Path) -> None:
+    """Merge what ``sizes.jsonl`` says into this process's ``_MEASURED`` and ``_TIMED_OUT``."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        try:
+            e = json.loads(line)
+            key, n = (e["label"], e["dtype"], int(e["repeat"])), e["n"]
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a kill: the cell runs
+        if n is None or n != n:
+            continue
+        if e.get("timed_out"):
+            _TIMED_OUT[key] = min(int(n), _TIMED_OUT.get(key, int(n)))
+        elif e.get("status") == "ok" and e.get("seconds"):
+            _remember(key, int(n), float(e["seconds"]), float(e.get("flops") or 0))
 
 
 class ScalingHook(Hook):
@@ -300,23 +335,24 @@ class ScalingHook(Hook):
 
     The estimate (:meth:`estimate`) extrapolates the same solver's largest size measured so far
     in the same repetition by the model flop ratio: this is the one thing a row depends on from
-    other cells. The hook learns it from the cells that ran in its process, and from
-    ``history`` (:func:`measured_sizes` of a resumed run's finished rows); where it knows
-    nothing (the first size, or a Dask worker that ran none of the smaller ones) the cell runs.
+    other cells. The hook learns it from the cells that ran in its process and from ``log``
+    (the run folder's ``sizes.jsonl``, :func:`size_logger`: every finished cell, also of a
+    resumed run's earlier processes and of other workers); where it knows nothing (the first
+    size) the cell runs. A solver that timed out at a smaller size in the same repetition is
+    not tried again at a larger one.
     """
 
     def __init__(self, *, host_limit_bytes: int, host_total_bytes: int, gpu_limit_bytes: int | None = None,
                  gpu_total_bytes: int | None = None, matmul_n: int = MATMUL_N, cell_budget_s: float | None = None,
-                 history: list | None = None) -> None:
+                 log: str | None = None) -> None:
         super().__init__(host_limit_bytes=host_limit_bytes, host_total_bytes=host_total_bytes,
                          gpu_limit_bytes=gpu_limit_bytes, gpu_total_bytes=gpu_total_bytes, matmul_n=matmul_n,
-                         cell_budget_s=cell_budget_s, history=history)
+                         cell_budget_s=cell_budget_s, log=log)
         self.host = (host_limit_bytes, host_total_bytes)
         self.gpu = self.host if gpu_limit_bytes is None else (gpu_limit_bytes, gpu_total_bytes)
         self.matmul_n = matmul_n
         self.cell_budget_s = cell_budget_s
-        for label, dtype, device, repeat, n, seconds, flops in history or ():
-            _remember((label, dtype, device, int(repeat)), n, seconds, flops)
+        self.log = Path(log) if log else None
 
     def _bytes(self, cell: Cell, solver, n: int, batch: int) -> dict:
         limit, total = self.gpu if str(solver.device).startswith("cuda") else self.host
@@ -326,16 +362,16 @@ class ScalingHook(Hook):
                 "memory_limit_bytes": limit, "memory_total_bytes": total}
 
     @staticmethod
-    def _key(cell: Cell, solver) -> tuple:
+    def _key(cell: Cell) -> tuple:
         tags = dict(cell.tags)
-        return (str(tags.get("solver_label", cell.solver)), cell.dtype, str(solver.device), int(tags.get("repeat", 0)))
+        return (str(tags.get("solver_label", cell.solver)), cell.dtype, int(tags.get("repeat", 0)))
 
     def estimate(self, cell: Cell, solver, n: int) -> tuple[float, str] | None:
         """Estimated seconds of the cell and how they were reckoned, or None without a smaller
         measured size: seconds per matrix there, times the model flop ratio (the n^3 ratio
         for a solver of zero flops), times the batch, times the calls a cell makes at least
         (one to score, one to warm up, ``MIN_BLOCKS`` timed blocks of at least one call)."""
-        prev = _MEASURED.get(self._key(cell, solver))
+        prev = _MEASURED.get(self._key(cell))
         if prev is None or prev[0] >= n:
             return None
         n0, seconds, flops0 = prev
@@ -356,6 +392,13 @@ class ScalingHook(Hook):
             return {"status": "skipped", "n": n, "flops_per_matrix": solver.flops(n),
                     "reason": f"needs about {need / 2**30:.2f} GiB ({need} bytes) for weights, batch and data; "
                               f"the limit is {limit / 2**30:.2f} GiB ({limit} bytes)", **info}
+        if self.log is not None:
+            _read_sizes_log(self.log)
+        timed_out = _TIMED_OUT.get(self._key(cell))
+        if timed_out is not None and timed_out < n:
+            return {"status": "skipped", "n": n, "flops_per_matrix": solver.flops(n),
+                    "reason": f"the same solver timed out at n = {timed_out} in this repetition (--cell-timeout); "
+                              "larger sizes are not tried", **info}
         est = self.estimate(cell, solver, n) if self.cell_budget_s is not None else None
         if est is not None and est[0] > self.cell_budget_s:
             return {"status": "skipped", "n": n, "flops_per_matrix": solver.flops(n), "estimated_cell_s": est[0],
@@ -372,7 +415,7 @@ class ScalingHook(Hook):
         t, flops = row.get("time_per_matrix_s"), row.get("flops_per_matrix") or 0
         if t:
             extra["ns_per_flop"] = t / flops * 1e9 if flops > 0 else None
-            _remember(self._key(cell, solver), data.n, t, flops)
+            _remember(self._key(cell), data.n, t, flops)
         if solver.library == "torch":
             extra.update(transfer_times(data.A.astype(cell.dtype), solver.device))
         return extra
@@ -390,10 +433,15 @@ def run_scaling(templates: list[str], ns: list[int], dtypes: list[str], device: 
     (:func:`complete`)."""
     cells = make_cells(templates, ns, dtypes, device, batch, repeats)
     _MEASURED.clear()  # what an earlier run in this process measured is not this run's
-    hook_args = {**memory_limits(device, max_memory), "matmul_n": MATMUL_N, "cell_budget_s": cell_budget_s}
+    _TIMED_OUT.clear()
+    hook_args = {**memory_limits(device, max_memory), "matmul_n": MATMUL_N, "cell_budget_s": cell_budget_s,
+                 "log": str(Path(out) / SIZES_LOG) if out is not None else None}
+    if fresh_processes and engine.get("cell_timeout") is None and cell_budget_s is not None:  # a backstop
+        engine["cell_timeout"] = TIMEOUT_PER_BUDGET * cell_budget_s
     df = run_grid(cells, out, threads=threads, warmup_s=warmup_s, min_run_s=min_run_s, progress=progress,
                   title=TITLE, command=command, keep_times=True, hook=HOOK, hook_args=hook_args,
-                  fresh_process_per="repeat" if fresh_processes else None, **engine)
+                  fresh_process_per="repeat" if fresh_processes else None,
+                  on_row=size_logger(Path(out)) if out is not None else None, **engine)
     return complete(df)
 
 
@@ -714,7 +762,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell-budget", type=float, default=CELL_BUDGET_S, metavar="S",
                    help="skip a cell whose time, extrapolated from the same solver's previous size by the model "
                         f"flop ratio, exceeds S seconds; the reason gives the estimate (default {CELL_BUDGET_S:g}; "
-                        "inf: no budget)")
+                        f"inf: no budget). Unless --cell-timeout is given, a cell is killed after {TIMEOUT_PER_BUDGET} "
+                        "budgets, and the same solver is not tried at larger sizes of that repetition")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="device of the torch solvers (default: auto = CUDA when available)")
     p.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: all usable cores)")
@@ -782,10 +831,8 @@ def _resumed(args: argparse.Namespace) -> tuple[list[Cell], dict]:
     if grid["hook"] != HOOK:
         raise UserError(f"cannot resume {str(args.resume)!r} with `matinv-bench scaling`: it is not a scaling run "
                         f"(made by `{grid['command']}`)")
-    finished = checkpoint.RunFolder(args.resume).finished(cell_key(c, None) for c in cells)
     grid = {k: grid[k] for k in ("threads", "warmup_s", "min_run_s", "hook_args", "cell_timeout", "command",
                                  "fresh_process_per")}
-    grid["hook_args"] = {**grid["hook_args"], "history": measured_sizes(list(finished.values()))}
     return cells, grid
 
 
@@ -803,7 +850,8 @@ def _measure(args: argparse.Namespace, out: Path, command: str) -> tuple[pd.Data
         saved_timeout = grid.pop("cell_timeout")
         if engine["cell_timeout"] is None:  # the saved one unless given again
             engine["cell_timeout"] = saved_timeout
-        df = run_grid(cells, out, progress=not args.quiet, title=TITLE, keep_times=True, hook=HOOK, **grid, **engine)
+        df = run_grid(cells, out, progress=not args.quiet, title=TITLE, keep_times=True, hook=HOOK,
+                      on_row=size_logger(out), **grid, **engine)
         return complete(df), grid["command"]
 
 
