@@ -60,7 +60,7 @@ def test_where_can_rows(runs):
     if "neumann" in SOLVERS:  # error grows like theta^3 inside the box and explodes beyond theta = 1
         assert (neumann.status == "ok").all() and neumann.mae.is_monotonic_increasing
         assert neumann.mae.iloc[0] < 1e-6 and neumann.frac_bad.iloc[-1] > 0
-    else:  # until the approximations (issue 3) are registered
+    else:  # a build without the approximations
         assert (neumann.status == "skipped").all() and neumann.reason.str.contains("not registered").all()
     assert "Made by: `matinv-bench reproduce where-can" in (runs / "where-can" / "summary.md").read_text()
 

@@ -48,8 +48,8 @@ class Section:
 
 
 SECTIONS = (
-    Section("paper", "Tables 1 and 2: the paper's datasets (issue 3)",
-            "the paper-table experiments of `matinv-bench reproduce` (issue 3), writing to results/paper/",
+    Section("paper", "Tables 1 and 2: the paper's datasets",
+            "the paper-table experiments of `matinv-bench reproduce`, writing to results/paper/",
             collection=True),
     Section("where-can", "Where can: the box sweep", "matinv-bench reproduce where-can",
             {"results": (), "where_can.png": ()}),
@@ -62,8 +62,8 @@ SECTIONS = (
             {"census.csv": ("pattern", "count", "fraction"),
              "regions.csv": ("pattern", "fraction", "max_coef_diff_T", "lp_max_dev_from_linear"),
              "bounds.csv": ("quantity", "value")}),
-    Section("scaling", "Scaling: O(n^3) against O(n^4) (issue 4)",
-            "the scaling study of issue 4 (`matinv-bench scaling`), writing to results/scaling/", {"results": ()}),
+    Section("scaling", "Scaling: O(n^3) against O(n^4)",
+            "the scaling study (`matinv-bench scaling`), writing to results/scaling/", {"results": ()}),
 )
 
 _MADE_BY = re.compile(r"^Made by: `(.+)`\s*$", re.M)
