@@ -464,3 +464,22 @@ def test_the_checks_catch_what_they_look_for():
     with pytest.raises(AssertionError):
         no_untrained([ax], y_below=0.5)
     close(fig)
+
+
+def test_repetitions_are_drawn_as_one_median_point_per_size(tmp_path):
+    """A sweep repeated three times draws one point per size (the median), not a zig-zag."""
+    import pandas as pd
+
+    from matinv_bench.reporting import plots
+
+    rows = []
+    for rep, factor in enumerate((1.0, 3.0, 2.0)):
+        for n in (8, 16, 32):
+            rows.append({"solver": "lu", "solver_label": "lu", "family": "direct", "library": "numpy",
+                         "dtype": "float64", "device": "cpu", "n": n, "status": "ok", "repeat": rep,
+                         "time_per_matrix_s": factor * 1e-9 * n**3, "flops_per_matrix": 2.0 * n**3,
+                         "peak_gflops": 50.0, "reason": "", "mem_need_bytes": 1.0, "memory_limit_bytes": 2.0})
+    fig = plots.time_figure(pd.DataFrame(rows), pd.DataFrame(), "float64", "cpu")
+    line = next(ln for ln in fig.axes[0].get_lines() if ln.get_gid() == "lu")
+    assert list(line.get_xdata()) == [8, 16, 32]
+    assert list(line.get_ydata()) == pytest.approx([2e-9 * n**3 for n in (8, 16, 32)])

@@ -123,7 +123,9 @@ def time_figure(rows: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device: st
         entries, others = [], []
         counts = {g: 0 for g in style.GROUPS}
         for label in labels:
-            g = ok[ok["solver_label"] == label].sort_values("n")
+            # one point per size: the median over the sweep's repetitions (one row each)
+            g = (ok[ok["solver_label"] == label].groupby("n", as_index=False)
+                 .agg(time_per_matrix_s=("time_per_matrix_s", "median"), flops_per_matrix=("flops_per_matrix", "first")))
             grp = style.group(fam[label])
             minor = grp == "classical" and label not in BASELINES
             marker = None if minor else style.MARKERS[counts.get(grp, 0) % len(style.MARKERS)]
