@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from matinv_bench.reporting import style
-from matinv_bench.specs import SpecError, parse_spec
 
 RECIPE_MARKERS = {"quick": "o", "fast": "s", "paper": "^"}
 SWEEP_PARAMS = ("cond", "sigma_min")  # the dataset parameters a conditioning sweep varies
@@ -160,12 +159,7 @@ def work_precision_figure(df: pd.DataFrame, nouns: tuple[str, str] = ("dataset",
 
 def sweep_family(dataset: str) -> str:
     """A dataset spec without the parameters a conditioning sweep varies (:data:`SWEEP_PARAMS`)."""
-    try:
-        name, params = parse_spec(str(dataset))
-    except SpecError:
-        return str(dataset)
-    kept = [f"{k}={v}" for k, v in params.items() if k not in SWEEP_PARAMS]
-    return f"{name}[{','.join(kept)}]" if kept else name
+    return style.without(dataset, *SWEEP_PARAMS)
 
 
 def conditioning_rows(df: pd.DataFrame, min_points: int = 3, min_decades: float = 2.0) -> pd.DataFrame:
