@@ -327,3 +327,12 @@ def test_cli_gives_one_line_for_any_solver_spec(text):
     assert rc in (0, 1, 2)  # 1: a solver that built but skipped or failed its only cell
     if rc != 0:
         assert len(err.getvalue().strip().splitlines()) == 1 and "Traceback" not in err.getvalue()
+
+
+def test_a_huge_spd_box_builds_cheaply_and_refuses_to_draw_in_one_line():
+    """Building a spec allocates nothing; the n x n base is drawn, memory-checked, on first use."""
+    from matinv_bench.errors import TooLargeError
+
+    ds = DATASETS.build("spd-box[n=1000000]")
+    with pytest.raises(TooLargeError, match=r"1000000 x 1000000 need about .* GiB"):
+        make_dataset(ds, n_test=2, seed=0)

@@ -6,9 +6,11 @@ puts a box of any radius around any named base (see ``BASES``).
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
-from matinv_bench.datasets.base import Dataset, Sample, register
+from matinv_bench.datasets.base import Dataset, Sample, check_fits, register
 from matinv_bench.specs import SpecError, check_int
 
 PAPER_EPS = 0.01
@@ -93,17 +95,34 @@ class SPDBox(Dataset):
     family = "box"
 
     def __init__(self, n: int = 32, cond: float = 10.0, theta: float = 0.5):
-        from matinv_bench.datasets.synthetic import _check_cond, haar_orthogonal, randsvd_singular_values
+        from matinv_bench.datasets.synthetic import _check_cond
 
         self.n, self.cond = check_int("n", n, 1), _check_cond(cond)
         if not 0 < theta < 1:
             raise SpecError(f"theta must be in (0, 1) so that the box holds no singular matrix, got {theta!r}")
+        self._theta = float(theta)
+
+    @cached_property
+    def base(self) -> np.ndarray:
+        """The seeded SPD base, drawn on first use so that building the spec stays cheap."""
+        from matinv_bench.datasets.synthetic import haar_orthogonal
+
+        check_fits(1, self.n, copies=4)  # Q, its product with lambda, A0 and its transpose
         rng = np.random.default_rng([SPD_BOX_SEED, self.n])
-        lam = randsvd_singular_values(self.n, self.cond, 3, rng, 1)
         Q = haar_orthogonal(rng, 1, self.n)
-        A0 = ((Q * lam[:, None, :]) @ Q.swapaxes(1, 2))[0]
-        self.base = (A0 + A0.T) / 2
-        self.eps = float(theta * lam.min() / self.n)
+        A0 = ((Q * self._eigenvalues[:, None, :]) @ Q.swapaxes(1, 2))[0]
+        return (A0 + A0.T) / 2
+
+    @cached_property
+    def _eigenvalues(self) -> np.ndarray:
+        from matinv_bench.datasets.synthetic import randsvd_singular_values
+
+        rng = np.random.default_rng([SPD_BOX_SEED, self.n])
+        return randsvd_singular_values(self.n, self.cond, 3, rng, 1)
+
+    @property
+    def eps(self) -> float:
+        return float(self._theta * self._eigenvalues.min() / self.n)
 
     def sample(self, rng: np.random.Generator, size: int) -> Sample:
         s = box_sample(self.base, self.eps, rng, size)
