@@ -20,7 +20,7 @@ import pytest
 from matinv_bench.cli import build_parser, main
 from matinv_bench.engine.hooks import Hook
 from matinv_bench.engine.runner import Cell, make_grid, run_grid
-from matinv_bench.experiments import where_can
+from matinv_bench.experiments import tables, where_can
 from matinv_bench.experiments.common import dated_folder
 from matinv_bench.reporting.results import read_results
 
@@ -42,7 +42,7 @@ def test_table2_runs_on_dask_workers(tmp_path):
     assert main(["reproduce", "table2", "--recipe", "tiny", "--workers", "2", "--n-matrices", "64", "--seeds", "1",
                  "--no-timing", "--quiet", "--out", str(tmp_path)]) == 0
     rows = read_results(tmp_path / "table2-tiny")
-    assert len(rows) == 9 and (rows.status == "ok").all(), rows.loc[rows.status != "ok", "reason"].tolist()
+    assert len(rows) == 3 + len(tables.BASELINES) and (rows.status == "ok").all(), rows.loc[rows.status != "ok", "reason"].tolist()
     assert rows.worker.str.startswith("tcp://").all(), "every cell ran on a Dask worker"
     summary = pd.read_csv(tmp_path / "table2-tiny.csv")
     assert set(summary.method) >= {"mlp-2fc[hidden=8]", "mlp-2fc", "mlp-3fc", "linear-approx", "lu"}

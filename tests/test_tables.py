@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from matinv_bench.cli import main
+from matinv_bench.experiments import tables
 from matinv_bench.reporting.results import read_results
 
 FAST = ["--recipe", "tiny", "--n-matrices", "200", "--no-timing", "--quiet"]
@@ -17,7 +18,7 @@ def test_table2_writes_ours_beside_the_papers(tmp_path):
     summary = pd.read_csv(tmp_path / "table2-tiny.csv")
     rows = read_results(tmp_path / "table2-tiny")
     assert (rows.status == "ok").all(), rows.loc[rows.status != "ok", "reason"].tolist()
-    assert set(rows.seed) == {0, 1} and len(rows) == 2 * (3 + 6)
+    assert set(rows.seed) == {0, 1} and len(rows) == 2 * (3 + len(tables.BASELINES))
     assert list(summary.method[:4]) == ["mlp-2fc[hidden=8]", "mlp-2fc", "mlp-3fc", "linear-approx"]
     assert (summary.seeds == 2).all() and summary.mae_std.notna().all()
     lin = summary.set_index("method").loc["linear-approx"]
@@ -39,7 +40,7 @@ def test_table1_on_one_box_and_the_authors_test_sets(tmp_path, paper_data):
                  "--paper-data", str(paper_data), *FAST]) == 0
     rows = read_results(tmp_path / "table1-tiny")
     theirs = rows[rows.dataset.str.startswith("paper-dir:")]
-    assert len(theirs) == 8 and (theirs.n_matrices == 10_000).all()
+    assert len(theirs) == 2 + len(tables.BASELINES) and (theirs.n_matrices == 10_000).all()
     mlp = theirs[theirs.solver.str.startswith("mlp")]
     assert mlp.train_cache_hit.astype(bool).all()  # trained once, on the same box
     lin = theirs[theirs.solver == "linear-approx"].mae.iloc[0]

@@ -49,7 +49,7 @@ PAPER_DIRS = {"paper-2x2-1st": "matrix_2_dataset", "paper-2x2-2nd": "matrix_2_da
               "paper-16x16": "matrix_16"}
 OWN_BASE = {"paper-16x16"}  # boxes whose base we drew ourselves: the authors' figures do not apply to them
 BASELINES = ("linear-approx", "neumann[order=2]", "neumann[order=3]", "newton-schulz[init=base,steps=2]",
-             "newton-schulz[init=scaled,steps=40]", "lu")
+             "newton-schulz[init=scaled,steps=40]", "minimax-ns", "learned-ns[init=base,steps=2]", "lu")
 PAPER_TEST_SIZE = 10_000  # the authors' test sets hold 10,000 matrices
 
 

@@ -44,7 +44,8 @@ from matinv_bench.scoring import metrics
 THETAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.7, 0.9, 1.2, 2.0, 4.0)
 BASE_NAMES = ("paper-2x2-1st", "paper-2x2-2nd", "paper-3x3")
 SOLVERS = ("lu", "linear-approx", "neumann[order=1]", "neumann[order=2]", "neumann[order=3]",
-           "newton-schulz[init=base,steps=1]", "newton-schulz[init=base,steps=2]", "newton-schulz[init=base,steps=3]", "mlp-2fc[recipe={recipe}]")
+           "newton-schulz[init=base,steps=1]", "newton-schulz[init=base,steps=2]", "newton-schulz[init=base,steps=3]",
+           "learned-ns[init=base,steps=2]", "mlp-2fc[recipe={recipe}]")
 NAME = "where-can"
 
 
