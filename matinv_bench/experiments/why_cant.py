@@ -10,7 +10,8 @@ a child process, a Dask worker and a resume; ``per_matrix.parquet`` is built fro
 that column is left out of ``results.parquet``/``.csv``.
 
 Part 2. The moments M_K(r) = E ||inv(A) - F(A)||_F^K over Frobenius balls B(A_s, r) around a
-rank-1 2 x 2 matrix A_s, for F the MLP trained on ``uniform[n=2]`` and F = 0, for K on both sides
+rank-1 2 x 2 matrix A_s, for F the MLP trained on ``uniform[n=2]``, F = 0, and F = LAPACK's LU in
+float64 and in float32 (is the divergence specific to networks?), for K on both sides
 of n^2 = 4, estimated by stratifying on the distance to the singular set
 (:mod:`matinv_bench.analysis.moments`): ``moments.parquet`` (one row per stratum),
 ``moments_summary.csv`` and figure ``why_cant_moments.png``.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     results.atomic_write(out / "per_matrix.parquet", lambda tmp: per.to_parquet(tmp, index=False))
 
     mlp = next((s for s in available if s.startswith("mlp-2fc")), None)
-    Fs = {"zero": lambda A: np.zeros_like(A)}
+    Fs = {"zero": lambda A: np.zeros_like(A), **lu_functions()}
     with pinned_threads(default_threads()):
         if mlp is not None and "uniform[n=2]" in args.dataset:
             try:
@@ -144,6 +146,22 @@ def run(args: argparse.Namespace) -> int:
     write_summary(df, per, moments, summary, out, command)
     print(f"wrote {out}/: results, per_matrix.parquet, moments.parquet, moments_summary.csv, summary.md, figures")
     return 0
+
+
+def lu_functions() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """F = LAPACK's LU inverse in float64 and in float32 (input rounded to float32, output widened),
+    for the moments beside the network and F = 0: is the divergence of Theorem 3.2 a property of
+    networks or of every F that is finite near the singular set? LU is finite everywhere except
+    at an exactly zero pivot; there (rare: the strata are continuous) F returns 0, so F stays a
+    total function, as the theorem assumes."""
+    lu = SOLVERS.build("lu").fit(make_dataset("uniform[n=2]", n_test=1))
+    inverse = solver_function(lu)
+
+    def total(X: np.ndarray) -> np.ndarray:
+        return np.where(np.isfinite(X).all(axis=(1, 2), keepdims=True), X, 0.0)
+
+    return {"lu-float64": lambda A: total(inverse(A)),
+            "lu-float32": lambda A: total(inverse(A.astype(np.float32)).astype(np.float64))}
 
 
 def decade_slopes(moments: pd.DataFrame) -> pd.DataFrame:
