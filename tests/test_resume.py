@@ -28,11 +28,17 @@ ACCURACY = ["solver", "dataset", "seed", "dtype", "n", "n_matrices", "status", "
             "ref_method"]
 
 
+def _default_sigint() -> None:
+    # a shell starts background jobs (`pytest &`) with SIGINT ignored, and children inherit that:
+    # the run would then never see the test's Ctrl-C. A user's foreground run has the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(out: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "matinv_bench", "run", *GRID, *SLOW_CLOCK, "--quiet",
                              "--out", str(out), *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
 
 
 def _wait_for_cells(proc: subprocess.Popen, out: Path, k: int) -> None:
