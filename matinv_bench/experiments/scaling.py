@@ -82,6 +82,8 @@ DEFAULT_SOLVERS = (
     "lu", "numpy-inv", "cholesky", "qr", "gauss-jordan", "gauss-jordan[block=64]",
     "torch-inv", "gauss-jordan[backend=torch]", "gauss-jordan[backend=torch,block=64]",
     "neumann[order=3]", "newton-schulz[steps=40,init=scaled]",
+    "minimax-ns[lower=1e-6,steps=16]",  # a bound given (estimating it costs SVDs of a train split at every n);
+    # 16 steps from 1e-6 reach rounding level (12 do not)
     "mlp-2fc[hidden=2n^2,recipe=none]", "mlp-2fc[hidden=8n^2,recipe=none]",
     "mlp-3fc[hidden=2n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]",  # untrained: inference only
 )
@@ -668,13 +670,14 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
         wide = s.pivot_table(index=["solver_label", "dtype", "device"], columns="fit_range",
                              values=["slope [95% CI]", "fitted over n"], aggfunc="first", sort=False)
         wide.columns = [f"{rng}: {what}" for what, rng in wide.columns]
-        order = [c for rng in ("own", "common") for c in (f"{rng}: slope [95% CI]", f"{rng}: fitted over n")
+        order = [c for rng in ("common", "own") for c in (f"{rng}: slope [95% CI]", f"{rng}: fitted over n")
                  if c in wide]
         lines += ["## Effective exponents on this machine", "",
                   f"Slopes of log time per matrix on log n measured on {machine}: effective exponents of this "
-                  "machine, its BLAS and these sizes, not asymptotic complexities. `own`: over the larger half of "
-                  "the sizes each solver ran (its own asymptotic range); `common`: over the sizes every solver ran, "
-                  "so that the families are compared over one range. 95 % intervals: " + "; ".join(methods) + ".",
+                  "machine, its BLAS and these sizes, not asymptotic complexities. `common`: over the sizes every "
+                  "solver ran, so that the families are compared like for like over one range; `own`: over the "
+                  "larger half of the sizes each solver ran (its own asymptotic range). 95 % intervals: "
+                  + "; ".join(methods) + ".",
                   "", wide[order].reset_index().to_markdown(index=False), ""]
     if len(cross):
         lines += ["## Crossovers: the size from which each network is slower", "",
