@@ -162,3 +162,18 @@ def test_the_default_grid_is_the_documented_one():
     assert {c.solver for c in cells} == {s.format(recipe="quick").replace("]", ",seed=0]") if s.startswith("mlp")
                                          else s for s in where_can_n.SOLVER_SPECS}
     assert "stops at 16" in where_can_n.__doc__ and max(where_can_n.NS) == 16
+
+
+def test_the_report_shows_the_set_as_its_own_section(run, tmp_path):
+    import shutil
+
+    from matinv_bench.reporting.report import build_report
+
+    root = tmp_path / "results"
+    shutil.copytree(run, root / "where-can-n")
+    (root / "manifest.toml").write_text('[[set]]\nname = "where-can-n"\nfolder = "results/where-can-n"\n'
+                                        'command = "matinv-bench reproduce where-can-n --out results/where-can-n"\n')
+    text = build_report(root).read_text()
+    section = text.split("## Where can, as n grows", 1)[1]
+    assert section.lstrip().startswith("Made by: `matinv-bench reproduce where-can-n --n 2 3")
+    assert "(where-can-n/where_can_n.png)" in section and "### The answer" in section
