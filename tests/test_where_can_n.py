@@ -177,3 +177,12 @@ def test_the_report_shows_the_set_as_its_own_section(run, tmp_path):
     section = text.split("## Where can, as n grows", 1)[1]
     assert section.lstrip().startswith("Made by: `matinv-bench reproduce where-can-n --n 2 3")
     assert "(where-can-n/where_can_n.png)" in section and "### The answer" in section
+
+
+def test_the_training_note_follows_the_steps(run):
+    m = where_can_n.methods(read_results(run))
+    assert where_can_n.training_note(m) == []  # the tiny recipe trains 300 steps at every n
+    nets = m["family"] == "learned"
+    m.loc[nets & (m.n == 3), "train_steps"] = 100
+    (line,) = where_can_n.training_note(m)
+    assert "`mlp-2fc[recipe=tiny]` 300 steps at n = 2, 100 at n = 3" in line

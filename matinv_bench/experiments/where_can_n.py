@@ -247,6 +247,24 @@ def answer(e: pd.DataFrame) -> list[str]:
     return lines
 
 
+def training_note(m: pd.DataFrame) -> list[str]:
+    """A line on how many steps each network trained at the smallest and largest n, where that
+    falls with n (the recipe's flop cap): then part of any shrinking edge is the training budget's."""
+    if "train_steps" not in m:
+        return []
+    nets = m[(m["family"].map(style.group) == "network") & m["train_steps"].notna()]
+    steps = nets.groupby(["method", "n"])["train_steps"].mean()
+    parts = []
+    for method, s in steps.groupby(level="method"):
+        s = s.droplevel("method").sort_index()
+        if len(s) > 1 and s.iloc[-1] < s.iloc[0]:
+            parts.append(f"`{method}` {s.iloc[0]:.0f} steps at n = {s.index[0]}, {s.iloc[-1]:.0f} at n = {s.index[-1]}")
+    if not parts:
+        return []
+    return [(f"- Training budget: {'; '.join(parts)}. The recipe trains larger networks for fewer steps, so part "
+             "of any change of the edge with n is the training budget's, not the size's.")]
+
+
 def finding(e: pd.DataFrame) -> str:
     """The MAE figure's title: the kind of trend at each theta."""
     if e.empty:
@@ -280,10 +298,11 @@ def write(df: pd.DataFrame, out: Path, command: str) -> None:
              "θ = n eps / σ_min(A0) < 1 and no matrix of a box is singular. MAE against trustworthy references, the "
              "mean over seeds; networks at the paper's widths (8 n² hidden units). " + LIMIT_NOTE, "",
              "## The answer", "",
-             "Edge: the best network's MAE divided by the other method's (below 1: the network is better). At equal "
-             "flops the other method is the matmul-only one whose model flops per matrix are the fewest at or above "
-             "the best network's, else the most.", "",
-             *(answer(e) or ["- No θ and n with both a trained network and the linear approximation."]), ""]
+             ("Edge: the best network's MAE divided by the other method's (below 1: the network is better). At equal "
+              "flops the other method is the matmul-only one whose model flops per matrix are the fewest at or above "
+              "the best network's, else the most."), "",
+             *(answer(e) or ["- No θ and n with both a trained network and the linear approximation."]),
+             *training_note(m), ""]
     if len(e):
         lines += ["## Edge over the linear approximation, and at equal flops", "", edge_table(e), ""]
     for theta, g in m.groupby("box_theta", sort=True):
@@ -327,8 +346,8 @@ def figure(m: pd.DataFrame, e: pd.DataFrame):
         handles = []
         for i, r in enumerate(members.itertuples(index=False)):
             net = style.group(r.family) == "network"
-            kw = dict(color=colour[r.method], marker=style.MARKERS[i % len(style.MARKERS)], ms=3.5,
-                      lw=2.0 if net else 1.3, ls="-" if net else "--")
+            kw = {"color": colour[r.method], "marker": style.MARKERS[i % len(style.MARKERS)], "ms": 3.5,
+                  "lw": 2.0 if net else 1.3, "ls": "-" if net else "--"}
             for ax, theta in zip(axes[0], thetas):
                 g = curves[(curves["method"] == r.method) & (curves["box_theta"] == theta)].sort_values("n")
                 ax.plot(g["n"], g["mae"], **kw)[0].set_gid(r.method)
