@@ -76,9 +76,11 @@ def test_the_edge_table_is_the_ratio_of_the_rows(run):
     ([0.5, 0.4, 0.3], "holds", "the networks win at every n"),
     ([2.0, 3.0, 1.5], "never", "never beat it"),
     ([0.5, 1.2, 0.5], "mixed", "win at n = 2, 4 only"),
+    ([0.5, 1.2, 0.5, 1.3], "vanishes", "last win at n = 4 and not from n = 5 on"),
+    ([0.5], "one size", "one size only, no trend: at n = 2 the ratio is 0.5, the networks win"),
 ])
 def test_the_verdict_follows_the_numbers(ratio, kind, words):
-    got_kind, sentence = where_can_n.verdict([2, 3, 4], ratio)
+    got_kind, sentence = where_can_n.verdict([2, 3, 4, 5][:len(ratio)], ratio)
     assert got_kind == kind and words in sentence
 
 

@@ -211,20 +211,25 @@ def edges(df: pd.DataFrame) -> pd.DataFrame:
 
 def verdict(ns: list[int], ratio: list[float]) -> tuple[str, str]:
     """How a ratio (network MAE / other MAE, below 1 where the network wins) moves as n grows: a
-    one-word kind (``never``, ``vanishes``, ``shrinks``, ``holds``, ``mixed``) and a sentence."""
+    one-word kind (``never``, ``vanishes``, ``shrinks``, ``holds``, ``mixed``; ``one size`` for a
+    single n) and a sentence."""
     r = np.asarray(ratio, dtype=float)
+    if len(r) == 1:
+        return "one size", (f"one size only, no trend: at n = {ns[0]} the ratio is {r[0]:.3g}, the networks "
+                            f"{'win' if r[0] < 1 else 'do not win'}")
     span = f"{r[0]:.3g} at n = {ns[0]} to {r[-1]:.3g} at n = {ns[-1]}"
     wins = r < 1
     if not wins.any():
         return "never", f"the networks never beat it (ratio {span})"
     if wins.all():
-        if len(r) > 1 and r[-1] > r[0]:
+        if r[-1] > r[0]:
             steady = "" if np.all(np.diff(r) >= 0) else ", not monotonically"
             return "shrinks", f"the edge shrinks but holds: the networks win at every n, the ratio rising from {span}{steady}"
         return "holds", f"the edge holds: the networks win at every n, the ratio going from {span}"
     last_win = max(i for i in range(len(r)) if wins[i])
     if last_win < len(r) - 1:
-        return "vanishes", (f"the edge vanishes: the networks win up to n = {ns[last_win]} and not from "
+        until = "win up to" if wins[:last_win + 1].all() else "last win at"
+        return "vanishes", (f"the edge vanishes: the networks {until} n = {ns[last_win]} and not from "
                             f"n = {ns[last_win + 1]} on (ratio {span})")
     return "mixed", (f"the edge comes and goes: the networks win at n = {', '.join(str(ns[i]) for i in np.flatnonzero(wins))} "
                      f"only (ratio {span})")
