@@ -26,6 +26,7 @@ EXPERIMENTS: dict[str, Experiment] = {}
 _MODULES: tuple[str, ...] = (
     "matinv_bench.experiments.tables",
     "matinv_bench.experiments.where_can",
+    "matinv_bench.experiments.out_of_box",
     "matinv_bench.experiments.why_cant",
     "matinv_bench.experiments.regions",
     "matinv_bench.experiments.scaling",
