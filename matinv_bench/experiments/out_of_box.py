@@ -11,8 +11,9 @@ Newton-Schulz and the learned iteration from inv(A0)) need only A0 and the test 
 the training box; c < 1 a smaller box inside it.
 
 The default scales are 0.5, 1, 2, 4, 8, then doubled until the tested box's theta = n c eps /
-sigma_min(A0) is past 1 for every base (beyond theta = 1 the box may hold singular matrices; for the
-paper's three small boxes theta passes 1 at c = 6.9, 21.9 and 43.7: c goes up to 64). Accuracy only
+sigma_min(A0) is past 1 for each of the paper's three small boxes at eps = 0.01 (beyond theta = 1
+the box may hold singular matrices; theta passes 1 at c = 6.9, 21.9 and 43.7: c goes up to 64;
+:func:`default_scales` for other bases or eps). Accuracy only
 (no timing), through the engine's ``run_grid`` (``--resume``, ``--cell-timeout``, ``--workers`` as
 for ``run``), with ``frac_bad`` (the where-can hook): the share of test matrices a solver failed or
 got wrong by a relative error ||X - X*||_F / ||X*||_F above ``--threshold``. A solver *breaks* on a
@@ -78,6 +79,9 @@ def default_scales(bases: Iterable[str], eps: float) -> list[float]:
     return cs
 
 
+DEFAULT_C = default_scales(BASE_NAMES, PAPER_EPS)  # 0.5 ... 64: theta past 1 for the three paper boxes
+
+
 class OutOfBox(BadFraction):
     """``frac_bad`` and the box columns of the where-can hook, with ``c`` (the test scale) and
     ``test_eps`` (the tested box's radius, c eps; ``eps`` is the training box's)."""
@@ -90,9 +94,9 @@ class OutOfBox(BadFraction):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", nargs="+", default=list(BASE_NAMES), choices=sorted(BASES), help="base matrices A0")
     p.add_argument("--eps", type=float, default=PAPER_EPS, help=f"radius of the training box (default: {PAPER_EPS})")
-    p.add_argument("--c", nargs="+", type=float, default=None, metavar="C",
-                   help="scales of the test boxes, radius c eps (default: 0.5, 1, 2, 4, 8, then doubled until "
-                        "theta passes 1 for every base)")
+    p.add_argument("--c", nargs="+", type=float, default=list(DEFAULT_C), metavar="C",
+                   help=f"scales of the test boxes, radius c eps (default: {', '.join(f'{c:g}' for c in DEFAULT_C)}: "
+                        "0.5 to 8, then doubled until theta passes 1 for each paper box at eps = 0.01)")
     p.add_argument("--solver", nargs="+", metavar="SPEC", default=None,
                    help="solver specs (default: 2-FC, 3-FC, linear-approx, Neumann 2-3, Newton-Schulz and the "
                         "learned iteration from inv(A0), LU)")
@@ -117,9 +121,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for name in ("eps", "threshold", "n_matrices", "seeds"):
         check_positive("--" + name.replace("_", "-"), getattr(args, name))
-    for c in args.c or ():
+    for c in args.c:
         check_positive("--c", c)
-    cs = sorted(set(args.c)) if args.c else default_scales(args.base, args.eps)
+    cs = sorted(set(args.c))
+    below = [b for b in args.base if box_theta(BASES[b], cs[-1] * args.eps) <= 1]
+    if below:
+        print(f"note: theta stays below 1 up to c = {cs[-1]:g} on {', '.join(below)}: a larger --c goes past it")
     specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS)]
     available, missing = split_available(specs)
     datasets = [box_spec(b, args.eps, c) for b in args.base for c in cs]
