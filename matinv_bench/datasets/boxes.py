@@ -1,7 +1,8 @@
 """Boxes A0 + eps * T, T uniform in [-1, 1]^{n x n}: the paper's "where can" regions.
 
 The four paper datasets use eps = 0.01 around the paper's base matrices. ``box[base=...,eps=...]``
-puts a box of any radius around any named base (see ``BASES``).
+puts a box of any radius around any named base (see ``BASES``); ``test_scale=c`` draws its test
+split from the c times larger box while training stays on the eps box (out of the training box).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
-from matinv_bench.datasets.base import Dataset, Sample, check_fits, register
+from matinv_bench.datasets.base import Dataset, Sample, box_theta, check_fits, register
 from matinv_bench.specs import SpecError, check_int
 
 PAPER_EPS = 0.01
@@ -49,21 +50,42 @@ def box_sample(base: np.ndarray, eps: float, rng: np.random.Generator, size: int
 
 @register("box")
 class Box(Dataset):
-    """The box ``base + eps * [-1, 1]^{n x n}`` around a named base matrix (see BASES)."""
+    """The box ``base + eps * [-1, 1]^{n x n}`` around a named base matrix (see BASES).
+
+    ``test_scale=c`` (default 1): the test split comes from the box of radius c eps, while the
+    training split, and all a method knows of the box (A0, ``eps``), stay those of the eps box: a
+    network trained on the eps box is tested on the larger (or smaller) one, with inputs
+    T = (A - A0) / eps in [-c, c]. ``theta`` is the tested box's, n c eps / sigma_min(A0).
+    """
 
     family = "box"
 
-    def __init__(self, base: str = "paper-2x2-1st", eps: float = PAPER_EPS):
+    def __init__(self, base: str = "paper-2x2-1st", eps: float = PAPER_EPS, test_scale: float = 1.0):
         if base not in BASES:
             raise SpecError(f"unknown base {base!r}; known: {', '.join(BASES)}")
         if not (eps > 0 and np.isfinite(eps)):
             raise SpecError(f"eps must be a positive number, got {eps!r}")
+        if not (test_scale > 0 and np.isfinite(test_scale)):
+            raise SpecError(f"test_scale must be a positive number, got {test_scale!r}")
         self.base_name = base
         self.base = BASES[base]
         self.eps = float(eps)
+        self.test_scale = float(test_scale)
         self.n = self.base.shape[0]
 
+    @property
+    def theta(self) -> float:
+        """theta of the tested box: n * test_scale * eps / sigma_min(A0)."""
+        return box_theta(self.base, self.eps * self.test_scale)
+
     def sample(self, rng: np.random.Generator, size: int) -> Sample:
+        if self.test_scale == 1.0:
+            return box_sample(self.base, self.eps, rng, size)
+        s = box_sample(self.base, self.eps * self.test_scale, rng, size)
+        return Sample(s.A, self.test_scale * s.T)  # T = (A - A0) / eps, in [-c, c]
+
+    def sample_train(self, rng: np.random.Generator, size: int) -> Sample:
+        """The training split: always from the eps box, whatever ``test_scale``."""
         return box_sample(self.base, self.eps, rng, size)
 
 

@@ -27,6 +27,7 @@ _MODULES: tuple[str, ...] = (
     "matinv_bench.experiments.tables",
     "matinv_bench.experiments.where_can",
     "matinv_bench.experiments.where_can_n",
+    "matinv_bench.experiments.out_of_box",
     "matinv_bench.experiments.why_cant",
     "matinv_bench.experiments.regions",
     "matinv_bench.experiments.scaling",

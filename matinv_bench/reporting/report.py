@@ -55,6 +55,8 @@ SECTIONS = (
             {"results": (), "where_can.png": ()}),
     Section("where-can-n", "Where can, as n grows", "matinv-bench reproduce where-can-n",
             {"results": (), "where_can_n.png": ()}),
+    Section("out-of-box", "Out of the training box", "matinv-bench reproduce out-of-box",
+            {"results": (), "out_of_box.png": ()}),
     Section("why-cant", "Why can't: near singular matrices", "matinv-bench reproduce why-cant",
             {"results": (), "per_matrix.parquet": ("solver", "dataset", "sigma_min", "mae", "rel_fro_err", "failed"),
              "moments.parquet": ("F", "r", "K", "replicate", "stratum", "t_lo", "t_hi", "p", "contribution"),

@@ -1,0 +1,287 @@
+"""``matinv-bench reproduce out-of-box``: trained on the eps box, tested on boxes c times as large.
+
+For each paper base matrix A0 and each scale c, every solver is fitted on the box
+A0 + eps [-1, 1]^{n x n} (the paper's eps = 0.01 by default) and scored on a test split drawn from
+the box of radius c eps: the dataset ``box[base=B,eps=E,test_scale=c]``, whose training split, and
+all a method knows of the box (A0, eps), are those of the eps box. So a network is trained once per
+base and seed (its cache key is that of the plain eps box, the same for every c; the networks are
+trained before the cells, stacked, see :mod:`~matinv_bench.experiments.pretrain`) and sees inputs
+T = (A - A0) / eps in [-c, c]; the base-matrix methods (linear approximation, Neumann,
+Newton-Schulz and the learned iteration from inv(A0)) need only A0 and the test matrices. c = 1 is
+the training box; c < 1 a smaller box inside it.
+
+The default scales are 0.5, 1, 2, 4, 8, then doubled until the tested box's theta = n c eps /
+sigma_min(A0) is past 1 for each of the paper's three small boxes at eps = 0.01 (beyond theta = 1
+the box may hold singular matrices; theta passes 1 at c = 6.9, 21.9 and 43.7: c goes up to 64;
+:func:`default_scales` for other bases or eps). Accuracy only
+(no timing), through the engine's ``run_grid`` (``--resume``, ``--cell-timeout``, ``--workers`` as
+for ``run``), with ``frac_bad`` (the where-can hook): the share of test matrices a solver failed or
+got wrong by a relative error ||X - X*||_F / ||X*||_F above ``--threshold``. A solver *breaks* on a
+base at the smallest c where ``frac_bad`` exceeds one half (the median over seeds).
+Writes ``results.parquet``/``.csv``, ``summary.md`` and ``out_of_box.png`` (with its SVG) to ``--out``
+(default: a fresh ``results/out-of-box-<date>-<time>``); ``--replot`` only redraws the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matinv_bench.datasets.base import box_theta
+from matinv_bench.datasets.boxes import BASES, PAPER_EPS
+from matinv_bench.engine import options
+from matinv_bench.engine.checkpoint import RunFolder
+from matinv_bench.engine.runner import Cell, cell_key, make_grid, run_grid
+from matinv_bench.errors import UserError
+from matinv_bench.experiments import experiment
+from matinv_bench.experiments.common import (
+    add_engine_arguments,
+    add_replot_argument,
+    check_positive,
+    command_line,
+    output_folder,
+    replot_folder,
+    resume_hint,
+    split_available,
+)
+from matinv_bench.experiments.pretrain import train_cells
+from matinv_bench.experiments.where_can import BASE_NAMES, BadFraction
+from matinv_bench.reporting import precision, results, style
+from matinv_bench.reporting.style import save
+from matinv_bench.specs import parse_spec
+
+NAME = "out-of-box"
+SCALES = (0.5, 1.0, 2.0, 4.0, 8.0)
+MAX_DOUBLINGS = 20  # the default scales stop doubling here even where theta never passes 1
+SOLVERS = ("mlp-2fc[recipe={recipe}]", "mlp-3fc[recipe={recipe}]", "linear-approx", "neumann[order=2]",
+           "neumann[order=3]", "newton-schulz[init=base,steps=2]", "learned-ns[init=base,steps=2]", "lu")
+BROKEN = 0.5  # a solver is broken where over half its test matrices are bad (frac_bad > BROKEN)
+
+
+def box_spec(base: str, eps: float, c: float) -> str:
+    """The box of radius ``c * eps`` around ``base``, for methods that know (and trained on) the eps box."""
+    return f"box[base={base},eps={eps:.12g},test_scale={c:.12g}]"
+
+
+def default_scales(bases: Iterable[str], eps: float) -> list[float]:
+    """:data:`SCALES`, then doubled until the tested box's theta is past 1 for every base (at most
+    :data:`MAX_DOUBLINGS` more)."""
+    cs = list(SCALES)
+    theta1 = min(box_theta(BASES[b], eps) for b in bases)  # the smallest theta at c = 1: the last to pass 1
+    for _ in range(MAX_DOUBLINGS):
+        if cs[-1] * theta1 > 1:
+            break
+        cs.append(2 * cs[-1])
+    return cs
+
+
+DEFAULT_C = default_scales(BASE_NAMES, PAPER_EPS)  # 0.5 ... 64: theta past 1 for the three paper boxes
+
+
+class OutOfBox(BadFraction):
+    """``frac_bad`` and the box columns of the where-can hook, with ``c`` (the test scale) and
+    ``test_eps`` (the tested box's radius, c eps; ``eps`` is the training box's)."""
+
+    def after(self, cell, solver, data, result, row) -> dict:
+        c = float(getattr(data.source, "test_scale", 1.0))
+        return {**super().after(cell, solver, data, result, row), "c": c, "test_eps": c * data.eps}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", nargs="+", default=list(BASE_NAMES), choices=sorted(BASES), help="base matrices A0")
+    p.add_argument("--eps", type=float, default=PAPER_EPS, help=f"radius of the training box (default: {PAPER_EPS})")
+    p.add_argument("--c", nargs="+", type=float, default=list(DEFAULT_C), metavar="C",
+                   help=f"scales of the test boxes, radius c eps (default: {', '.join(f'{c:g}' for c in DEFAULT_C)}: "
+                        "0.5 to 8, then doubled until theta passes 1 for each paper box at eps = 0.01)")
+    p.add_argument("--solver", nargs="+", metavar="SPEC", default=None,
+                   help="solver specs (default: 2-FC, 3-FC, linear-approx, Neumann 2-3, Newton-Schulz and the "
+                        "learned iteration from inv(A0), LU)")
+    p.add_argument("--recipe", default="quick", help="training recipe of the default MLPs (default: quick)")
+    p.add_argument("--threshold", type=float, default=1e-2, help="relative error counted as bad (default: 1e-2)")
+    p.add_argument("--n-matrices", type=int, default=1000, metavar="B", help="test matrices per box (default: 1000)")
+    p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 (default: 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(p, NAME)
+    add_replot_argument(p)
+
+
+@experiment(NAME, "trained on the eps box, tested on boxes of radius c eps: where each method breaks", add_arguments)
+def run(args: argparse.Namespace) -> int:
+    if args.replot:
+        out = replot_folder(args, "results.parquet")
+        rows = scored(results.read_results(out))
+        if rows.empty:
+            raise UserError(f"--replot: no row of a trained solver in {str(out)!r} to draw")
+        save(figure(rows), out / "out_of_box.png")
+        print(f"wrote {out}/out_of_box.png and out_of_box.svg")
+        return 0
+    for name in ("eps", "threshold", "n_matrices", "seeds"):
+        check_positive("--" + name.replace("_", "-"), getattr(args, name))
+    for c in args.c:
+        check_positive("--c", c)
+    cs = sorted(set(args.c))
+    below = [b for b in args.base if box_theta(BASES[b], cs[-1] * args.eps) <= 1]
+    if below:
+        print(f"note: theta stays below 1 up to c = {cs[-1]:g} on {', '.join(below)}: a larger --c goes past it")
+    specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS)]
+    available, missing = split_available(specs)
+    datasets = [box_spec(b, args.eps, c) for b in args.base for c in cs]
+    seeds = range(args.seeds)
+    cells = make_grid(available, datasets, seeds) + [Cell(s, d, seed) for s in missing for d in datasets
+                                                     for seed in seeds]  # skipped rows (ExperimentHook)
+    out = output_folder(args, NAME)
+    command = command_line(args)
+    with resume_hint(out):
+        _train_first(cells, out, args)
+        with options.engine_kwargs(args) as engine:
+            df = run_grid(cells, out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
+                          title="Out of the training box", command=command, **engine,
+                          hook=f"{__name__}:OutOfBox", hook_args={"threshold": args.threshold})
+    write(df, out, command)
+    print(f"wrote {out}/results.parquet, results.csv, summary.md and out_of_box.png")
+    for s, why in missing.items():
+        print(f"skipped {s}: {why}")
+    return 0
+
+
+def _train_first(cells: list[Cell], out: Path, args: argparse.Namespace) -> None:
+    """Train the networks of the cells still to run, one per base and seed whatever c (all c share
+    its cache key), same-size boxes stacked (:func:`~matinv_bench.experiments.pretrain.train_cells`)."""
+    if args.resume is not None:
+        finished = RunFolder(out).finished([cell_key(c, args.n_matrices) for c in cells])
+        cells = [c for c in cells if cell_key(c, args.n_matrices) not in finished]
+    say = None if args.quiet else (lambda line: print(f"training: {line}", flush=True))
+    train_cells(cells, say=say)
+
+
+def scored(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows that say how a trained solver did on a box: the ok ones, and the cells where it failed
+    on every matrix (``frac_bad`` 1, no MAE); untrained networks are left out (never scored here).
+    ``base`` and ``c`` come from the dataset spec where the hook did not run."""
+    every_failed = (df.status == "failed") & (df.get("failure_rate", pd.Series(np.nan, df.index)) >= 1)
+    rows = df[((df.status == "ok") | every_failed) & ~precision.untrained(df)].copy()
+    params = rows.dataset.map(lambda d: parse_spec(d)[1])
+    rows["base"] = params.map(lambda p: p.get("base", ""))
+    rows["c"] = params.map(lambda p: float(p.get("test_scale", 1.0)))
+    rows.loc[rows.status != "ok", "frac_bad"] = 1.0
+    return rows
+
+
+def curves(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per solver, base and c of :func:`scored` rows: the median over seeds of ``mae`` and
+    ``frac_bad``, with ``theta``, ``family``, ``label`` (the pretty solver name)."""
+    g = rows.groupby(["solver", "base", "c"], as_index=False).agg(
+        mae=("mae", "median"), frac_bad=("frac_bad", "median"), theta=("theta", "first"), family=("family", "first"))
+    return g.assign(label=g.solver.map(lambda s: style.pretty(s, keep=("recipe",))))
+
+
+def breaks_at(rows: pd.DataFrame) -> pd.DataFrame:
+    """Solver x base, from :func:`scored` rows: the smallest c where the median ``frac_bad`` over
+    seeds exceeds :data:`BROKEN` (inf where it never does, NaN where the solver has no row on that base)."""
+    cv = curves(rows)
+    first = cv[cv.frac_bad > BROKEN].groupby(["solver", "base"]).c.min()
+    table = cv.groupby(["solver", "base"]).c.max().rename("c").to_frame().assign(c=np.inf)
+    table.loc[first.index, "c"] = first
+    return table.c.unstack("base")
+
+
+def _break_cell(c: float, theta_per_c: float, largest: float) -> str:
+    if np.isnan(c):
+        return ""
+    if not np.isfinite(c):
+        return f"never (c ≤ {largest:g})"
+    return f"{c:g} (θ = {c * theta_per_c:.3g})"
+
+
+def write(df: pd.DataFrame, out: Path, command: str) -> None:
+    """Tables, the Markdown summary (theta per c; MAE by c x solver per base; where each breaks)
+    and the figure."""
+    results.write_tables(df, out)
+    rows = scored(df)
+    threshold = df["threshold"].dropna().iloc[0] if "threshold" in df and df["threshold"].notna().any() else "?"
+    lines = ["# Out of the training box", "", f"Made by: `{command}`", "",
+             "Every method is fitted on the box A0 + eps [-1, 1]^{n x n} (c = 1) and tested on the box of "
+             "radius c eps; the networks see T = (A - A0) / eps, in [-c, c]. theta = n c eps / sigma_min(A0): "
+             "below 1 the tested box holds no singular matrix. MAE against trustworthy references, over the "
+             "matrices a method did not fail on (an iteration flags the ones it did not converge on); "
+             f"`frac_bad`: failed or relative error above {threshold}. Medians over seeds; untrained "
+             "networks left out.", ""]
+    if len(rows):
+        cv = curves(rows)
+        theta = cv.groupby(["c", "base"]).theta.first().unstack("base")
+        lines += ["## theta of each tested box", "", theta.to_markdown(floatfmt=".3g"), ""]
+        for base, g in cv.groupby("base"):
+            pivot = g.pivot_table(index="c", columns="solver", values="mae", aggfunc="median", dropna=False)
+            lines += [f"## {base}: MAE", "", pivot.to_markdown(floatfmt=".3g"), ""]
+        at = breaks_at(rows)
+        per_c = (cv.theta / cv.c).groupby(cv.base).first()
+        largest = cv.groupby("base").c.max()
+        table = pd.DataFrame({b: [_break_cell(v, per_c[b], largest[b]) for v in at[b]] for b in at.columns},
+                             index=at.index)
+        lines += ["## Where each breaks", "",
+                  f"The smallest c at which over half ({BROKEN:g}) of the test matrices are bad (`frac_bad`; a cell "
+                  "that failed on every matrix counts as all bad), with the tested box's theta; c = 1 is the "
+                  "training box.", "", table.to_markdown(), ""]
+    not_ok = df[df.status != "ok"]
+    if len(not_ok):
+        lines += ["## Not run or failed on every matrix", "", not_ok.groupby(["solver", "status", "reason"], dropna=False)
+                  .size().rename("cells").reset_index().to_markdown(index=False), ""]
+    results.write_text(out / "summary.md", "\n".join(lines))
+    if len(rows):
+        save(figure(rows), out / "out_of_box.png")
+
+
+def finding(rows: pd.DataFrame) -> str:
+    """The figure's title: at which c the first network, and the first matmul-only method, breaks
+    (per base the first of the group to break; the median over bases)."""
+    at = breaks_at(rows)
+    group = rows.drop_duplicates("solver").set_index("solver")["family"].map(style.group)
+    first = at.groupby(group[at.index]).min().median(axis=1)
+    parts = [(f"the first {noun} breaks at c = {first[g]:g}" if np.isfinite(first[g]) else f"no {noun} breaks")
+             for g, noun in (("network", "network"), ("matmul-only", "matmul-only method")) if g in first]
+    return ("Trained at c = 1: " + ", ".join(parts)) if parts else "Where each method breaks outside its training box"
+
+
+def figure(rows: pd.DataFrame):
+    """From :func:`scored` rows. Top row: MAE against c (log-log); bottom row: ``frac_bad``, where
+    each method breaks. One column per base, one line per solver coloured by family (untrained
+    networks left out); the training box (c = 1) and theta = 1 marked. Title: :func:`finding`."""
+    cv = curves(rows)
+    members = cv.drop_duplicates("solver").sort_values("family", key=lambda f: f.map(style.group_order), kind="stable")
+    colour = style.colours(zip(members["solver"], members["family"]))
+    bases = list(dict.fromkeys(cv.sort_values("base")["base"]))
+    per_c = (cv.theta / cv.c).groupby(cv.base).first()
+    names: dict = {}
+    with style.context():
+        fig, axes = style.subplots(2, len(bases), figsize=(style.WIDTH, 5.6), squeeze=False, sharex=True)
+        handles = []
+        for i, r in enumerate(members.itertuples(index=False)):
+            name = r.solver.split("[")[0]
+            ls = ("-", "--", ":", "-.")[names.setdefault((style.group(r.family), name), len(
+                [k for k in names if k[0] == style.group(r.family)])) % 4]
+            kw = dict(color=colour[r.solver], ls=ls, marker=style.MARKERS[i % len(style.MARKERS)], ms=3.5,
+                      lw=2.0 if r.family == "learned" else 1.3)
+            for j, base in enumerate(bases):
+                g = cv[(cv.solver == r.solver) & (cv.base == base)].sort_values("c")
+                axes[0, j].plot(g.c, g.mae, **kw)[0].set_gid(r.solver)
+                axes[1, j].plot(g.c, g.frac_bad, **kw)[0].set_gid(r.solver)
+            handles.append((style.handle(kw["color"], kw["marker"], kw["ls"], kw["lw"], ms=3.5), r.label))
+        for j, base in enumerate(bases):
+            top, bottom = axes[0, j], axes[1, j]
+            for ax in (top, bottom):
+                ax.axvline(1.0, color=style.GUIDE, lw=1.2, alpha=0.5)
+                ax.axvline(1.0 / per_c[base], color=style.GUIDE, lw=1, ls=":")
+            top.set(yscale="log", title=base, ylabel="mean abs. error" if j == 0 else "")
+            bottom.set(ylim=(-0.03, 1.03), xlabel="c = test radius / training radius",
+                       ylabel=f"share with rel. error > {rows.threshold.dropna().iloc[0]:g}" if j == 0 else "")
+            style.size_axis(bottom, cv.c)  # c on a log axis, ticks at powers of two (shared with the top row)
+            style.log_axis(top, "y", max_labels=5)
+        handles += [(style.handle(style.GUIDE, lw=1.2, alpha=0.5), "c = 1: the training box"),
+                    (style.handle(style.GUIDE, ls=":", lw=1), "θ = 1")]
+        style.title(fig, finding(rows))
+        style.legend_below(fig, *zip(*handles), ncol=3)
+    return fig
