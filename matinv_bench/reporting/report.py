@@ -45,6 +45,7 @@ class Section:
     makes: str
     files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     collection: bool = False  # a folder of runs: Markdown tables and run subfolders (see render_collection)
+    beyond: bool = False  # a question the paper leaves open: rendered under "Beyond the paper"
 
 
 SECTIONS = (
@@ -53,10 +54,6 @@ SECTIONS = (
             collection=True),
     Section("where-can", "Where can: the box sweep", "matinv-bench reproduce where-can",
             {"results": (), "where_can.png": ()}),
-    Section("where-can-n", "Where can, as n grows", "matinv-bench reproduce where-can-n",
-            {"results": (), "where_can_n.png": ()}),
-    Section("out-of-box", "Out of the training box", "matinv-bench reproduce out-of-box",
-            {"results": (), "out_of_box.png": ()}),
     Section("why-cant", "Why can't: near singular matrices", "matinv-bench reproduce why-cant",
             {"results": (), "per_matrix.parquet": ("solver", "dataset", "sigma_min", "mae", "rel_fro_err", "failed"),
              "moments.parquet": ("F", "r", "K", "replicate", "stratum", "t_lo", "t_hi", "p", "contribution"),
@@ -68,7 +65,21 @@ SECTIONS = (
              "bounds.csv": ("quantity", "value")}),
     Section("scaling", "Scaling: O(n^3) against O(n^4)",
             "the scaling study (`matinv-bench scaling`), writing to results/scaling/", {"results": ()}),
+    Section("where-can-n", "Where can, as n grows", "matinv-bench reproduce where-can-n",
+            {"results": (), "where_can_n.png": ()}, beyond=True),
+    Section("out-of-box", "Out of the training box", "matinv-bench reproduce out-of-box",
+            {"results": (), "out_of_box.png": ()}, beyond=True),
 )
+
+BEYOND = ["## Beyond the paper", "",
+          "Questions the paper leaves open, each answered by one command whose summary follows: does the "
+          "networks' edge over the linear approximation survive as n grows, at equal theta and at equal flops "
+          "(where-can-n)? Where does each method break outside the box it was fitted on (out-of-box)? How do "
+          "seeds of the paper's small network spread, and how many collapse to the best affine map (seeds)? "
+          "Two more answers sit in the sections above: the moments of Theorem 3.2 with F = LU in float64 and "
+          "float32 beside the network and F = 0 (why-cant), and matmul-only iterations with designed "
+          "(`minimax-ns`) and trained (`learned-ns`) coefficients, extra rows in Tables 1-2, where-can and "
+          "scaling.", ""]
 
 _MADE_BY = re.compile(r"^Made by: `(.+)`\s*$", re.M)
 _PNG = b"\x89PNG\r\n\x1a\n"
@@ -176,7 +187,7 @@ def render_collection(sets: Manifest, root: Path, section: Section) -> list[str]
 
 
 def render_section(sets: Manifest, root: Path, section: Section) -> list[str]:
-    lines = [f"## {section.title}", ""]
+    lines = [f"{'###' if section.beyond else '##'} {section.title}", ""]
     chosen = listed(sets, root, section)
     if section.collection and chosen:
         return lines + render_collection(sets, root, section)
@@ -314,6 +325,8 @@ def build_report(root: Path | str = "results", out: Path | str | None = None, st
         lines += [f"Missing sections (no folder yet): {', '.join(missing)}.", ""]
     lines += headline(sets, root, out)
     for section in SECTIONS:
+        if section.beyond and section is next(s for s in SECTIONS if s.beyond):
+            lines += BEYOND
         lines += render_section(sets, root, section)
     lines += work_precision(sets, root, out)
     results.write_text(out, "\n".join(lines))
