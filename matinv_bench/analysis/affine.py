@@ -88,7 +88,7 @@ def fit_least_absolute(A: np.ndarray, inv: np.ndarray, base: np.ndarray, eps: fl
     max y^T d subject to X^T d = 0 and -1 <= d <= 1 (n^2 + 1 rows), whose equality multipliers
     are -w (tight feasibility tolerances, so that they are the optimum's to rounding). Strong
     duality is checked: the fit's summed absolute error must equal the dual optimum (to a
-    relative 1e-7), else RuntimeError.
+    relative 1e-7, or 1e-10 of sum |y| for an exact fit), else RuntimeError.
     """
     A, inv = _check(A, inv, base)
     X, Y = _design(features(A, base, eps)), inv.reshape(len(A), -1)
@@ -100,7 +100,7 @@ def fit_least_absolute(A: np.ndarray, inv: np.ndarray, base: np.ndarray, eps: fl
             raise RuntimeError(f"least absolute error fit, output {j}: HiGHS stopped: {res.message}")
         coef[:, j] = -res.eqlin.marginals
         primal = float(np.abs(Y[:, j] - X @ coef[:, j]).sum())
-        if not np.isclose(primal, -res.fun, rtol=1e-7, atol=0.0):
+        if not np.isclose(primal, -res.fun, rtol=1e-7, atol=1e-10 * float(np.abs(Y[:, j]).sum())):
             raise RuntimeError(f"least absolute error fit, output {j}: primal {primal!r} != dual {-res.fun!r}")
     return _map(coef, base, eps)
 

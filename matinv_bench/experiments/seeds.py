@@ -198,7 +198,8 @@ def warm_table(c: pd.DataFrame) -> tuple[pd.DataFrame, float]:
     target = float(last.loc[last["init"] == "random", "mae"].median())
     lines = []
     for init, g in c.groupby("init", sort=False):
-        reach = g[g["mae"] <= target].groupby("seed")["step"].min().reindex(sorted(set(g.seed)), fill_value=np.inf)
+        reach = (g[g["mae"] <= target].groupby("seed")["step"].min().astype(float)
+                 .reindex(sorted(set(g.seed)), fill_value=np.inf))
         lines.append({"init": init, "seeds": g["seed"].nunique(),
                       "mae_step0": float(g[g.step == 0].mae.median()),
                       "mae_final": float(last[last["init"] == init].mae.median()),
