@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from matinv_bench.analysis import affine
 from matinv_bench.cli import main
 from matinv_bench.datasets import make_dataset
 from matinv_bench.experiments import seeds
+from matinv_bench.reporting import manifest, report
 from matinv_bench.reporting.results import read_results
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers.learned import training
@@ -176,3 +178,17 @@ def test_a_curve_leaves_the_training_alone_and_the_stack_records_each_networks_o
 def test_a_curve_needs_a_recipe():
     with pytest.raises(ValueError, match="curve_every records training"):
         SOLVERS.build("mlp-2fc[init=linear,curve_every=10]")
+
+
+def test_the_report_section_reads_the_run(run, tmp_path):
+    root = tmp_path / "results"
+    shutil.copytree(run, root / "seeds")
+    (root / "manifest.toml").write_text('[[set]]\nname = "seeds"\nfolder = "results/seeds"\n'
+                                        'command = "matinv-bench reproduce seeds --out results/seeds"\n')
+    section = next(s for s in report.SECTIONS if s.folder == "seeds")
+    text = "\n".join(report.render_section(manifest.load(root / "manifest.toml"), root, section))
+    assert text.startswith(f"## {seeds.TITLE}") and "Made by: `matinv-bench reproduce seeds" in text
+    assert "(seeds/seeds.png)" in text and "(seeds/warm_start.png)" in text
+    (root / "seeds" / "seeds.csv").write_text("seed,mae\n0,1e-4\n")
+    with pytest.raises(report.ReportError, match="seeds.csv: malformed, missing columns affine_mae"):
+        report.render_section(manifest.load(root / "manifest.toml"), root, section)

@@ -62,6 +62,10 @@ SECTIONS = (
             {"census.csv": ("pattern", "count", "fraction"),
              "regions.csv": ("pattern", "fraction", "max_coef_diff_T", "lp_max_dev_from_linear"),
              "bounds.csv": ("quantity", "value")}),
+    Section("seeds", "Seeds of the paper's small network, and the eq. (16) warm start", "matinv-bench reproduce seeds",
+            {"results": (), "seeds.csv": ("seed", "mae", "affine_mae", "ratio", "collapsed"),
+             "affine.csv": ("map", "seed", "mae", "train_mae", "train_mse"),
+             "curves.csv": ("init", "seed", "step", "mae"), "seeds.png": (), "warm_start.png": ()}),
     Section("scaling", "Scaling: O(n^3) against O(n^4)",
             "the scaling study (`matinv-bench scaling`), writing to results/scaling/", {"results": ()}),
 )
