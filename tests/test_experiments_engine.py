@@ -26,7 +26,7 @@ from matinv_bench.reporting.results import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 DATED = re.compile(r"^[a-z0-9-]+-\d{8}-\d{6}$")
-EXPERIMENTS = ("table1", "table2", "where-can", "where-can-n", "out-of-box", "why-cant", "regions")
+EXPERIMENTS = ("table1", "table2", "where-can", "where-can-n", "out-of-box", "why-cant", "regions", "seeds")
 # 16 cells: 8 fast LU cells, then 8 MLPs that each train on their own box (about a second each)
 THETAS = ["0.01", "0.02", "0.05", "0.1", "0.2", "0.4", "0.7", "0.9"]
 SWEEP = ["reproduce", "where-can", "--base", "paper-2x2-1st", "--theta", *THETAS,

@@ -30,6 +30,7 @@ _MODULES: tuple[str, ...] = (
     "matinv_bench.experiments.out_of_box",
     "matinv_bench.experiments.why_cant",
     "matinv_bench.experiments.regions",
+    "matinv_bench.experiments.seeds",
     "matinv_bench.experiments.scaling",
     "matinv_bench.experiments.reproduce_all",
     "matinv_bench.experiments.gpu",

@@ -49,7 +49,7 @@ def _net(cell: Cell) -> _Net | None:
         net = solver.trainee(data)
     except Exception:  # a bad file, a network too large for memory: the grid's cell says so
         return None
-    recipe = training.recipe_for(solver.recipe, data.n, net.hidden)
+    recipe = training.recipe_of(net, solver.recipe, data.n)
     key, _ = cache.cache_key(net.architecture(), net.seed, data, recipe)
     return _Net(cell, data, net, recipe, key)
 

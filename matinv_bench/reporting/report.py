@@ -69,6 +69,10 @@ SECTIONS = (
             {"results": (), "where_can_n.png": ()}, beyond=True),
     Section("out-of-box", "Out of the training box", "matinv-bench reproduce out-of-box",
             {"results": (), "out_of_box.png": ()}, beyond=True),
+    Section("seeds", "Seeds of the paper's small network, and the eq. (16) warm start", "matinv-bench reproduce seeds",
+            {"results": (), "seeds.csv": ("seed", "mae", "affine_mae", "ratio", "collapsed"),
+             "affine.csv": ("map", "seed", "mae", "train_mae", "train_mse"),
+             "curves.csv": ("init", "seed", "step", "mae"), "seeds.png": (), "warm_start.png": ()}, beyond=True),
 )
 
 BEYOND = ["## Beyond the paper", "",

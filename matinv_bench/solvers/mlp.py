@@ -22,6 +22,11 @@ Initial weights (:mod:`matinv_bench.solvers.learned.fixed`):
   width comes from the file, and the network is not trained.
 
 ``recipe`` defaults to ``quick``, and to ``none`` with ``init=linear`` or ``weights``.
+
+``curve_every=K`` (with a recipe) records a training curve in ``fit_info_["train_curve"]``: the
+MAE on the first ``curve_matrices`` matrices of the dataset's test split (default 10,000) at step
+0, every K steps and at the last step (:class:`~matinv_bench.solvers.learned.training.Curve`).
+It does not change training; the model is cached apart from the one trained without a curve.
 """
 
 from __future__ import annotations
@@ -63,7 +68,8 @@ class MLPSolver(TorchSolver):
     test_spec: ClassVar[str | None] = None
 
     def __init__(self, hidden: int | None = None, recipe: str | None = None, seed: int = 0,
-                 device: str = "auto", dtype: str = "float64", init: str = "random", weights: str | None = None):
+                 device: str = "auto", dtype: str = "float64", init: str = "random", weights: str | None = None,
+                 curve_every: int = 0, curve_matrices: int = 10_000):
         super().__init__(device)
         if hidden is not None:
             check_int("hidden", hidden, 1)
@@ -88,8 +94,13 @@ class MLPSolver(TorchSolver):
             raise ValueError("init=linear has 2 n^2 hidden units (the paper's equation (16)): leave out hidden")
         if init == "linear" and self.layers != 2:
             raise ValueError("init=linear builds the paper's 2-layer construction: use mlp-2fc")
+        check_int("curve_every", curve_every, 0)
+        check_int("curve_matrices", curve_matrices, 1)
+        if curve_every and recipe == "none":
+            raise ValueError("curve_every records training: give a recipe")
         self.hidden, self.recipe, self.seed, self.dtype = hidden, recipe, int(seed), dtype
         self.init, self.weights = init, weights
+        self.curve_every, self.curve_matrices = int(curve_every), int(curve_matrices)
 
     def width(self, n: int) -> int:
         if self.init == "linear":
@@ -146,7 +157,8 @@ class MLPSolver(TorchSolver):
         if given is not None:
             fixed.copy_into(self.model_, given)
         return training.Trainee(self.model_, self.layers, self.width(data.n), self.dtype, self.seed, self.device,
-                                self.features, self.spec, init=self.init)
+                                self.features, self.spec, init=self.init, curve_every=self.curve_every,
+                                curve_matrices=self.curve_matrices if self.curve_every else 0)
 
     def features(self, A: np.ndarray) -> np.ndarray:
         """The network's input for matrices A: T = (A - A0) / eps on boxes, else A; flattened.

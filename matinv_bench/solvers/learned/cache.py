@@ -49,7 +49,7 @@ def _sha(*arrays: np.ndarray) -> str:
 def _recipe_fields(recipe) -> dict:
     """The recipe's fields for the cache key; fields added later are left out at their defaults,
     so that models trained before they existed keep their keys."""
-    later = {"target": "inverse", "fresh_each_epoch": False}
+    later = {"target": "inverse", "fresh_each_epoch": False, "curve_every": 0, "curve_matrices": 0}
     return {k: v for k, v in asdict(recipe).items() if k not in later or later[k] != v}
 
 

@@ -16,6 +16,13 @@ recipe, on the trainee's device. Recipes (see :data:`RECIPES`):
   1e12 training flops), so that the default tables run in minutes on 2 cores.
 - ``tiny``: 300 steps on 4,096 matrices, for tests.
 
+A training curve (:class:`Curve`) is recorded when the recipe asks for one (``curve_every``,
+set from the solver's spec by :func:`recipe_of`): the MAE of the network being trained on the first
+``curve_matrices`` matrices of the dataset's test split (the cell's own test set when it holds that
+many; targets: float64 LAPACK inverses), at step 0, every ``curve_every`` steps and at the last
+step, as ``train_curve`` in the returned info (a JSON list of ``[step, mae]``). It only reads the
+model: the trained weights are the same with or without it (the cache keys differ).
+
 Standardisation is folded back into the first and last Linear layers after training, so the
 trained model always maps features to the inverse itself. A warm start (a trainee whose ``init``
 is not ``random``, such as the linear construction of ``mlp-2fc[init=linear]``) already maps
@@ -34,12 +41,13 @@ train stream, batch order, scalings, Adam state and schedule, and ends with the 
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -75,6 +83,8 @@ class Recipe:
     target: str = "inverse"  # "delta": (inv(A) - inv(A0)) / eps on a box, folded back after training
     fresh_each_epoch: bool = False  # draw a new training set every epoch (from the same train stream)
     max_flops: float | None = None  # cap on training flops (~ 3 x forward flops x samples)
+    curve_every: int = 0  # record a training curve every this many steps (0: none; see Curve)
+    curve_matrices: int = 0  # test-split matrices the curve is measured on
 
     def total_steps(self, flops_per_sample: float) -> int:
         per_epoch = math.ceil(self.train_size / self.batch)
@@ -102,6 +112,8 @@ class Trainee:
     # coordinates; anything else (a warm start, e.g. "linear") maps raw features to the inverse and
     # is moved into the scaled coordinates before training (:func:`unfold_standardization`)
     init: str = "random"
+    curve_every: int = 0  # a training curve asked for by the solver's spec (see recipe_of)
+    curve_matrices: int = 0
 
     def architecture(self) -> dict:
         return {"layers": self.layers, "hidden": self.hidden, "dtype": self.dtype,
@@ -137,6 +149,15 @@ def recipe_for(name: str, n: int, hidden: int | None = None) -> Recipe:
     if name not in RECIPES:
         raise SpecError(f"unknown recipe {name!r}; known: none, {', '.join(RECIPES)}")
     return RECIPES[name](n, hidden)
+
+
+def recipe_of(net: Trainee, name: str, n: int) -> Recipe:
+    """The recipe ``name`` as ``net`` trains with it on n x n matrices: :func:`recipe_for` its
+    width, with the training curve its spec asks for (``curve_every``, ``curve_matrices``)."""
+    recipe = recipe_for(name, n, net.hidden)
+    if net.curve_every:
+        recipe = replace(recipe, curve_every=net.curve_every, curve_matrices=net.curve_matrices)
+    return recipe
 
 
 # ----------------------------------------------------------------------------- training
@@ -245,6 +266,46 @@ def _optimizer(params, recipe: Recipe, steps: int, lr: float | torch.Tensor | No
     return opt, sched
 
 
+def curve_set(net: Trainee, data, size: int, device: str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features and flattened float64 LAPACK inverses (float64 on the device) of the first ``size``
+    matrices of ``data``'s test split: the matrices a training curve is measured on."""
+    A = data.source.sample(split_rng(data.seed, "test"), size).A.astype(np.float64)
+    X = torch.from_numpy(net.features(A)).to(device, dtype)
+    return X, torch.from_numpy(np.linalg.inv(A).reshape(len(A), -1)).to(device)
+
+
+class Curve:
+    """The training curves of S networks trained together (S = 1 for :func:`train`): network s's
+    MAE on its own curve set (:func:`curve_set`), recorded by :meth:`record` at step 0, every
+    ``recipe.curve_every`` steps and at the last (:meth:`due`). ``scalings`` are the networks'
+    (x_mean, x_std, y_mean, y_std): the curve set is fed in the scaled coordinates training works
+    in, and the outputs are scaled back before they are compared with the inverses."""
+
+    def __init__(self, nets: list[Trainee], datas: list, recipe: Recipe, scalings: list, device: str,
+                 dtype: torch.dtype):
+        sets = [curve_set(net, data, recipe.curve_matrices, device, dtype) for net, data in zip(nets, datas)]
+        self.X = torch.stack([(X - xm) / xs for (X, _), (xm, xs, _, _) in zip(sets, scalings)])
+        self.Y = torch.stack([Y for _, Y in sets])
+        self.y_mean = torch.stack([s[2] for s in scalings]).unsqueeze(1)
+        self.y_std = torch.stack([s[3] for s in scalings]).unsqueeze(1)
+        self.every = recipe.curve_every
+        self.points: list[list[list[float]]] = [[] for _ in nets]
+
+    def due(self, step: int, steps: int) -> bool:
+        return step % self.every == 0 or step == steps
+
+    @torch.no_grad()
+    def record(self, step: int, forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Add each network's MAE now; ``forward`` maps the (S, M, n^2) scaled inputs to outputs."""
+        pred = forward(self.X) * self.y_std + self.y_mean
+        for points, mae in zip(self.points, (pred.to(torch.float64) - self.Y).abs().mean(dim=(1, 2)).tolist()):
+            points.append([step, mae])
+
+    def info(self, s: int) -> dict:
+        """Network s's curve, as the training info records it."""
+        return {"train_curve": json.dumps(self.points[s])}
+
+
 def _train_loop(net: Trainee, data, recipe: Recipe, model: nn.Sequential, steps: int, device: str,
                 dtype: torch.dtype) -> dict:
     rng = split_rng(data.seed, "train")
@@ -257,6 +318,10 @@ def _train_loop(net: Trainee, data, recipe: Recipe, model: nn.Sequential, steps:
     gen = torch.Generator(device=device).manual_seed(net.seed)
     N, B = len(X), recipe.batch
     step, samples, last_loss = 0, 0, float("nan")
+    curve = Curve([net], [data], recipe, [(x_mean, x_std, y_mean, y_std)], device, dtype) if recipe.curve_every else None
+    forward = lambda X1: model(X1[0]).unsqueeze(0)  # noqa: E731  (the curve's stack of one)
+    if curve is not None:
+        curve.record(0, forward)
     with _progress(f"{net.label} on {data.spec}", steps) as show:
         while step < steps:
             if recipe.fresh_each_epoch and step > 0:
@@ -275,24 +340,28 @@ def _train_loop(net: Trainee, data, recipe: Recipe, model: nn.Sequential, steps:
                 if step % 200 == 0 or step == steps:
                     last_loss = loss.detach().item()  # one device sync per 200 steps
                     show(step, last_loss)
+                if curve is not None and curve.due(step, steps):
+                    curve.record(step, forward)
                 if step == steps:
                     break
             if recipe.schedule == "restarts":
                 sched.step()  # once per epoch, as in the authors' code
     model.eval()
     fold_standardization(model, x_mean, x_std, y_mean, y_std)
-    return {"train_steps": step, "train_samples": samples, "train_size": N, "train_loss": last_loss}
+    return {"train_steps": step, "train_samples": samples, "train_size": N, "train_loss": last_loss,
+            **(curve.info(0) if curve is not None else {})}
 
 
 def fit(net: Trainee, data, recipe_name: str) -> dict:
     """Train ``net`` on ``data``'s train split with the recipe ``recipe_name``, or load it from the
     cache (:mod:`.cache`); return what happened: train_recipe, train_steps, train_samples,
     train_size, train_loss, fit_time_s (seconds the training took, also when loaded from the
-    cache), train_cache_hit, train_device and cache_key.
+    cache), train_cache_hit, train_device and cache_key; and train_curve when the recipe records
+    one (:class:`Curve`).
     """
     if not data.source.trainable:
         raise ValueError(f"dataset {data.spec!r} is a fixed collection: there is no training distribution")
-    recipe = recipe_for(recipe_name, data.n, net.hidden)
+    recipe = recipe_of(net, recipe_name, data.n)
     key, fields = cache.cache_key(net.architecture(), net.seed, data, recipe)
     loaded = cache.load(key, net.model)
     if loaded is not None:
@@ -329,7 +398,7 @@ def fit_many(nets: list[Trainee], datas: list, recipe_name: str, options: StepOp
     for data in datas:
         if not data.source.trainable:
             raise ValueError(f"dataset {data.spec!r} is a fixed collection: there is no training distribution")
-    recipes = [recipe_for(recipe_name, data.n, net.hidden) for net, data in zip(nets, datas)]
+    recipes = [recipe_of(net, recipe_name, data.n) for net, data in zip(nets, datas)]
     keyed = [cache.cache_key(net.architecture(), net.seed, data, recipe)
              for net, data, recipe in zip(nets, datas, recipes)]
     if len({key for key, _ in keyed}) < len(keyed):
@@ -444,6 +513,9 @@ def _stacked_loop(nets: list[Trainee], datas: list, model: StackedMLP, recipe: R
     N, B = X.shape[1], recipe.batch
     per_epoch = math.ceil(N / B)
     step, samples, last_loss = 0, 0, [float("nan")] * S
+    curve = Curve(nets, datas, recipe, draws.scalings, device, X.dtype) if recipe.curve_every else None
+    if curve is not None:
+        curve.record(0, model)
     label = nets[0].label if S == 1 else f"{nets[0].label} and {S - 1} more"
     scalars = optimizer_scalars(X.dtype) if options.compile else nullcontext()
     with _progress(f"{label} on {datas[0].spec}", steps) as show, scalars:
@@ -462,6 +534,8 @@ def _stacked_loop(nets: list[Trainee], datas: list, model: StackedMLP, recipe: R
                 if step % 200 == 0 or step == steps:
                     last_loss = losses.tolist()  # one device sync per 200 steps
                     show(step, max(last_loss))
+                if curve is not None and curve.due(step, steps):
+                    curve.record(step, model)
                 if step == steps:
                     break
             if recipe.schedule == "restarts":
@@ -470,4 +544,5 @@ def _stacked_loop(nets: list[Trainee], datas: list, model: StackedMLP, recipe: R
     for net, scaling in zip(nets, draws.scalings):
         net.model.eval()
         fold_standardization(net.model, *scaling)
-    return [{"train_steps": step, "train_samples": samples, "train_size": N, "train_loss": loss} for loss in last_loss]
+    return [{"train_steps": step, "train_samples": samples, "train_size": N, "train_loss": loss,
+             **(curve.info(s) if curve is not None else {})} for s, loss in enumerate(last_loss)]
