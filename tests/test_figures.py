@@ -483,3 +483,24 @@ def test_repetitions_are_drawn_as_one_median_point_per_size(tmp_path):
     line = next(ln for ln in fig.axes[0].get_lines() if ln.get_gid() == "lu")
     assert list(line.get_xdata()) == [8, 16, 32]
     assert list(line.get_ydata()) == pytest.approx([2e-9 * n**3 for n in (8, 16, 32)])
+
+
+def test_the_scaling_figure_of_the_default_sweep_fits_its_legend():
+    """Every solver the default sweep runs, drawn at once: the legend stays within its limit
+    (a sweep that grew by one solver once failed at drawing, after its rows were written)."""
+    from matinv_bench.experiments.scaling import DEFAULT_SOLVERS
+    from matinv_bench.solvers import SOLVERS
+    from matinv_bench.specs import parse_spec
+
+    rows = []
+    for label in DEFAULT_SOLVERS:
+        family = SOLVERS.get(parse_spec(label)[0]).family
+        p = 4 if family == "learned" else 3
+        for n in (8, 16, 32):
+            rows.append(row(label, family, f"spd-box[n={n}]", n, solver_label=label, library="torch", batch=32,
+                            flops_per_matrix=2.0 * n**p, time_per_matrix_s=2e-10 * n**p, gflops=10.0,
+                            peak_gflops=80.0, mae=1e-15, mem_need_bytes=1e3, memory_limit_bytes=1e9,
+                            memory_total_bytes=1e10, param_bytes=np.nan))
+    fig = plots.time_figure(results.to_frame(rows), pd.DataFrame(), "float64", "cpu")
+    check_figure(fig, max_panels=2)
+    close(fig)
