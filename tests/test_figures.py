@@ -504,3 +504,16 @@ def test_the_scaling_figure_of_the_default_sweep_fits_its_legend():
     fig = plots.time_figure(results.to_frame(rows), pd.DataFrame(), "float64", "cpu")
     check_figure(fig, max_panels=2)
     close(fig)
+
+
+def test_a_size_axis_from_2_to_2048_labels_few_sizes_always_the_largest():
+    with style.context():
+        fig, ax = style.subplots(1, 1, figsize=(style.WIDTH / 3, 3))
+        ax.plot([2, 2048], [1, 10])
+        style.size_axis(ax, [2, 2048])
+        fig.canvas.draw()
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert len(labels) <= style.MAX_SIZE_LABELS and labels[-1] == "2048"
+        boxes = [t.get_window_extent() for t in ax.get_xticklabels() if t.get_text()]
+        assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), "size labels overlap"
+    close(fig)

@@ -155,14 +155,20 @@ def log_axis(ax, axis: str = "y", max_labels: int = 6) -> None:
     a.set_minor_formatter(NullFormatter())
 
 
+MAX_SIZE_LABELS = 7  # labelled sizes on an axis of n at most (a panel is about a third of the width)
+
+
 def size_axis(ax, ns: Iterable[float]) -> None:
     """An x axis of matrix sizes n on a log scale, ticks at the powers of two in the data's range."""
     ns = np.asarray(list(ns), dtype=float)
     ax.set_xscale("log", base=2)
     ticks = [2.0**k for k in range(int(np.floor(np.log2(ns.min()))), int(np.ceil(np.log2(ns.max()))) + 1)]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    step = int(np.ceil(len(ticks) / MAX_SIZE_LABELS))  # 2 .. 2048 labelled at every power overlaps
+    labelled = ticks[::-1][::step][::-1]  # the largest size always labelled
+    ax.xaxis.set_major_locator(FixedLocator(labelled))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_locator(FixedLocator([t for t in ticks if t not in labelled]) if step > 1 else NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 _SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
