@@ -483,6 +483,12 @@ def test_repetitions_are_drawn_as_one_median_point_per_size(tmp_path):
     line = next(ln for ln in fig.axes[0].get_lines() if ln.get_gid() == "lu")
     assert list(line.get_xdata()) == [8, 16, 32]
     assert list(line.get_ydata()) == pytest.approx([2e-9 * n**3 for n in (8, 16, 32)])
+    close(fig)
+    fig = headline.headline_figure(pd.DataFrame(rows), pd.DataFrame(), where_rows())  # the README's figure too
+    line = next(ln for ln in fig.axes[0].get_lines() if ln.get_gid() == "lu")
+    assert list(line.get_xdata()) == [8, 16, 32]
+    assert list(line.get_ydata()) == pytest.approx([2e-9 * n**3 for n in (8, 16, 32)])
+    close(fig)
 
 
 def test_the_scaling_figure_of_the_default_sweep_fits_its_legend():

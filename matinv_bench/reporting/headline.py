@@ -111,7 +111,8 @@ def _time_panel(ax, rows: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device
     colour = style.colours((lab, fam[lab]) for lab in labels)
     shown: dict[str, object] = {}
     for label in labels:
-        g = ok[ok["solver_label"] == label].sort_values("n")
+        # one point per size: the median over the sweep's repetitions (one row each)
+        g = ok[ok["solver_label"] == label].groupby("n", as_index=False)["time_per_matrix_s"].median()
         grp = style.group(fam[label])
         bold = label == "lu" or grp != "classical"
         (line,) = ax.plot(g["n"], g["time_per_matrix_s"], color=colour[label], lw=1.8 if bold else 0.8,
@@ -123,7 +124,7 @@ def _time_panel(ax, rows: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device
         elif grp == "classical":
             shown.setdefault("other classical", line)
         elif grp == "matmul-only":
-            shown.setdefault("matmul-only (Neumann, Newton-Schulz)", line)
+            shown.setdefault("matmul-only (Neumann, Newton-Schulz, minimax)", line)
         else:
             shown.setdefault("networks (2-FC, 3-FC; widths 2n², 8n²)", line)
     ns = np.sort(ok["n"].unique()).astype(float)
