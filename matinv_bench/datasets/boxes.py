@@ -130,7 +130,7 @@ class SPDBox(Dataset):
         from matinv_bench.datasets.synthetic import haar_orthogonal
 
         check_fits(1, self.n, copies=4)  # Q, its product with lambda, A0 and its transpose
-        rng = np.random.default_rng([SPD_BOX_SEED, self.n])
+        rng = np.random.default_rng([SPD_BOX_SEED, self.n])  # geometric eigenvalues draw nothing from it
         Q = haar_orthogonal(rng, 1, self.n)
         A0 = ((Q * self._eigenvalues[:, None, :]) @ Q.swapaxes(1, 2))[0]
         return (A0 + A0.T) / 2

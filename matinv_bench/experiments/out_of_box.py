@@ -49,7 +49,7 @@ from matinv_bench.experiments.common import (
     split_available,
 )
 from matinv_bench.experiments.pretrain import train_cells
-from matinv_bench.experiments.where_can import BASE_NAMES, BadFraction
+from matinv_bench.experiments.where_can import BASE_NAMES, BadFraction, draw_curves
 from matinv_bench.reporting import precision, results, style
 from matinv_bench.reporting.style import save
 from matinv_bench.specs import parse_spec
@@ -251,25 +251,10 @@ def figure(rows: pd.DataFrame):
     each method breaks. One column per base, one line per solver coloured by family (untrained
     networks left out); the training box (c = 1) and theta = 1 marked. Title: :func:`finding`."""
     cv = curves(rows)
-    members = cv.drop_duplicates("solver").sort_values("family", key=lambda f: f.map(style.group_order), kind="stable")
-    colour = style.colours(zip(members["solver"], members["family"]))
     bases = list(dict.fromkeys(cv.sort_values("base")["base"]))
     per_c = (cv.theta / cv.c).groupby(cv.base).first()
-    names: dict = {}
     with style.context():
-        fig, axes = style.subplots(2, len(bases), figsize=(style.WIDTH, 5.6), squeeze=False, sharex=True)
-        handles = []
-        for i, r in enumerate(members.itertuples(index=False)):
-            name = r.solver.split("[")[0]
-            ls = ("-", "--", ":", "-.")[names.setdefault((style.group(r.family), name), len(
-                [k for k in names if k[0] == style.group(r.family)])) % 4]
-            kw = dict(color=colour[r.solver], ls=ls, marker=style.MARKERS[i % len(style.MARKERS)], ms=3.5,
-                      lw=2.0 if r.family == "learned" else 1.3)
-            for j, base in enumerate(bases):
-                g = cv[(cv.solver == r.solver) & (cv.base == base)].sort_values("c")
-                axes[0, j].plot(g.c, g.mae, **kw)[0].set_gid(r.solver)
-                axes[1, j].plot(g.c, g.frac_bad, **kw)[0].set_gid(r.solver)
-            handles.append((style.handle(kw["color"], kw["marker"], kw["ls"], kw["lw"], ms=3.5), r.label))
+        fig, axes, handles = draw_curves(cv, "c", bases)
         for j, base in enumerate(bases):
             top, bottom = axes[0, j], axes[1, j]
             for ax in (top, bottom):

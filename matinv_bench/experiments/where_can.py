@@ -168,6 +168,31 @@ def finding(ok: pd.DataFrame) -> str:
     return ", ".join(parts)
 
 
+def draw_curves(curves: pd.DataFrame, x: str, bases: list[str]) -> tuple:
+    """Two rows of panels, one column per base: ``mae`` (top) and ``frac_bad`` (bottom) against the
+    column ``x``, one line per solver of ``curves`` (with ``label`` and ``family``), coloured by
+    family, a line style per solver name within a family. Returns (figure, axes, legend handles);
+    call inside ``style.context()``."""
+    members = curves.drop_duplicates("solver").sort_values("family", key=lambda f: f.map(style.group_order),
+                                                           kind="stable")
+    colour = style.colours(zip(members["solver"], members["family"]))
+    names: dict = {}
+    fig, axes = style.subplots(2, len(bases), figsize=(style.WIDTH, 5.6), squeeze=False, sharex=True)
+    handles = []
+    for i, r in enumerate(members.itertuples(index=False)):
+        name = r.solver.split("[")[0]
+        ls = ("-", "--", ":", "-.")[names.setdefault((style.group(r.family), name), len(
+            [k for k in names if k[0] == style.group(r.family)])) % 4]
+        kw = dict(color=colour[r.solver], ls=ls, marker=style.MARKERS[i % len(style.MARKERS)], ms=3.5,
+                  lw=2.0 if r.family == "learned" else 1.3)
+        for j, base in enumerate(bases):
+            g = curves[(curves.solver == r.solver) & (curves.base == base)].sort_values(x)
+            axes[0, j].plot(g[x], g.mae, **kw)[0].set_gid(r.solver)
+            axes[1, j].plot(g[x], g.frac_bad, **kw)[0].set_gid(r.solver)
+        handles.append((style.handle(kw["color"], kw["marker"], kw["ls"], kw["lw"], ms=3.5), r.label))
+    return fig, axes, handles
+
+
 def figure(ok: pd.DataFrame):
     """Top row: MAE against theta (log-log) over the matrices a method did not fail on, with a slope-2
     guide on the linear approximation. Bottom row: ``frac_bad``, where each method breaks down.
@@ -175,25 +200,9 @@ def figure(ok: pd.DataFrame):
     networks left out), one column per base; theta = 1 marked. Title: :func:`finding`."""
     ok = ok[~precision.untrained(ok)]  # made for timing only: their accuracy is never drawn
     curves = precision.merge_identical(ok.sort_values(["base", "theta"]), ["base", "theta"], "mae", keep=("recipe",))
-    members = curves.drop_duplicates("solver").sort_values("family", key=lambda f: f.map(style.group_order),
-                                                           kind="stable")
-    colour = style.colours(zip(members["solver"], members["family"]))
-    names = {}
     bases = list(dict.fromkeys(ok["base"]))
     with style.context():
-        fig, axes = style.subplots(2, len(bases), figsize=(style.WIDTH, 5.6), squeeze=False, sharex=True)
-        handles = []
-        for i, r in enumerate(members.itertuples(index=False)):
-            name = r.solver.split("[")[0]
-            ls = ("-", "--", ":", "-.")[names.setdefault((style.group(r.family), name), len(
-                [k for k in names if k[0] == style.group(r.family)])) % 4]
-            kw = dict(color=colour[r.solver], ls=ls, marker=style.MARKERS[i % len(style.MARKERS)], ms=3.5,
-                      lw=2.0 if r.family == "learned" else 1.3)
-            for j, base in enumerate(bases):
-                g = curves[(curves.solver == r.solver) & (curves.base == base)].sort_values("theta")
-                axes[0, j].plot(g.theta, g.mae, **kw)[0].set_gid(r.solver)
-                axes[1, j].plot(g.theta, g.frac_bad, **kw)[0].set_gid(r.solver)
-            handles.append((style.handle(kw["color"], kw["marker"], kw["ls"], kw["lw"], ms=3.5), r.label))
+        fig, axes, handles = draw_curves(curves, "theta", bases)
         for j, base in enumerate(bases):
             top, bottom = axes[0, j], axes[1, j]
             lin = ok[(ok.base == base) & (ok.solver == "linear-approx")].sort_values("theta")
