@@ -343,3 +343,56 @@ def test_cli_rejects_bad_repeats_and_budget(capsys, tmp_path):
                         (["--cell-budget", "0"], "--cell-budget must be a positive number")):
         assert main(["scaling", "--solver", "lu", "--n", "2", *argv, "--out", str(tmp_path)]) == 2
         assert words in capsys.readouterr().err
+
+
+# --- the analysis: fits over n >= 256, the matmul probes, Gauss-Jordan's targets -------------
+
+def _timed_rows(label: str, ns: list[int], exponent: float, repeats: int = 2, library: str = "numpy") -> list[dict]:
+    """Synthetic ok rows: time = 1e-10 n^exponent, 1 % apart between repetitions."""
+    return [{"solver_label": label, "dtype": "float64", "device": "cpu", "status": "ok", "n": n, "repeat": r,
+             "library": library, "time_per_matrix_s": 1e-10 * n**exponent * (1 + 0.01 * r)}
+            for n in ns for r in range(repeats)]
+
+
+def test_solvers_that_ran_three_sizes_from_256_get_an_exponent_fitted_there():
+    df = pd.DataFrame(_timed_rows("lu", [16, 32, 64, 256, 512, 1024], 3.0)
+                      + _timed_rows("mlp-2fc[hidden=2n^2]", [16, 32, 64], 4.0))
+    slopes, _ = scaling.analyse(df)
+    large = slopes[slopes["fit_range"] == "large"]
+    assert large["solver_label"].tolist() == ["lu"]  # the net never reached n = 256
+    assert large["slope"].iloc[0] == pytest.approx(3.0, abs=1e-6)
+    assert (large["fit_n_lo"].iloc[0], large["fit_n_hi"].iloc[0]) == (256, 1024)
+    assert slopes["fit_range"].tolist()[-1] == "large"  # after own and common: readers take a label's first row
+
+
+def test_the_summary_shows_every_repetitions_matmul_probe_and_the_fit_from_256(tmp_path):
+    rows = _timed_rows("lu", [16, 32, 64, 256, 512, 1024], 3.0)
+    for row in rows:
+        row.update(peak_gflops=[40.0, 90.0][row["repeat"]], reason="", peak_mem_kind="peak_rss", batch=1,
+                   gflops=1.0, peak_fraction=0.5, ns_per_flop=1.0, peak_mem_bytes=1.0)
+    df = scaling.complete(pd.DataFrame(rows))
+    slopes, cross = scaling.analyse(df)
+    scaling.write_summary(df, slopes, cross, tmp_path, "matinv-bench scaling")
+    text = (tmp_path / "summary.md").read_text()
+    assert "numpy float64 cpu: 40.0, 90.0 (best 90.0)" in text
+    assert "| n >= 256: slope [95% CI]" in text and "256-1024" in text
+
+
+def test_gauss_jordan_is_held_to_its_targets_within_each_repetition():
+    rows = (_timed_rows("lu", [1024], 0.0) + _timed_rows("torch-inv", [1024], 0.0, library="torch")
+            + _timed_rows("gauss-jordan[block=16]", [1024], 0.0) + _timed_rows("gauss-jordan[block=64]", [1024], 0.0))
+    df = pd.DataFrame(rows)
+    scale = {"lu": 1.0, "torch-inv": 0.5, "gauss-jordan[block=16]": 3.0, "gauss-jordan[block=64]": 1.5}
+    df["time_per_matrix_s"] *= df["solver_label"].map(scale)
+    df["gflops"] = 2.0 / df["time_per_matrix_s"]  # any work: the fractions below are gflops / peak
+    df["peak_gflops"] = np.where(df["repeat"] == 0, 40.0, 80.0)
+    df["peak_fraction"] = df["gflops"] / df["peak_gflops"]
+    gj = scaling.gauss_jordan_targets(df).set_index("solver_label")
+    assert list(gj.index) == ["gauss-jordan[block=16]", "gauss-jordan[block=64]"]
+    assert gj.loc["gauss-jordan[block=64]", "time / lu"].startswith("1.50 [1.50, 1.50]")
+    assert gj.loc["gauss-jordan[block=64]", "time / torch-inv"].startswith("3.00")
+    assert gj.loc["gauss-jordan[block=64]", "time vs smaller block"] == "0.50 [0.50, 0.50] (gauss-jordan[block=16])"
+    # its own repetition's probe (40 then 80) against the run's best (80): the stricter reading
+    gflops = df[df["solver_label"] == "gauss-jordan[block=64]"]["gflops"].to_numpy()
+    assert gj.loc["gauss-jordan[block=64]", "% of best probe"].startswith(f"{100 * np.median(gflops) / 80:.0f} [")
+    assert scaling.gauss_jordan_targets(df[df["solver_label"] != "lu"]).empty

@@ -90,6 +90,9 @@ DEFAULT_SOLVERS = (
 DATASET = "spd-box[n={n}]"
 BASELINES = ("lu", "torch-inv")  # the crossovers are against these
 MATMUL_N = 1024  # size of the peak-matmul probe
+LARGE_N = 256  # the classical solvers' exponents are also fitted over n >= this (their n^3 regime, if any)
+TARGET_N = 1024  # where blocked Gauss-Jordan is held to its targets: within 2x of lu, >= 50 % of the matmul peak
+FIT_RANGES = {"own": "own", "common": "common", "large": f"n >= {LARGE_N}"}  # fit_range -> summary column
 MEMORY_FRACTION = 0.4  # default limit: this share of the memory available at start (shared machines)
 BATCH_BUDGET = 2**22  # default batch: about this many n^3 flops' worth of matrices, 1 to 1024
 REPEATS = 3  # independent repetitions of the sweep, each in a fresh process
@@ -521,7 +524,9 @@ def analyse(df: pd.DataFrame, fit_from: int | None = None) -> tuple[pd.DataFrame
         common = common_sizes(d)
         for (label, device), g in d.groupby(["solver_label", "device"], sort=False):
             g = g.sort_values(["n", "repeat"])
-            for fit_range, sizes in (("own", None), ("common", common)):
+            large = sorted(n for n in g["n"].unique() if n >= LARGE_N)
+            ranges = [("own", None), ("common", common)] + ([("large", large)] if len(large) >= fits.MIN_POINTS else [])
+            for fit_range, sizes in ranges:
                 f = _fit(g, sizes, fit_from) if sizes is None or len(sizes) else None
                 reps = g.groupby("n")["repeat"].nunique()
                 slopes.append({"solver_label": label, "dtype": dtype, "device": device, "fit_range": fit_range,
@@ -545,7 +550,8 @@ def analyse(df: pd.DataFrame, fit_from: int | None = None) -> tuple[pd.DataFrame
                               "kind": c.kind, "crossover_n": c.n, "text": c.text()})
     slopes = pd.DataFrame(slopes)
     if len(slopes):  # "own" first: readers that take a label's first row get its own range
-        slopes = slopes.sort_values("fit_range", key=lambda r: r.map({"own": 0, "common": 1}), kind="stable")
+        slopes = slopes.sort_values("fit_range", key=lambda r: r.map({k: i for i, k in enumerate(FIT_RANGES)}),
+                                    kind="stable")
         slopes = slopes.reset_index(drop=True)
     return slopes, pd.DataFrame(cross)
 
@@ -623,6 +629,66 @@ def _load_lines(df: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _peak_lines(ok: pd.DataFrame) -> list[str]:
+    """The matmul probes of the run: one per library, dtype and device in each repetition's process."""
+    if not len(ok) or not ok["peak_gflops"].notna().any():
+        return []
+    probes = ok.dropna(subset=["peak_gflops"]).groupby(["library", "dtype", "device", "repeat"])["peak_gflops"].first()
+    parts = []
+    for (library, dtype, device), p in probes.groupby(level=[0, 1, 2], sort=False):
+        values = ", ".join(f"{v:.1f}" for v in p)
+        parts.append(f"{library} {dtype} {device}: {values}" + (f" (best {p.max():.1f})" if len(p) > 1 else ""))
+    return [f"Matmul probe ({MATMUL_N} x {MATMUL_N}, GFLOP/s), measured once in each repetition's process, in "
+            "repetition order: " + "; ".join(parts) + ". A row's `peak_fraction` is its GFLOP/s over the probe "
+            "of its own repetition and library; on a shared machine one probe can catch a busy moment that the "
+            "cells around it do not (a fraction above 100 % means the probe read low).", ""]
+
+
+GJ_NOTE = (
+    "Targets, as ratios within each repetition (same process, same minutes): time within 2x of `lu` (the same "
+    "library's LAPACK) and at least 50 % of the matmul peak; the ratio to `torch-inv` for reference. Each cell: "
+    "median over the repetitions [lowest, highest]. `% of probe` uses the repetition's own matmul probe, `% of best "
+    "probe` the best probe of the whole run (the stricter reading). `time vs smaller block`: the time over that of "
+    "the next smaller block measured (below 1: the larger block is faster)."
+)
+
+
+def _median_range(x: pd.Series, fmt: str = ".2f") -> str:
+    return f"{x.median():{fmt}} [{x.min():{fmt}}, {x.max():{fmt}}]" if x.notna().any() else ""
+
+
+def gauss_jordan_targets(ok: pd.DataFrame, n: int = TARGET_N) -> pd.DataFrame:
+    """Each Gauss-Jordan variant at size ``n`` (float64) against ``lu`` and ``torch-inv`` of the
+    same repetition, and against the matmul probes: the issue's targets, as ratios measured in one
+    run. Empty without Gauss-Jordan or ``lu`` rows at ``n``."""
+    d = ok[(ok["n"] == n) & (ok["dtype"] == "float64")]
+    t = d.pivot_table(index="repeat", columns="solver_label", values="time_per_matrix_s", aggfunc="median")
+    labels = [lab for lab in t.columns if str(lab).startswith("gauss-jordan")]
+    if "lu" not in t or not labels:
+        return pd.DataFrame()
+    best = ok.groupby("library")["peak_gflops"].max()
+
+    def block(label: str) -> float:
+        params = parse_spec(label)[1]
+        return float(params.get("block", 0))
+
+    rows = []
+    for label in sorted(labels, key=lambda lab: (parse_spec(lab)[1].get("backend", "numpy"), block(lab))):
+        g = d[d["solver_label"] == label].set_index("repeat")
+        lib = g["library"].iloc[0]
+        row = {"solver_label": label, "repetitions": len(g),
+               "time / lu": _median_range(t[label] / t["lu"]),
+               "time / torch-inv": _median_range(t[label] / t["torch-inv"]) if "torch-inv" in t else "",
+               "% of probe": _median_range(100 * g["peak_fraction"], ".0f"),
+               "% of best probe": _median_range(100 * g["gflops"] / best.get(lib, np.nan), ".0f")}
+        same = [lab for lab in labels if parse_spec(lab)[1].get("backend", "numpy") ==
+                parse_spec(label)[1].get("backend", "numpy") and 0 < block(lab) < block(label)]
+        smaller = max(same, key=block) if same else None
+        row["time vs smaller block"] = (f"{_median_range(t[label] / t[smaller])} ({smaller})" if smaller else "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _protocol_line(df: pd.DataFrame) -> str:
     reps = int(df["repeat"].max()) + 1 if len(df) else 0
     blocks = df["timing_blocks"].dropna() if "timing_blocks" in df else pd.Series(dtype=float)
@@ -636,7 +702,6 @@ def _protocol_line(df: pd.DataFrame) -> str:
 def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, out: Path, command: str) -> None:
     """``summary.md``: where and how it ran, slopes, crossovers, the memory wall, the times."""
     ok = df[df["status"] == "ok"]
-    peaks = ok.groupby(["library", "dtype", "device"])["peak_gflops"].first().reset_index() if len(ok) else None
     devices = sorted(d for d in df["device"].dropna().astype(str).unique() if d)
     lines = [
         *results.summary_header(df, "Scaling of time, flops and memory with n", command),
@@ -651,10 +716,7 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
         *_load_lines(df),
     ]
     lines.append("")
-    if peaks is not None and len(peaks):
-        lines += ["Matmul peak measured in this run (GFLOP/s, "
-                  f"{MATMUL_N} x {MATMUL_N}): " + "; ".join(
-                      f"{r.library} {r.dtype} {r.device}: {r.peak_gflops:.1f}" for r in peaks.itertuples()), ""]
+    lines += _peak_lines(ok)
     if len(slopes):
         s = slopes.copy()
         if "fit_range" not in s:  # slopes of an older analysis: one range per solver
@@ -667,18 +729,22 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
         machine = (f"{env.get('cpu', 'this CPU')} ({env.get('host', '')}), {env.get('threads', '?')} threads, "
                    f"BLAS {env.get('blas', '?')}")
         methods = sorted({m for m in s["ci_method"].astype(str) if m})
-        wide = s.pivot_table(index=["solver_label", "dtype", "device"], columns="fit_range",
+        wide = s.assign(fit_range=s["fit_range"].map(FIT_RANGES)).pivot_table(
+                             index=["solver_label", "dtype", "device"], columns="fit_range",
                              values=["slope [95% CI]", "fitted over n"], aggfunc="first", sort=False)
         wide.columns = [f"{rng}: {what}" for what, rng in wide.columns]
-        order = [c for rng in ("common", "own") for c in (f"{rng}: slope [95% CI]", f"{rng}: fitted over n")
-                 if c in wide]
+        order = [c for rng in ("common", "own", "large") for c in
+                 (f"{FIT_RANGES[rng]}: slope [95% CI]", f"{FIT_RANGES[rng]}: fitted over n") if c in wide]
         lines += ["## Effective exponents on this machine", "",
                   f"Slopes of log time per matrix on log n measured on {machine}: effective exponents of this "
                   "machine, its BLAS and these sizes, not asymptotic complexities. `common`: over the sizes every "
                   "solver ran, so that the families are compared like for like over one range; `own`: over the "
-                  "larger half of the sizes each solver ran (its own asymptotic range). 95 % intervals: "
+                  "larger half of the sizes each solver ran (its own asymptotic range)"
+                  + (f"; `n >= {LARGE_N}`: over the sizes from {LARGE_N} up, for the solvers that ran at least "
+                     f"{fits.MIN_POINTS} of them (where the classical solvers would show their n^3 regime)"
+                     if (s["fit_range"] == "large").any() else "") + ". 95 % intervals: "
                   + "; ".join(methods) + ".",
-                  "", wide[order].reset_index().to_markdown(index=False), ""]
+                  "", wide[order].fillna("").reset_index().to_markdown(index=False), ""]
     if len(cross):
         lines += ["## Crossovers: the size from which each network is slower", "",
                   "`all n`: slower at every size both ran; `none`: not slower at the largest size both ran.", "",
@@ -708,6 +774,10 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
         if ok["ns_per_flop"].notna().any():
             f = ok.pivot_table(index="n", columns="solver_label", values="ns_per_flop", aggfunc="median")
             lines += ["## Nanoseconds per model flop", "", f.to_markdown(floatfmt=".3g"), ""]
+    gj = gauss_jordan_targets(ok)
+    if len(gj):
+        lines += [f"## Blocked Gauss-Jordan against its targets (n = {TARGET_N})", "", GJ_NOTE, "",
+                  gj.to_markdown(index=False), ""]
     if (df["solver_label"] == "qr").any():
         lines += ["## The QR jump", "", QR_NOTE, ""]
     other = df[df["status"] != "ok"]
