@@ -396,3 +396,11 @@ def test_gauss_jordan_is_held_to_its_targets_within_each_repetition():
     gflops = df[df["solver_label"] == "gauss-jordan[block=64]"]["gflops"].to_numpy()
     assert gj.loc["gauss-jordan[block=64]", "% of best probe"].startswith(f"{100 * np.median(gflops) / 80:.0f} [")
     assert scaling.gauss_jordan_targets(df[df["solver_label"] != "lu"]).empty
+
+
+def test_a_size_that_only_one_repetition_ran_is_left_out_of_the_fits():
+    rows = _timed_rows("gauss-jordan", [16, 32, 64, 128], 3.0) + _timed_rows("gauss-jordan", [256], 3.0, repeats=1)
+    slopes, _ = scaling.analyse(pd.DataFrame(rows))
+    own = slopes[slopes["fit_range"] == "own"].iloc[0]
+    assert own["fit_n_hi"] == 128 and own["repeats"] == 2  # 256 (one repetition: others skipped it) is left out
+    assert "repetition medians" in own["ci_method"]

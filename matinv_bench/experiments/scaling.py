@@ -494,8 +494,16 @@ BLOCKS = "timed blocks within one run (noise within a cell, not between runs)"
 
 def _fit(g: pd.DataFrame, sizes: list[int] | None, fit_from: int | None) -> fits.SlopeFit | None:
     """One solver's slope: over ``sizes`` (else its asymptotic range from ``fit_from``). The
-    samples are the repetitions' medians when every size in range has at least two; otherwise
-    the timed blocks of its cells, and ``ci_method`` says so."""
+    samples are the repetitions' medians when every size in range has at least two; a size that
+    ran in fewer repetitions than the solver's others (they skipped it for the cell budget) is
+    left out of the range when the sizes left still make a fit. Otherwise the samples are the
+    timed blocks of its cells, and ``ci_method`` says so."""
+    reps = g.groupby("n")["repeat"].nunique()
+    repeated = reps[(reps >= 2) & (reps == reps.max())].index
+    if sizes is None and len(repeated) >= fits.MIN_POINTS:
+        sizes = fits.asymptotic_sizes(repeated, fit_from).tolist()
+    elif sizes is not None and len([n for n in sizes if n in repeated]) >= fits.MIN_POINTS:
+        sizes = [n for n in sizes if n in repeated]
     chosen = sizes if sizes is not None else fits.asymptotic_sizes(g["n"].unique(), fit_from).tolist()
     in_range = g[g["n"].isin(chosen)]
     if len(in_range) and in_range.groupby("n")["repeat"].nunique().min() >= 2:
@@ -534,7 +542,9 @@ def analyse(df: pd.DataFrame, fit_from: int | None = None) -> tuple[pd.DataFrame
                                "ci_hi": f.hi if f else np.nan, "ci_method": f.ci_method if f else "",
                                "log_c": f.log_c if f else np.nan,
                                "fit_n_lo": f.n_lo if f else pd.NA, "fit_n_hi": f.n_hi if f else pd.NA,
-                               "fit_points": f.n_points if f else 0, "repeats": int(reps.min()),
+                               "fit_points": f.n_points if f else 0,
+                               "repeats": int(reps[(reps.index >= f.n_lo) & (reps.index <= f.n_hi)].min()
+                                              if f else reps.min()),
                                "n_measured": g["n"].nunique(), "n_max_measured": g["n"].max()})
     cross = []
     nets = [lab for lab in df["solver_label"].unique() if str(lab).startswith("mlp")]
