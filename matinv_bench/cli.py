@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from matinv_bench import __version__, plugins
+from matinv_bench import __version__, plugins, system
 from matinv_bench.engine import options
 from matinv_bench.errors import DataFileError, SpecError, UserError
 
@@ -334,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plugins.use_files(args.plugin)  # sets $MATINV_BENCH_PLUGINS: cell processes and Dask workers import them too
         _check_out(args)
-        return args.func(args)
+        with system.sigterm_interrupts():  # `kill` and `timeout` stop a run as Ctrl-C does
+            return args.func(args)
     except UserError as exc:  # anything else is a bug and keeps its traceback
         print(f"matinv-bench: error: {exc}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import socket
 import subprocess
 import time
@@ -167,3 +168,22 @@ def environment() -> dict:
         "host": socket.gethostname(),
         "cpu": cpu_name(),
     }
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Within the block, SIGTERM (``kill``'s and ``timeout``'s signal) stops the process as Ctrl-C
+    does, by raising KeyboardInterrupt: finished cells are kept and the tables rebuilt on the way out.
+    Outside the main thread signals are left alone."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)

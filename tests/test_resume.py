@@ -96,6 +96,19 @@ def test_ctrl_c_keeps_finished_cells_and_says_how_to_resume(tmp_path):
     assert len(read_results(out)) == len(kept)  # the tables are rebuilt on the way out
 
 
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
+    # `kill PID` and `timeout` send SIGTERM: the one way to stop a run started in the background
+    out = tmp_path / "run"
+    proc = _start(out)
+    _wait_for_cells(proc, out, 2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"--resume {out}" in err and "Traceback" not in err
+    kept = _cell_rows(out)
+    assert 2 <= len(kept) < 12 and len(read_results(out)) == len(kept)
+
+
 def test_resume_runs_only_missing_or_unreadable_cells(tmp_path):
     cells = make_grid(["lu", "gauss-jordan"], ["paper-3x3", "paper-2x2-1st"])
     out = tmp_path / "run"

@@ -35,18 +35,18 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stderr
+from collections.abc import Callable
+from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from matinv_bench import system
 from matinv_bench.engine import options
 from matinv_bench.engine.clock import device_description
 from matinv_bench.engine.runner import machine
@@ -257,23 +257,6 @@ def run_command(step: Step, run: Callable[[list[str]], int]) -> Outcome:
     return Outcome(step, "ok" if code == 0 else "failed", code, note=note)
 
 
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM (``timeout``'s signal) stops the run as Ctrl-C does: finished cells and tables are written."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        old = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
 def _describe(budget: Budget) -> dict:
     where = {"budget device": budget.device}
     if budget.device == "cuda":
@@ -330,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
     record = Record(command_line(args), args.budget, out, _describe(budget), outcomes=[Outcome(s) for s in steps])
     record.write()
     interrupted = False
-    with _sigterm_interrupts():
+    with system.sigterm_interrupts():
         for i, step in enumerate(steps):
             print(f"\n== reproduce gpu: step {i + 1}/{len(steps)}: {step.name}", flush=True)
             t0 = time.perf_counter()
