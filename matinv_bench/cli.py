@@ -182,7 +182,7 @@ def cmd_run(args) -> int:
     from matinv_bench.engine.runner import make_grid, run_grid
     from matinv_bench.experiments.common import command_line
     from matinv_bench.experiments.suites import SUITES
-    from matinv_bench.reporting import manifest, results
+    from matinv_bench.reporting import manifest, precision, results
     from matinv_bench.reporting.aggregate import seeds_table
 
     suite = SUITES[args.suite]
@@ -217,7 +217,9 @@ def cmd_run(args) -> int:
             print("\n" + seeds)
     counts = df["status"].value_counts().to_dict()
     print(f"\n{len(df)} cells: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES))
-    print(f"wrote {out}/results.parquet, results.csv and summary.md (one file per cell in {out}/cells)")
+    figures = precision.run_figures(df, out)
+    print(f"wrote {out}/results.parquet, results.csv and summary.md (one file per cell in {out}/cells)"
+          + (f" and {', '.join(p.name for p in figures if p.suffix == '.png')}" if figures else ""))
     if counts.get("ok", 0) == 0:  # nothing to compare: say so in the exit status
         others = ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES if s != "ok")
         reasons = [r for r in df["reason"].dropna().astype(str) if r]

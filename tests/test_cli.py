@@ -33,6 +33,24 @@ def test_run_writes_tables_and_summary(tmp_path):
     assert "matinv-bench run" in summary and "| lu " in summary
 
 
+def test_run_draws_its_figures_with_every_solver_asked_for(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "run"
+    solvers = ["lu", "qr", "gauss-jordan", "torch-inv", "numpy-inv", "linear-approx",
+               *(f"neumann[order={k}]" for k in range(2, 9))]  # 13: more than a report figure's legend holds
+    sweep = [f"randsvd[n=6,cond={c}]" for c in ("1e2", "1e5", "1e8")]
+    assert main(["run", "--solver", *solvers, "--dataset", "paper-3x3", *sweep, "--out", str(out), *FAST]) == 0
+    assert (out / "work_precision.png").stat().st_size > 0 and (out / "conditioning.png").is_file()
+    drawn = {e.get("id") for e in ET.parse(out / "work_precision.svg").iter() if e.get("id")}
+    ok = read_results(out).query("status == 'ok'")
+    assert set(ok["solver"]) <= drawn  # every solver that ran has its marks (gid = its spec)
+
+    untimed = tmp_path / "untimed"
+    assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--no-timing", "--out", str(untimed), *FAST]) == 0
+    assert not list(untimed.glob("*.png"))  # no time, no work-precision; no kappa sweep, no conditioning
+
+
 def test_failed_cells_are_rows_not_crashes(tmp_path):
     A = np.random.default_rng(0).standard_normal((3, 4, 4))
     A[:] = 0  # every matrix singular

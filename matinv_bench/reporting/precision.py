@@ -14,6 +14,8 @@ artist's gid is the solver spec it draws (seed left out).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -82,7 +84,7 @@ def _marker(marker: dict, method: str, recipe: str) -> str:
     return marker.get(method) or RECIPE_MARKERS.get(recipe, style.MARKERS[-1])
 
 
-def _legend(fig, points: pd.DataFrame, colour: dict, marker: dict, ncol: int = 4):
+def _legend(fig, points: pd.DataFrame, colour: dict, marker: dict, ncol: int = 4, limit: int | None = style.MAX_LEGEND):
     entries = []
     for m, fam in points.drop_duplicates("method")[["method", "family"]].itertuples(index=False):
         if style.group(fam) == "network":
@@ -97,7 +99,7 @@ def _legend(fig, points: pd.DataFrame, colour: dict, marker: dict, ncol: int = 4
     for r in recipes:
         handles.append(style.handle("0.45", RECIPE_MARKERS.get(r, style.MARKERS[-1]), ls="none"))
         labels.append(f"network, recipe {r}")
-    return style.legend_below(fig, handles, labels, ncol=ncol)
+    return style.legend_below(fig, handles, labels, ncol=ncol, limit=limit)
 
 
 def work_finding(points: pd.DataFrame, nouns: tuple[str, str] = ("dataset", "datasets")) -> str:
@@ -123,9 +125,11 @@ def work_finding(points: pd.DataFrame, nouns: tuple[str, str] = ("dataset", "dat
     return "No matmul-only method is both faster and more accurate than the best network"
 
 
-def work_precision_figure(df: pd.DataFrame, nouns: tuple[str, str] = ("dataset", "datasets")):
+def work_precision_figure(df: pd.DataFrame, nouns: tuple[str, str] = ("dataset", "datasets"),
+                          legend_limit: int | None = style.MAX_LEGEND):
     """MAE against time per matrix of the rows ``df`` (timed, ok; untrained networks are dropped),
-    one panel per dataset (``panel`` column if given, else ``dataset``), seeds aggregated."""
+    one panel per dataset (``panel`` column if given, else ``dataset``), seeds aggregated;
+    ``legend_limit``: see :func:`~matinv_bench.reporting.style.legend_below`."""
     df = accuracy_rows(df)
     df = df[(df["mae"] > 0) & (df["time_per_matrix_s"] > 0)]
     if "panel" not in df:
@@ -151,7 +155,7 @@ def work_precision_figure(df: pd.DataFrame, nouns: tuple[str, str] = ("dataset",
         for ax in axes:
             ax.set(xlabel="time per matrix (s)", ylabel="mean abs. error")
         style.title(fig, work_finding(points, nouns))
-        _legend(fig, points, colour, marker)
+        _legend(fig, points, colour, marker, limit=legend_limit)
     return fig
 
 
@@ -194,7 +198,7 @@ def conditioning_finding(points: pd.DataFrame) -> str:
     return f"No solver's forward error stays within {WITHIN:g} κu at every κ"
 
 
-def conditioning_figure(df: pd.DataFrame):
+def conditioning_figure(df: pd.DataFrame, legend_limit: int | None = style.MAX_LEGEND):
     """(a) forward error / (kappa u) and (b) the residual ratio against kappa, for the rows of
     :func:`conditioning_rows` (seeds aggregated; a line per solver and sweep, a marker per sweep)."""
     rows = conditioning_rows(df)
@@ -233,7 +237,7 @@ def conditioning_figure(df: pd.DataFrame):
         if len(sweeps) > 1:
             handles += [style.handle("0.45", smark[s], ls="none") for s in sweeps]
             labels += sweeps
-        style.legend_below(fig, handles, labels, ncol=4)
+        style.legend_below(fig, handles, labels, ncol=4, limit=legend_limit)
     return fig
 
 
@@ -256,3 +260,24 @@ def merge_identical(df: pd.DataFrame, x: list[str], y: str, by: str = "solver", 
     label = {k: " = ".join(style.pretty(n, keep) for n in names) for k, names in kept.items()}
     out = df[df[by].isin(list(kept))]
     return out.assign(label=out[by].map(label))
+
+
+# --- the figures of a run folder ---------------------------------------------------------------
+
+def run_figures(df: pd.DataFrame, folder: Path) -> list[Path]:
+    """The figures of one run's rows, written into its folder (PNG and SVG twins): MAE against time
+    per matrix (``work_precision.png``, then ``work_precision-2.png``, ... for every
+    :data:`~matinv_bench.reporting.style.MAX_PANELS` datasets) when cells were timed, and
+    ``conditioning.png`` when the run sweeps kappa. Every solver the user asked for is in the
+    legend. Returns the paths written (none when nothing can be drawn)."""
+    written: list[Path] = []
+    timed = accuracy_rows(df)
+    if "time_per_matrix_s" in timed:
+        timed = timed[(timed["mae"] > 0) & (timed["time_per_matrix_s"] > 0)]
+        datasets = list(timed.sort_values("n")["dataset"].drop_duplicates())
+        for i, chunk in enumerate(chunks(datasets)):
+            fig = work_precision_figure(timed[timed["dataset"].isin(chunk)], legend_limit=None)
+            written += style.save(fig, folder / f"work_precision{'' if i == 0 else f'-{i + 1}'}.png")
+    if len(conditioning_rows(df)):
+        written += style.save(conditioning_figure(df, legend_limit=None), folder / "conditioning.png")
+    return written

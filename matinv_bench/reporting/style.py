@@ -189,10 +189,14 @@ def handle(colour, marker: str | None = None, ls: str = "-", lw: float = 1.6, **
     return Line2D([], [], color=colour, marker=marker, ls=ls, lw=lw, **kw)
 
 
-def legend_below(fig, handles: Sequence, labels: Sequence[str], ncol: int = 3, **kw):
-    """One legend for the whole figure, below the panels (at most :data:`MAX_LEGEND` entries)."""
+def legend_below(fig, handles: Sequence, labels: Sequence[str], ncol: int = 3, limit: int | None = MAX_LEGEND, **kw):
+    """One legend for the whole figure, below the panels: at most ``limit`` entries (ValueError
+    beyond; the report's figures keep :data:`MAX_LEGEND`). ``limit=None`` takes every entry, for
+    a figure of a user's own run with as many solvers as they asked for, in up to 4 columns."""
+    if limit is not None and len(labels) > limit:
+        raise ValueError(f"{len(labels)} legend entries; a figure shows at most {limit}")
     if len(labels) > MAX_LEGEND:
-        raise ValueError(f"{len(labels)} legend entries; a figure shows at most {MAX_LEGEND}")
+        ncol = max(ncol, 4)
     return fig.legend(handles, labels, loc="outside lower center", ncol=ncol, **kw)
 
 
