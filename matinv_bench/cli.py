@@ -6,7 +6,6 @@ import argparse
 import os
 import shlex
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from matinv_bench import __version__, plugins, system
@@ -180,7 +179,7 @@ def cmd_list(args) -> int:
 
 def cmd_run(args) -> int:
     from matinv_bench.engine.runner import make_grid, run_grid
-    from matinv_bench.experiments.common import command_line
+    from matinv_bench.experiments.common import command_line, dated_folder
     from matinv_bench.experiments.suites import SUITES
     from matinv_bench.reporting import manifest, precision, results
     from matinv_bench.reporting.aggregate import seeds_table
@@ -193,7 +192,7 @@ def cmd_run(args) -> int:
     else:
         solvers, datasets = args.solver or suite.solvers, args.dataset or suite.datasets
         cells = make_grid(solvers, datasets, seeds, args.dtype, args.device)
-        out = args.out or Path("results") / f"{args.suite if not (args.solver or args.dataset) else 'run'}-{datetime.now():%Y%m%d-%H%M%S}"
+        out = args.out or dated_folder(args.suite if not (args.solver or args.dataset) else "run")
         command = command_line(args)
         grid = dict(n_test=args.n_matrices, threads=args.threads, warmup_s=args.warmup, min_run_s=args.min_time,
                     time_it=not args.no_timing, cell_timeout=args.cell_timeout, command=command,

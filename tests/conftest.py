@@ -65,3 +65,12 @@ def _model_cache(tmp_path_factory) -> Path:
     mp.delenv("MATINV_BENCH_RETRAIN", raising=False)
     yield path
     mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _dated_folders_in_tmp(tmp_path_factory, monkeypatch):
+    """A command given no --out writes a dated folder under results/: in tests, under a temporary
+    folder instead, so that the test run leaves nothing in the checkout."""
+    from matinv_bench.experiments import common
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path_factory.mktemp("results"))

@@ -21,6 +21,7 @@ from matinv_bench.cli import build_parser, main
 from matinv_bench.engine.hooks import Hook
 from matinv_bench.engine.runner import Cell, make_grid, run_grid
 from matinv_bench.experiments import tables, where_can
+from matinv_bench.experiments import common
 from matinv_bench.experiments.common import dated_folder
 from matinv_bench.reporting.results import read_results
 
@@ -146,6 +147,7 @@ def test_default_output_is_a_fresh_dated_folder_that_git_ignores(tmp_path, monke
     parser = build_parser()
     for name in EXPERIMENTS:
         assert parser.parse_args(["reproduce", name]).out is None, name
+    monkeypatch.setattr(common, "RESULTS", Path("results"))  # the real default (conftest moves it for tests)
     assert DATED.match(dated_folder("table2").name) and dated_folder("table2").parent == Path("results")
     monkeypatch.chdir(tmp_path)
     assert main(["reproduce", "where-can", "--base", "paper-3x3", "--theta", "0.1", "--solver", "lu",

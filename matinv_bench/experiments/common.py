@@ -24,10 +24,11 @@ from matinv_bench.specs import SpecError, parse_spec
 RESULTS = Path("results")
 
 
-def dated_folder(name: str, root: Path = RESULTS) -> Path:
-    """``results/<name>-YYYYMMDD-HHMMSS``: where a run writes when given no ``--out`` (a fresh
-    folder each time, ignored by git, so that trying a command never changes committed results)."""
-    return root / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+def dated_folder(name: str, root: Path | None = None) -> Path:
+    """``results/<name>-YYYYMMDD-HHMMSS`` (under ``root``, default :data:`RESULTS`, read at call
+    time): where a run writes when given no ``--out`` (a fresh folder each time, ignored by git, so
+    that trying a command never changes committed results)."""
+    return (RESULTS if root is None else root) / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 def add_engine_arguments(p: argparse.ArgumentParser, name: str) -> None:
