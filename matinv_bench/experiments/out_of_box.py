@@ -236,14 +236,29 @@ def write(df: pd.DataFrame, out: Path, command: str) -> None:
 
 
 def finding(rows: pd.DataFrame) -> str:
-    """The figure's title: at which c the first network, and the first matmul-only method, breaks
-    (per base the first of the group to break; the median over bases)."""
+    """The figure's title: where the first network breaks (per base; the median over bases), whether
+    that is where the linear approximation breaks on every base, and where the most robust
+    matmul-only method breaks."""
     at = breaks_at(rows)
-    group = rows.drop_duplicates("solver").set_index("solver")["family"].map(style.group)
-    first = at.groupby(group[at.index]).min().median(axis=1)
-    parts = [(f"the first {noun} breaks at c = {first[g]:g}" if np.isfinite(first[g]) else f"no {noun} breaks")
-             for g, noun in (("network", "network"), ("matmul-only", "matmul-only method")) if g in first]
-    return ("Trained at c = 1: " + ", ".join(parts)) if parts else "Where each method breaks outside its training box"
+    group = rows.drop_duplicates("solver").set_index("solver")["family"].map(style.group)[at.index]
+    nets, matmul = at[group == "network"], at[group == "matmul-only"]
+    if nets.empty:
+        return "Where each method breaks outside its training box"
+    first = nets.min()  # per base: the first network to break
+    text = (f"the networks break at c = {first.median():g}" if np.isfinite(first.median())
+            else "the networks hold at every c tested")
+    if "linear-approx" in at.index:
+        linear = at.loc["linear-approx"]
+        text = (f"the networks break where the linear approximation does (c = {first.median():g})"
+                if linear.equals(first) else text + (f", the linear approximation at c = {linear.median():g}"
+                                                     if np.isfinite(linear.median())
+                                                     else ", while the linear approximation holds"))
+    parts = [text]
+    if len(matmul):
+        last = matmul.max().median()  # per base: the last matmul-only method to break
+        parts.append(f"the most robust matmul-only method at c = {last:g}" if np.isfinite(last)
+                     else "a matmul-only method never breaks")
+    return "Trained at c = 1: " + "; ".join(parts) + " (median over bases)"
 
 
 def figure(rows: pd.DataFrame):
