@@ -25,6 +25,7 @@ Writes ``results.parquet``/``.csv``, ``summary.md`` and ``out_of_box.png`` (with
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -258,7 +259,8 @@ def finding(rows: pd.DataFrame) -> str:
         last = matmul.max().median()  # per base: the last matmul-only method to break
         parts.append(f"the most robust matmul-only method at c = {last:g}" if np.isfinite(last)
                      else "a matmul-only method never breaks")
-    return "Trained at c = 1: " + "; ".join(parts) + " (median over bases)"
+    text = "Trained at c = 1: " + "; ".join(parts) + " (median over bases)"
+    return re.sub(r"c = (\S+)", "c\u00a0=\u00a0\\1", text)  # no line break inside "c = 16"
 
 
 def figure(rows: pd.DataFrame):
