@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -216,6 +217,9 @@ def test_a_cell_over_the_memory_limit_never_builds_its_dataset(tmp_path, monkeyp
 
 
 def test_default_out_is_a_new_dated_folder(tmp_path, monkeypatch, small_probe):
+    from matinv_bench.experiments import common
+
+    monkeypatch.setattr(common, "RESULTS", Path("results"))  # the real default (conftest moves it for tests)
     monkeypatch.chdir(tmp_path)
     assert main(["scaling", "--solver", "lu", "--n", "2", "--warmup", "0", "--min-time", "0.01", "--repeats", "1",
                  "--quiet"]) == 0
