@@ -70,6 +70,9 @@ SECTIONS = (
              "bounds.csv": ("quantity", "value")}),
     Section("scaling", "Scaling: O(n^3) against O(n^4)",
             "the scaling study (`matinv-bench scaling`), writing to results/scaling/", {"results": ()}),
+    Section("gauss-jordan-blocks", "Blocked Gauss-Jordan: block size, and its targets against LU and the matmul peak",
+            "`matinv-bench scaling` with the Gauss-Jordan blocks (see manifest.toml), writing to "
+            "results/gauss-jordan-blocks/", {"results": ()}),
     Section("where-can-n", "Where can, as n grows", "matinv-bench reproduce where-can-n",
             {"results": (), "where_can_n.png": ()}, beyond=True),
     Section("out-of-box", "Out of the training box", "matinv-bench reproduce out-of-box",
