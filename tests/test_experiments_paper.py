@@ -114,8 +114,8 @@ def test_report_builds_from_files_and_notes_missing_sections(runs, tmp_path):
     for title in ("Where can", "Why can't", "What the network learned"):
         assert f"## {title}" in text
     assert "Made by: `matinv-bench reproduce where-can" in text and "(where-can/where_can.png)" in text
-    assert "Missing sections (no folder yet): paper, regions-paper-net, scaling, where-can-n, out-of-box, seeds." in text
-    with pytest.raises(ReportError, match="missing result folders: paper, regions-paper-net, scaling, where-can-n, out-of-box, seeds"):
+    assert "Missing sections (no folder yet): paper, regions-paper-net, scaling, gauss-jordan-blocks, where-can-n, out-of-box, seeds." in text
+    with pytest.raises(ReportError, match="missing result folders: paper, regions-paper-net, scaling, gauss-jordan-blocks, where-can-n, out-of-box, seeds"):
         build_report(root, strict=True)
     # the paper's sections first, then one "Beyond the paper" part that holds the open questions
     beyond = text.index("\n## Beyond the paper\n")
@@ -199,7 +199,7 @@ def test_report_needs_a_manifest_and_reads_only_the_sets_it_lists(runs, tmp_path
     list_sets(root, "where-can", "why-cant", "regions", "scaling")
     text = build_report(root).read_text()
     assert "20260101" not in text and "*Missing: no listed set has a timed results table" in text
-    assert "Missing sections (no folder yet): paper, regions-paper-net, scaling, where-can-n, out-of-box, seeds." in text
+    assert "Missing sections (no folder yet): paper, regions-paper-net, scaling, gauss-jordan-blocks, where-can-n, out-of-box, seeds." in text
     assert "Made by `matinv-bench reproduce scaling --out results/scaling`" in text  # listed, not made yet
     list_sets(root, "where-can", "why-cant", "regions", "quick-20260101-000000")
     assert "From the timed rows of `quick-20260101-000000/`" in build_report(root).read_text()

@@ -230,6 +230,18 @@ def test_work_precision_aggregates_seeds_groups_the_legend_and_drops_untrained_n
     close(fig)
 
 
+def test_work_precision_writes_the_recipes_as_one_entry_when_every_method_would_not_fit_otherwise():
+    df = paper_rows()
+    extra = [df[df.solver == "neumann[order=2]"].assign(solver=f"neumann[order={k}]") for k in range(3, 8)]
+    df = pd.concat([df, *extra], ignore_index=True)  # 11 methods drawn, 2 recipes: 13 entries the long way
+    fig = precision.work_precision_figure(df[df.dataset == "paper-3x3"])
+    check_figure(fig)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "network recipe: ● quick, ■ fast" in labels and not any(lab.startswith("network, recipe") for lab in labels)
+    assert {"Neumann, order=7", "2-FC", "3-FC", "LU"} <= set(labels)  # every method keeps its entry
+    close(fig)
+
+
 def test_work_precision_title_follows_the_numbers():
     df = paper_rows()
     df.loc[df.solver.str.startswith("mlp-2fc[recipe=fast"), "mae"] = 1e-12  # a network better than every series

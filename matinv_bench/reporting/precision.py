@@ -22,6 +22,7 @@ import pandas as pd
 from matinv_bench.reporting import style
 
 RECIPE_MARKERS = {"quick": "o", "fast": "s", "paper": "^"}
+GLYPHS = {"quick": "●", "fast": "■", "paper": "▲"}  # the same markers as text, for a one-entry key
 SWEEP_PARAMS = ("cond", "sigma_min")  # the dataset parameters a conditioning sweep varies
 WITHIN = 10.0  # "within 10 kappa u": a forward error this small for every kappa is stable
 
@@ -84,7 +85,7 @@ def _marker(marker: dict, method: str, recipe: str) -> str:
     return marker.get(method) or RECIPE_MARKERS.get(recipe, style.MARKERS[-1])
 
 
-def _legend(fig, points: pd.DataFrame, colour: dict, marker: dict, ncol: int = 4, limit: int | None = style.MAX_LEGEND):
+def _legend(fig, points: pd.DataFrame, colour: dict, marker: dict, ncol: int = 3, limit: int | None = style.MAX_LEGEND):
     entries = []
     for m, fam in points.drop_duplicates("method")[["method", "family"]].itertuples(index=False):
         if style.group(fam) == "network":
@@ -96,9 +97,14 @@ def _legend(fig, points: pd.DataFrame, colour: dict, marker: dict, ncol: int = 4
     labels = [e[2] for e in entries]
     recipes = [r for r in RECIPE_MARKERS if r in set(points.loc[points["family"] == "learned", "recipe"])]
     recipes += sorted(set(points.loc[points["family"] == "learned", "recipe"]) - set(recipes) - {""})
-    for r in recipes:
-        handles.append(style.handle("0.45", RECIPE_MARKERS.get(r, style.MARKERS[-1]), ls="none"))
-        labels.append(f"network, recipe {r}")
+    if limit is not None and len(labels) + len(recipes) > limit and all(r in GLYPHS for r in recipes):
+        # one entry for the recipes' markers, written out, so that every method keeps its own
+        handles.append(style.handle("none", lw=0))
+        labels.append("network recipe: " + ", ".join(f"{GLYPHS[r]} {r}" for r in recipes))
+    else:
+        for r in recipes:
+            handles.append(style.handle("0.45", RECIPE_MARKERS.get(r, style.MARKERS[-1]), ls="none"))
+            labels.append(f"network, recipe {r}")
     return style.legend_below(fig, handles, labels, ncol=ncol, limit=limit)
 
 
