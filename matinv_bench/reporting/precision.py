@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matinv_bench.errors import SpecError
 from matinv_bench.reporting import style
+from matinv_bench.specs import parse_spec
 
 RECIPE_MARKERS = {"quick": "o", "fast": "s", "paper": "^"}
 GLYPHS = {"quick": "●", "fast": "■", "paper": "▲"}  # the same markers as text, for a one-entry key
@@ -131,6 +133,22 @@ def work_finding(points: pd.DataFrame, nouns: tuple[str, str] = ("dataset", "dat
     return "No matmul-only method is both faster and more accurate than the best network"
 
 
+def short_titles(panels: list[str]) -> dict[str, str]:
+    """Panel titles without what every panel shares: ``spd-box[cond=10,n=2,theta=0.1]`` and its
+    siblings become ``n=2, theta=0.1``; names that are not specs of one dataset kind stay whole."""
+    try:
+        specs = {p: parse_spec(p) for p in panels}
+    except SpecError:
+        return {p: p for p in panels}
+    if len(panels) < 2 or len({name for name, _ in specs.values()}) != 1:
+        return {p: p for p in panels}
+    keys = list(dict.fromkeys(k for _, params in specs.values() for k in params))
+    varying = [k for k in keys if len({str(params.get(k)) for _, params in specs.values()}) > 1]
+    if not varying:
+        return {p: p for p in panels}
+    return {p: ", ".join(f"{k}={specs[p][1].get(k)}" for k in varying) for p in panels}
+
+
 def work_precision_figure(df: pd.DataFrame, nouns: tuple[str, str] = ("dataset", "datasets"),
                           legend_limit: int | None = style.MAX_LEGEND):
     """MAE against time per matrix of the rows ``df`` (timed, ok; untrained networks are dropped),
@@ -148,6 +166,7 @@ def work_precision_figure(df: pd.DataFrame, nouns: tuple[str, str] = ("dataset",
     colour, marker = _styles(points)
     with style.context():
         fig, axes = _grid(len(panels))
+        titles = short_titles(panels)
         for ax, panel in zip(axes, panels):
             for r in points[points["panel"] == panel].itertuples(index=False):
                 x, y = r.time_per_matrix_s, r.mae
@@ -155,7 +174,7 @@ def work_precision_figure(df: pd.DataFrame, nouns: tuple[str, str] = ("dataset",
                                 yerr=[[y - r.mae_lo], [r.mae_hi - y]], fmt=_marker(marker, r.method, r.recipe),
                                 color=colour[r.method], ms=5.5, mec="white", mew=0.5, elinewidth=0.9, capsize=0)
                 c.lines[0].set_gid(r.spec)
-            ax.set(xscale="log", yscale="log", title=panel)
+            ax.set(xscale="log", yscale="log", title=titles[panel])
             style.log_axis(ax, "y", max_labels=5)
             style.log_axis(ax, "x", max_labels=3)
         for ax in axes:

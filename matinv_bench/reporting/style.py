@@ -140,11 +140,19 @@ _STEPS = (1, 2, 3, 4, 5, 10, 15, 20, 25, 30, 50, 100)
 def log_axis(ax, axis: str = "y", max_labels: int = 6) -> None:
     """Call after plotting: a log axis with major ticks (labelled ``10⁻⁶``, with grid lines) every
     k decades, k the smallest of :data:`_STEPS` that leaves at most ``max_labels`` labels, and
-    unlabelled minor ticks; ranges under two decades keep matplotlib's ticks. Long ranges stay
-    free of overlapping labels."""
+    unlabelled minor ticks. A range under two decades is widened to the powers of ten around it,
+    labelled at each (matplotlib would label its minor ticks, which overlap on a narrow panel).
+    Long ranges stay free of overlapping labels."""
     a = getattr(ax, f"{axis}axis")
     lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
     decades = np.log10(hi) - np.log10(lo)
+    if np.isfinite(decades) and 0 < decades < 2:
+        lo, hi = 10.0 ** np.floor(np.log10(lo)), 10.0 ** np.ceil(np.log10(hi))
+        (ax.set_ylim if axis == "y" else ax.set_xlim)(lo, hi)
+        a.set_major_locator(LogLocator(base=10.0, subs=(1.0,), numticks=200))
+        a.set_major_formatter(FuncFormatter(lambda v, _: power(v)))
+        a.set_minor_formatter(NullFormatter())
+        return
     if not np.isfinite(decades) or decades < 2:
         return
     every = next((k for k in _STEPS if decades / k <= max_labels), _STEPS[-1])
