@@ -68,6 +68,9 @@ def _eliminate(X, b, pivots: list, pivot_values: list, k0: int, k1: int) -> None
     is per matrix, so nothing leaks into the others) and the pivots are checked at the end.
     """
     W = X[:, :, k0:k1]  # a view: updates land in X
+    # the rank-1 products go into one buffer: a fresh (B, n, w) temporary at each of the n steps let
+    # glibc's heap grow to O(n^3) bytes (21 GiB at n = 2048 on torch; found by the OOM killer)
+    T, multiply = (torch.empty_like(W), torch.mul) if isinstance(W, torch.Tensor) else (np.empty_like(W), np.multiply)
     for k in range(k0, k1):
         j = k - k0
         # partial pivoting: bring the largest |entry| of column k (rows k..n-1) to row k
@@ -81,7 +84,8 @@ def _eliminate(X, b, pivots: list, pivot_values: list, k0: int, k1: int) -> None
         r = W[:, k, :] / pivot[:, None]  # the new pivot row; its entry j is 1 / pivot
         f = _copy(W[:, :, j])
         W[:, :, j] = 0.0  # so that the update below leaves -f / pivot in column j
-        W -= f[:, :, None] * r[:, None, :]
+        multiply(f[:, :, None], r[:, None, :], out=T)
+        W -= T
         W[:, k, :] = r  # row k took a meaningless update above
 
 
