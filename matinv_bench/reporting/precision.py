@@ -133,15 +133,21 @@ def work_finding(points: pd.DataFrame, nouns: tuple[str, str] = ("dataset", "dat
     return "No matmul-only method is both faster and more accurate than the best network"
 
 
+def _wrapped(title: str, width: int = 24) -> str:
+    """A long spec on two lines, its name above its parameters (a panel is a quarter of the width)."""
+    name, bracket, rest = title.partition("[")
+    return f"{name}\n[{rest}" if bracket and len(title) > width else title
+
+
 def short_titles(panels: list[str]) -> dict[str, str]:
     """Panel titles without what every panel shares: ``spd-box[cond=10,n=2,theta=0.1]`` and its
     siblings become ``n=2, theta=0.1``; names that are not specs of one dataset kind stay whole."""
     try:
         specs = {p: parse_spec(p) for p in panels}
     except SpecError:
-        return {p: p for p in panels}
+        return {p: _wrapped(p) for p in panels}
     if len(panels) < 2 or len({name for name, _ in specs.values()}) != 1:
-        return {p: p for p in panels}
+        return {p: _wrapped(p) for p in panels}
     keys = list(dict.fromkeys(k for _, params in specs.values() for k in params))
     varying = [k for k in keys if len({str(params.get(k)) for _, params in specs.values()}) > 1]
     if not varying:
