@@ -108,3 +108,13 @@ def test_seeds_trained_together_give_the_tables_of_seeds_trained_alone(tmp_path,
     assert mae["stacked"].index.equals(mae["alone"].index)
     np.testing.assert_allclose(mae["stacked"].to_numpy(), mae["alone"].to_numpy(), rtol=1e-8)
     assert "--no-stack" in (tmp_path / "alone" / "table2-tiny.md").read_text()
+
+
+def test_resume_takes_the_out_folder_or_the_tables_own_folder(tmp_path):
+    out = tmp_path / "paper"
+    assert main(["reproduce", "table2", "--seeds", "1", "--out", str(out), *FAST]) == 0
+    first = read_results(out / "table2-tiny")
+    for folder in (out, out / "table2-tiny"):  # the set's folder, as a user reads it from the manifest
+        assert main(["reproduce", "table2", "--seeds", "1", "--resume", str(folder), *FAST]) == 0
+        assert not (out / "table2-tiny" / "table2-tiny").exists()  # no run nested inside the set
+        pd.testing.assert_frame_equal(read_results(out / "table2-tiny"), first)  # every cell was kept

@@ -14,8 +14,8 @@ authors released only their base, on a box drawn around that base). Output under
 ``--out results/paper``): ``tableK-RECIPE.md`` and ``.csv`` (the summary, with the published
 values where we have them, each labelled with its source) and ``tableK-RECIPE/`` (every tidy row,
 one file per cell in its ``cells/``). The cells run through the engine's ``run_grid``:
-``--resume DIR`` continues the run whose ``--out`` was DIR (same options; finished cells are kept,
-trained models come from the cache), ``--cell-timeout`` and ``--workers``/``--scheduler`` as for
+``--resume DIR`` continues the run whose ``--out`` was DIR, or whose ``tableK-RECIPE`` folder is
+DIR (same options; finished cells are kept, trained models come from the cache), ``--cell-timeout`` and ``--workers``/``--scheduler`` as for
 ``run``. Before the cells run, the seeds of each network, and the boxes of the same size, train
 together as one stacked model (:mod:`~matinv_bench.experiments.pretrain`), so that every cell's
 fit is a cache hit; ``--no-stack`` leaves each network to train alone in its cell.
@@ -250,6 +250,9 @@ def run_table(table: str, args: argparse.Namespace) -> int:
     for seed in range(args.seeds):
         specs = _mlps(table, args.recipe, seed) + list(BASELINES)
         cells += make_grid(specs, datasets, [seed], device=args.device)
+    if (args.resume is not None and Path(args.resume).name == f"{table}-{args.recipe}"
+            and (Path(args.resume) / "run.json").is_file()):
+        args.resume = Path(args.resume).parent  # the set's own folder given: the run's --out is its parent
     args.out = output_folder(args, table)
     out = args.out / f"{table}-{args.recipe}"
     command = _command(table, args)
