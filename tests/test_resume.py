@@ -83,30 +83,19 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path):
     pd.testing.assert_frame_equal(df[ACCURACY], read_results(ref)[ACCURACY])
 
 
-def test_ctrl_c_keeps_finished_cells_and_says_how_to_resume(tmp_path):
+# Ctrl-C, and SIGTERM from `kill PID` or `timeout` (how a run started in the background is stopped)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_keeps_finished_cells_and_says_how_to_resume(tmp_path, sig):
     out = tmp_path / "run"
     proc = _start(out)
     _wait_for_cells(proc, out, 2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert f"--resume {out}" in err and "Traceback" not in err
-    kept = _cell_rows(out)
-    assert 2 <= len(kept) < 12
-    assert len(read_results(out)) == len(kept)  # the tables are rebuilt on the way out
-
-
-def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
-    # `kill PID` and `timeout` send SIGTERM: the one way to stop a run started in the background
-    out = tmp_path / "run"
-    proc = _start(out)
-    _wait_for_cells(proc, out, 2)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert f"--resume {out}" in err and "Traceback" not in err
     kept = _cell_rows(out)
-    assert 2 <= len(kept) < 12 and len(read_results(out)) == len(kept)
+    assert 2 <= len(kept) < 12
+    assert len(read_results(out)) == len(kept)  # the tables are rebuilt on the way out
 
 
 def test_resume_runs_only_missing_or_unreadable_cells(tmp_path):

@@ -46,7 +46,6 @@ from pathlib import Path
 
 import torch
 
-from matinv_bench import system
 from matinv_bench.engine import options
 from matinv_bench.engine.clock import device_description
 from matinv_bench.engine.runner import machine
@@ -313,21 +312,21 @@ def run(args: argparse.Namespace) -> int:
     record = Record(command_line(args), args.budget, out, _describe(budget), outcomes=[Outcome(s) for s in steps])
     record.write()
     interrupted = False
-    with system.sigterm_interrupts():
-        for i, step in enumerate(steps):
-            print(f"\n== reproduce gpu: step {i + 1}/{len(steps)}: {step.name}", flush=True)
-            t0 = time.perf_counter()
-            try:
-                outcome = run_tests(step, budget) if step.name == "pytest" else run_command(step, cli)
-            except KeyboardInterrupt:
-                outcome = Outcome(step, "interrupted", INTERRUPTED, note="interrupted")
-            outcome.seconds = time.perf_counter() - t0
-            record.outcomes[i] = outcome
-            record.write()
-            print(f"== {step.name}: {outcome.status}{f' ({outcome.note})' if outcome.note else ''}", flush=True)
-            if outcome.status == "interrupted":
-                interrupted = True
-                break
+    # SIGTERM arrives as KeyboardInterrupt here: the command line wraps every command (system.sigterm_interrupts)
+    for i, step in enumerate(steps):
+        print(f"\n== reproduce gpu: step {i + 1}/{len(steps)}: {step.name}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            outcome = run_tests(step, budget) if step.name == "pytest" else run_command(step, cli)
+        except KeyboardInterrupt:
+            outcome = Outcome(step, "interrupted", INTERRUPTED, note="interrupted")
+        outcome.seconds = time.perf_counter() - t0
+        record.outcomes[i] = outcome
+        record.write()
+        print(f"== {step.name}: {outcome.status}{f' ({outcome.note})' if outcome.note else ''}", flush=True)
+        if outcome.status == "interrupted":
+            interrupted = True
+            break
     record.finished = not interrupted
     record.write()
     failed = [o.step.name for o in record.outcomes if o.status == "failed"]

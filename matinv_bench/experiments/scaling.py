@@ -534,9 +534,9 @@ def analyse(df: pd.DataFrame, fit_from: int | None = None) -> tuple[pd.DataFrame
             g = g.sort_values(["n", "repeat"])
             large = sorted(n for n in g["n"].unique() if n >= LARGE_N)
             ranges = [("own", None), ("common", common)] + ([("large", large)] if len(large) >= fits.MIN_POINTS else [])
+            reps = g.groupby("n")["repeat"].nunique()
             for fit_range, sizes in ranges:
                 f = _fit(g, sizes, fit_from) if sizes is None or len(sizes) else None
-                reps = g.groupby("n")["repeat"].nunique()
                 slopes.append({"solver_label": label, "dtype": dtype, "device": device, "fit_range": fit_range,
                                "slope": f.slope if f else np.nan, "ci_lo": f.lo if f else np.nan,
                                "ci_hi": f.hi if f else np.nan, "ci_method": f.ci_method if f else "",
@@ -677,13 +677,12 @@ def gauss_jordan_targets(ok: pd.DataFrame, n: int = TARGET_N) -> pd.DataFrame:
     if "lu" not in t or not labels:
         return pd.DataFrame()
     best = ok.groupby("library")["peak_gflops"].max()
-
-    def block(label: str) -> float:
-        params = parse_spec(label)[1]
-        return float(params.get("block", 0))
+    params = {lab: parse_spec(lab)[1] for lab in labels}
+    backend = {lab: p.get("backend", "numpy") for lab, p in params.items()}
+    block = {lab: float(p.get("block", 0)) for lab, p in params.items()}
 
     rows = []
-    for label in sorted(labels, key=lambda lab: (parse_spec(lab)[1].get("backend", "numpy"), block(lab))):
+    for label in sorted(labels, key=lambda lab: (backend[lab], block[lab])):
         g = d[d["solver_label"] == label].set_index("repeat")
         lib = g["library"].iloc[0]
         row = {"solver_label": label, "repetitions": len(g),
@@ -691,9 +690,8 @@ def gauss_jordan_targets(ok: pd.DataFrame, n: int = TARGET_N) -> pd.DataFrame:
                "time / torch-inv": _median_range(t[label] / t["torch-inv"]) if "torch-inv" in t else "",
                "% of probe": _median_range(100 * g["peak_fraction"], ".0f"),
                "% of best probe": _median_range(100 * g["gflops"] / best.get(lib, np.nan), ".0f")}
-        same = [lab for lab in labels if parse_spec(lab)[1].get("backend", "numpy") ==
-                parse_spec(label)[1].get("backend", "numpy") and 0 < block(lab) < block(label)]
-        smaller = max(same, key=block) if same else None
+        same = [lab for lab in labels if backend[lab] == backend[label] and 0 < block[lab] < block[label]]
+        smaller = max(same, key=block.get) if same else None
         row["time vs smaller block"] = (f"{_median_range(t[label] / t[smaller])} ({smaller})" if smaller else "")
         rows.append(row)
     return pd.DataFrame(rows)
