@@ -15,8 +15,8 @@ authors released only their base, on a box drawn around that base). Output under
 values where we have them, each labelled with its source) and ``tableK-RECIPE/`` (every tidy row,
 one file per cell in its ``cells/``). The cells run through the engine's ``run_grid``:
 ``--resume DIR`` continues the run whose ``--out`` was DIR, or whose ``tableK-RECIPE`` folder is
-DIR (same options; finished cells are kept, trained models come from the cache), ``--cell-timeout`` and ``--workers``/``--scheduler`` as for
-``run``. Before the cells run, the seeds of each network, and the boxes of the same size, train
+DIR (same options; finished cells are kept, trained models come from the cache),
+``--cell-timeout`` and ``--workers``/``--scheduler`` as for ``run``. Before the cells run, the seeds of each network, and the boxes of the same size, train
 together as one stacked model (:mod:`~matinv_bench.experiments.pretrain`), so that every cell's
 fit is a cache hit; ``--no-stack`` leaves each network to train alone in its cell.
 """
