@@ -169,6 +169,20 @@ def test_column_major_path_matches_lapack_and_the_unblocked_variant(B, n, block,
     assert (np.abs(X - np.linalg.inv(A)) / scale).max() < 1e-11
 
 
+def test_column_major_path_in_float32_stays_float32(rng):
+    # laswp, ger and gemm are picked by dtype: float32 runs the single-precision BLAS and LAPACK
+    from matinv_bench.solvers import gauss_jordan as gj
+
+    A = rng.standard_normal((2, 130, 130)).astype(np.float32)
+    assert gj._columns_path(A, 16)
+    X, singular, _ = gj.gauss_jordan(A, 16)
+    X0, _, _ = gauss_jordan_inplace(A.copy())  # unblocked, batched
+    assert X.dtype == np.float32 and X.flags.c_contiguous and not singular.any()
+    scale = np.abs(X0).max(axis=(1, 2), keepdims=True)
+    assert (np.abs(X - X0) / scale).max() < 1e-4
+    assert (np.abs(X - np.linalg.inv(A.astype(np.float64))) / scale).max() < 1e-4
+
+
 def test_column_major_path_on_ill_conditioned_matrices():
     data = make_dataset("randsvd[n=60,cond=1e12]", n_test=3, seed=5)
     for i in range(3):  # one matrix at a time: the column-major path

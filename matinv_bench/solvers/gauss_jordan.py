@@ -18,8 +18,8 @@ original.
 
 On numpy, a single matrix (or a batch of large ones, one at a time) is eliminated column by
 column in Fortran order, so that panels are contiguous and the products update the matrix in
-place (BLAS gemm with beta = 1, through :mod:`scipy.linalg.blas`); its rows are never swapped:
-the pivot rows are remembered and the inverse is gathered once at the end. Batches of small
+place (BLAS gemm with beta = 1, through :mod:`scipy.linalg.blas`); each panel's row
+interchanges reach the other columns in bulk, by LAPACK's ``laswp``, as in recursive LU. Batches of small
 matrices, and torch tensors, take the batched path (row interchanges, products of the whole
 batch).
 
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.linalg import get_blas_funcs
+from scipy.linalg import get_blas_funcs, get_lapack_funcs
 
 from matinv_bench.solvers._torch import TorchSolver, to_numpy
 from matinv_bench.solvers.base import Inversion, Solver, mark_failed, register
@@ -130,58 +130,58 @@ def _eliminate_blocked(X, b, pivots: list, pivot_values: list, n: int, block: in
 class _Columns:
     """One matrix eliminated column by column in Fortran order (numpy; the blocked variant).
 
-    The same steps and pivots as the batched path, with two differences of layout: columns are
-    contiguous, so a panel and the columns a product updates are contiguous and gemm adds into
-    them in place (beta = 1); and rows are never interchanged (a row interchange touches one
-    element of every column): ``rows[k]`` remembers the physical row of the k-th pivot, a pivot
-    is searched among the rows not yet used (``free``), and :meth:`inverse` gathers the rows and
-    columns once at the end.
+    The same steps, pivots and products as the batched path, laid out as LAPACK's recursive LU
+    (``dgetrf2``) lays out its own: columns are contiguous, so a panel and the columns a product
+    updates are contiguous and gemm adds into them in place (beta = 1); and a row interchange
+    is applied at once only inside the leaf panel that chose it, then to the other columns in
+    bulk by LAPACK's ``laswp`` just before they meet that panel's product, so that every
+    interchange reaches every column exactly once and a panel's pivot rows are always its own
+    rows k0..k1-1 (a contiguous slice of each column, not a gather).
     """
 
     def __init__(self, A: np.ndarray) -> None:
         n = A.shape[-1]
-        self.X = np.array(A, order="F")  # the working copy, column-major
+        self.X = _fortran_copy(A)  # the working copy, column-major
         self.gemm, self.ger = get_blas_funcs(("gemm", "ger"), (self.X,))
-        self.rows = np.zeros(n, dtype=np.intp)
-        self.free = np.ones(n, dtype=self.X.dtype)  # 1 for rows that have not been a pivot row yet
+        (self.laswp,) = get_lapack_funcs(("laswp",), (self.X,))
+        self.piv = np.zeros(n, dtype=np.int32)  # interchange k swapped rows k and piv[k] (laswp's own)
         self.pivot_values = np.zeros(n, dtype=self.X.dtype)
-        self._abs = np.empty(n, dtype=self.X.dtype)
 
     def steps(self, k0: int, k1: int) -> None:
         """Rank-1 steps k0..k1-1 on the columns k0..k1-1 (as :func:`_eliminate`)."""
-        X, free = self.X, self.free
+        X, piv = self.X, self.piv
         W = X[:, k0:k1]
         for k in range(k0, k1):
-            col = X[:, k]
-            np.abs(col, out=self._abs)
-            self._abs *= free
-            q = int(self._abs.argmax())
-            if not free[q]:  # NaNs (argmax takes the first), or a column of zeros: any free row
-                q = int(free.argmax())
-            free[q] = 0
-            self.rows[k] = q
-            pivot = col[q]
+            col = W[:, k - k0]
+            q = k + int(abs(col[k:]).argmax())  # NaN: argmax takes it, and the pivot check flags it
+            piv[k] = q
+            if q != k:
+                self.laswp(W, piv, k1=k, k2=k, overwrite_a=1)
+            pivot = col[k]
             self.pivot_values[k] = pivot
             if k1 - k0 == 1:
                 col *= -1.0 / pivot
-                col[q] = 1.0 / pivot
+                col[k] = 1.0 / pivot
                 continue
-            W[q, k - k0] = 1.0
-            r = W[q] / pivot  # the new pivot row; its entry k is 1 / pivot
+            W[k, k - k0] = 1.0
+            r = W[k] / pivot  # the new pivot row; its entry k is 1 / pivot
             f = col.copy()
             col[:] = 0.0  # so that the update leaves -f / pivot in column k
             self.ger(-1.0, f, r, a=W, overwrite_a=1)
-            W[q] = r  # the pivot row took a meaningless update above
+            W[k] = r  # the pivot row took a meaningless update above
 
     def apply(self, k0: int, k1: int, c0: int, c1: int) -> None:
-        """:func:`_apply_panel` in place: the pivot rows of steps k0..k1-1 are read, zeroed, and
-        the columns c0..c1-1 get X[:, k0:k1] @ (those rows) added by one gemm."""
+        """Interchanges k0..k1-1 on columns c0..c1-1, then :func:`_apply_panel` in place: the
+        pivot rows k0..k1-1 are copied out and zeroed, and the columns get X[:, k0:k1] @ (that
+        copy) added by one gemm."""
         if c0 >= c1:
             return
-        X, rows = self.X, self.rows[k0:k1]
-        R = X[rows, c0:c1]
-        X[rows, c0:c1] = 0.0
-        self.gemm(1.0, X[:, k0:k1], R, beta=1.0, c=X[:, c0:c1], overwrite_c=1)
+        X = self.X
+        C = X[:, c0:c1]
+        self.laswp(C, self.piv, k1=k0, k2=k1 - 1, overwrite_a=1)
+        R = C[k0:k1].copy(order="F")
+        C[k0:k1] = 0.0
+        self.gemm(1.0, X[:, k0:k1], R, beta=1.0, c=C, overwrite_c=1)
 
     def factor(self, k0: int, k1: int) -> None:
         if k1 - k0 <= LEAF:
@@ -201,12 +201,20 @@ class _Columns:
             self.apply(k0, k1, k1, n)
             self.apply(k0, k1, 0, k0)
 
-    def inverse(self) -> np.ndarray:
-        """The inverse: row k of the eliminated matrix is physical row ``rows[k]``, and column
-        ``rows[k]`` of the inverse is its column k (the interchanges undone as columns)."""
-        order = np.argsort(self.rows)
+    def inverse(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The inverse (C order, into ``out`` if given): the interchanges undone as column
+        interchanges, last first (see :func:`_column_order`)."""
+        order = _column_order(self.piv[None])[0]
         Y = self.X[:, order]  # contiguous column copies
-        return np.take(Y.T, self.rows, axis=1).T  # the row gather, as a column gather of the C-ordered transpose
+        if out is None:
+            return np.ascontiguousarray(Y)
+        out[...] = Y
+        return out
+
+
+def _fortran_copy(A: np.ndarray) -> np.ndarray:
+    """A column-major copy of the square matrix ``A``."""
+    return np.array(A, order="F")
 
 
 def _gauss_jordan_columns(A: np.ndarray, block: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -219,7 +227,7 @@ def _gauss_jordan_columns(A: np.ndarray, block: int, out: np.ndarray | None = No
         m.run(block)
         pivot_values[i] = m.pivot_values
         if out is not None:
-            out[i] = m.inverse()
+            m.inverse(out[i])
         else:
             inverses.append(m.inverse())
     if out is None:
