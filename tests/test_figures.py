@@ -296,6 +296,18 @@ def test_scaling_time_figure_colours_families_and_marks_the_memory_wall():
     close(fig)
 
 
+def test_scaling_time_figure_without_networks_says_how_far_the_solvers_are_from_lu():
+    rows = scaling_rows()
+    rows = rows[~rows["solver_label"].str.startswith("mlp")]
+    rows.loc[rows["solver_label"] == "qr", "time_per_matrix_s"] *= 3.0  # qr 3x lu's time, gauss-jordan equal
+    fig = plots.time_figure(rows, scaling_slopes(), "float64", "cpu")
+    check_figure(fig, max_panels=2)
+    # torch-inv has lu's fixture times: fastest at 1.00x; the largest n lu and another solver both ran is 64
+    assert title(fig).startswith("At n = 64, every solver runs within 3.00x of LU's time (fastest: ")
+    assert "1.00x)" in title(fig)
+    close(fig)
+
+
 def test_scaling_figures_write_png_and_svg(tmp_path):
     results.write_tables(scaling_rows(), tmp_path)
     scaling_slopes().to_csv(tmp_path / "slopes.csv", index=False)
@@ -447,6 +459,59 @@ def test_committed_figures_are_within_budget_with_svg_twins():
         assert png.stat().st_size <= style.MAX_PNG_BYTES, png
         assert png.with_suffix(".svg").is_file(), png
 
+
+
+# every committed set with figures, and the command that redraws them from its committed files
+REPLOTS = {"scaling": ["scaling", "--replot", "--quiet"], "scaling-float32": ["scaling", "--replot", "--quiet"],
+           "gauss-jordan-blocks": ["scaling", "--replot", "--quiet"],
+           **{name: ["reproduce", name, "--replot"] for name in ("where-can", "where-can-n", "out-of-box", "why-cant",
+                                                                 "seeds")}}
+
+
+@pytest.fixture
+def checked_saves(monkeypatch):
+    """style.save, wherever it was imported, runs :func:`check_figure` on each figure before writing it."""
+    import importlib
+    import pkgutil
+    import sys
+
+    from matinv_bench import experiments
+
+    for info in pkgutil.iter_modules(experiments.__path__):  # imported now, each binds the original save
+        importlib.import_module(f"{experiments.__name__}.{info.name}")
+    original, checked = style.save, []
+
+    def save(fig, path):
+        check_figure(fig)
+        checked.append(Path(path).name)
+        return original(fig, path)
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "__name__", "").startswith("matinv_bench") and getattr(module, "save", None) is original:
+            monkeypatch.setattr(module, "save", save)
+    monkeypatch.setattr(style, "save", save)
+    return checked
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(REPLOTS))
+def test_every_committed_figure_redrawn_from_its_rows_passes_the_checks(name, checked_saves, tmp_path):
+    """The committed sets' figures, drawn again from their committed files by today's code: no
+    overlapping texts, at most 12 legend entries, labelled axes (what the fixtures check, on real rows)."""
+    import shutil
+
+    folder = tmp_path / name
+    shutil.copytree(ROOT / "results" / name, folder, ignore=shutil.ignore_patterns("cells", "*.png", "*.svg"))
+    assert main([*REPLOTS[name], "--out", str(folder)]) == 0
+    committed = {p.name for p in (ROOT / "results" / name).glob("*.png")}
+    assert committed and committed <= set(checked_saves)
+
+
+@pytest.mark.slow
+def test_the_committed_report_figures_pass_the_checks(checked_saves, tmp_path):
+    build_report(ROOT / "results", out=tmp_path / "REPORT.md")
+    committed = {p.name for p in (ROOT / "results" / "report").glob("*.png")}
+    assert committed and committed <= set(checked_saves)
 
 
 def test_the_checks_catch_what_they_look_for():

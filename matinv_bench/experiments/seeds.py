@@ -44,9 +44,11 @@ from matinv_bench.errors import SpecError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import (
     add_engine_arguments,
+    add_replot_argument,
     check_positive,
     command_line,
     output_folder,
+    replot_folder,
     resume_hint,
 )
 from matinv_bench.experiments.pretrain import train_cells
@@ -82,11 +84,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retrain", action="store_true", help="train again even when a cached model exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_engine_arguments(p, NAME)
+    add_replot_argument(p)
 
 
 @experiment(NAME, "the paper's 4-8-4 net over K seeds against the best affine maps; the eq. (16) warm start",
             add_arguments)
 def run(args: argparse.Namespace) -> int:
+    if args.replot:
+        out = replot_folder(args, "seeds.csv", "affine.csv", "curves.csv")
+        for path in figures(pd.read_csv(out / "seeds.csv"), pd.read_csv(out / "affine.csv"),
+                            pd.read_csv(out / "curves.csv"), out):
+            print(f"wrote {path}")
+        return 0
     for name in ("seeds", "n_matrices", "ls_matrices", "lae_matrices", "curve_every"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise SpecError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
@@ -222,10 +231,18 @@ def write(df: pd.DataFrame, maps: pd.DataFrame, out: Path, command: str, args: a
     for name, t in tables.items():
         results.atomic_write(out / name, lambda tmp, t=t: t.to_csv(tmp, index=False))
     results.write_text(out / "summary.md", summary(df, table, maps, warm, target, command, args, every))
+    figures(table, maps, c, out)
+
+
+def figures(table: pd.DataFrame, maps: pd.DataFrame, c: pd.DataFrame, out: Path) -> list[Path]:
+    """seeds.png and warm_start.png (each with its SVG) from the tables :func:`write` saves."""
+    written: list[Path] = []
     if len(table):
-        style.save(seeds_figure(table, maps), out / "seeds.png")
+        written += style.save(seeds_figure(table, maps), out / "seeds.png")
     if len(c):
-        style.save(warm_figure(c, target, table["linear_approx_mae"].median()), out / "warm_start.png")
+        target = warm_table(c)[1]
+        written += style.save(warm_figure(c, target, table["linear_approx_mae"].median()), out / "warm_start.png")
+    return written
 
 
 def summary(df: pd.DataFrame, table: pd.DataFrame, maps: pd.DataFrame, warm: pd.DataFrame, target: float,

@@ -67,16 +67,28 @@ def _label(label: str, slope: float) -> str:
     return text if not np.isfinite(slope) else f"{text}: $n^{{{slope:.2f}}}$"
 
 
-def time_finding(slopes: pd.DataFrame, labels: list[str], dtype: str, device: str) -> str:
-    """The time figure's title: the networks' typical slope against LU's, where both were fitted."""
+def time_finding(slopes: pd.DataFrame, labels: list[str], dtype: str, device: str,
+                 ok: pd.DataFrame | None = None) -> str:
+    """The time figure's title: the networks' typical slope against LU's, where both were fitted;
+    without networks, how far the other solvers' times (median over repetitions, ``ok`` rows) are
+    from LU's at the largest size LU and another solver both ran."""
+    where = f"  [{dtype}, {device}]"
     nets = [s for s in (_slope(slopes, lab, dtype, device) for lab in labels if lab.startswith("mlp"))
             if np.isfinite(s)]
     lu = _slope(slopes, "lu", dtype, device)
     if nets and np.isfinite(lu):
         verb = "grows faster than" if np.median(nets) > lu else "grows no faster than"
         return (f"A network's time per matrix (about $n^{{{np.median(nets):.1f}}}$) {verb} LU's "
-                f"($n^{{{lu:.1f}}}$)  [{dtype}, {device}]")
-    return f"Time per matrix against n  [{dtype}, {device}]"
+                f"($n^{{{lu:.1f}}}$)" + where)
+    if ok is not None and not nets and "lu" in labels:
+        t = ok.groupby(["n", "solver_label"])["time_per_matrix_s"].median().unstack("solver_label")
+        t = t[t["lu"].notna() & (t.drop(columns="lu").notna().sum(axis=1) > 0)]
+        if len(t):
+            n = t.index.max()
+            ratio = (t.loc[n].drop("lu") / t.loc[n, "lu"]).dropna()
+            return (f"At n = {n}, every solver runs within {ratio.max():.2f}x of LU's time "
+                    f"(fastest: {style.pretty(ratio.idxmin())}, {ratio.min():.2f}x)" + where)
+    return "Time per matrix against n" + where
 
 
 def guides(ax, ok: pd.DataFrame, ns: np.ndarray) -> list:
@@ -169,7 +181,7 @@ def time_figure(rows: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device: st
         for a in (ax, bx):
             style.size_axis(a, ns)
             style.log_axis(a, "y")
-        style.title(fig, time_finding(slopes, labels, dtype, device))
+        style.title(fig, time_finding(slopes, labels, dtype, device, ok))
         style.legend_below(fig, *zip(*entries), ncol=3)
     return fig
 
