@@ -94,6 +94,48 @@ def test_per_epoch_schedule_weight_decay_delta_target_and_fresh_draws(cache, mon
             _assert_same_weights(a.model_, t.model_)
 
 
+def test_training_sets_drawn_on_the_device_are_the_box_and_its_inverses(monkeypatch):
+    # the CUDA path, run on the CPU: the box A0 + eps [-1, 1]^{n x n} drawn by torch, seeded by the train stream
+    import numpy as np
+
+    monkeypatch.setattr(training, "DEVICE_DRAWS", ("cuda", "cpu"))
+    data = make_dataset("paper-3x3", n_test=8, seed=4)
+    solver = SOLVERS.build("mlp-2fc[hidden=8,recipe=tiny]")
+    net = solver.trainee(data)
+    assert training.draws_on_device(data, "cpu")
+    X, Y = training.training_set(net, data, 70_000, "cpu", torch.float64)  # more than one chunk
+    T = X.reshape(-1, 3, 3)
+    assert X.shape == (70_000, 9) and -1 <= T.min() < -0.99 and 0.99 < T.max() <= 1  # T = (A - A0) / eps
+    assert abs(T.mean().item()) < 0.01 and T.var().item() == pytest.approx(1 / 3, rel=0.01)  # uniform
+    A = data.base[None] + data.eps * T.numpy()
+    np.testing.assert_allclose(Y.reshape(-1, 3, 3).numpy(), np.linalg.inv(A), rtol=1e-9, atol=1e-12)
+    X2, _ = training.training_set(net, data, 70_000, "cpu", torch.float64)
+    assert torch.equal(X, X2)  # the same seeded stream: the same set
+    X3, _ = training.training_set(net, make_dataset("paper-3x3", n_test=8, seed=5), 70_000, "cpu", torch.float64)
+    assert not torch.equal(X, X3)
+    rng = training.split_rng(data.seed, "train")
+    first = training.training_set(net, data, 100, "cpu", torch.float64, rng)[0]
+    assert not torch.equal(first, training.training_set(net, data, 100, "cpu", torch.float64, rng)[0])  # fresh draws
+    assert not training.draws_on_device(make_dataset("spd-box[n=3]", n_test=2, seed=0), "cpu")  # no train_box: host
+
+
+def test_seeds_drawn_on_the_device_train_together_as_alone_under_their_own_keys(cache, monkeypatch):
+    _variant(monkeypatch, train_size=600, batch=128, steps=23, fresh_each_epoch=True)
+    datas = _datas(seeds=(0, 1))
+    host = SOLVERS.build("mlp-2fc[hidden=8,recipe=tiny,seed=0]").fit(datas[0])
+    monkeypatch.setattr(training, "DEVICE_DRAWS", ("cuda", "cpu"))
+    alone = [s.fit(d) for s, d in zip(_solvers("mlp-2fc[hidden=8,recipe=tiny]", (0, 1)), datas)]
+    assert alone[0].fit_info_["train_draws"] == "device" and host.fit_info_["train_draws"] == "host"
+    assert alone[0].fit_info_["cache_key"] != host.fit_info_["cache_key"]
+    assert not alone[0].fit_info_["train_cache_hit"]
+    monkeypatch.setenv(model_cache.CACHE_ENV, str(cache / "together"))
+    together = _solvers("mlp-2fc[hidden=8,recipe=tiny]", (0, 1))
+    infos = training.fit_many([s.trainee(d) for s, d in zip(together, datas)], datas, "tiny")
+    for a, t, info in zip(alone, together, infos):
+        _assert_same_weights(a.model_, t.model_)
+        assert info["cache_key"] == a.fit_info_["cache_key"] and info["train_draws"] == "device"
+
+
 def test_a_single_seed_fit_after_fit_many_is_a_cache_hit(cache):
     datas = _datas(seeds=(0, 1))
     together = _solvers("mlp-2fc[hidden=8,recipe=tiny]", (0, 1))

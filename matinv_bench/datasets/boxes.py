@@ -88,6 +88,11 @@ class Box(Dataset):
         """The training split: always from the eps box, whatever ``test_scale``."""
         return box_sample(self.base, self.eps, rng, size)
 
+    def train_box(self) -> tuple[np.ndarray, float]:
+        """(A0, eps): the training split is uniform on ``A0 + eps [-1, 1]^{n x n}`` (training may draw
+        it on its device)."""
+        return self.base, self.eps
+
 
 def _paper_box(base_name: str) -> type[Box]:
     class PaperBox(Box):

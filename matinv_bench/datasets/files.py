@@ -120,5 +120,9 @@ class PaperDir(Dataset):
     def sample_train(self, rng: np.random.Generator, size: int) -> Sample:
         return box_sample(self.base, self.eps, rng, size)
 
+    def train_box(self) -> tuple[np.ndarray, float]:
+        """(A0, eps): the training split is uniform on ``A0 + eps [-1, 1]^{n x n}``."""
+        return self.base, self.eps
+
     def default_size(self) -> int:
         return len(self.T) if self.fixed else super().default_size()

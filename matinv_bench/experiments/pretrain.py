@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from matinv_bench.datasets import make_dataset
 from matinv_bench.engine.runner import Cell
 from matinv_bench.solvers import SOLVERS
-from matinv_bench.solvers.learned import cache, training
+from matinv_bench.solvers.learned import training
 from matinv_bench.solvers.learned.cache import retraining
 from matinv_bench.specs import format_spec, parse_spec
 
@@ -50,7 +50,7 @@ def _net(cell: Cell) -> _Net | None:
     except Exception:  # a bad file, a network too large for memory: the grid's cell says so
         return None
     recipe = training.recipe_of(net, solver.recipe, data.n)
-    key, _ = cache.cache_key(net.architecture(), net.seed, data, recipe)
+    key, _ = training.model_key(net, data, recipe)
     return _Net(cell, data, net, recipe, key)
 
 

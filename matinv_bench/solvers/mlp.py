@@ -160,11 +160,16 @@ class MLPSolver(TorchSolver):
                                 self.features, self.spec, init=self.init, curve_every=self.curve_every,
                                 curve_matrices=self.curve_matrices if self.curve_every else 0)
 
-    def features(self, A: np.ndarray) -> np.ndarray:
-        """The network's input for matrices A: T = (A - A0) / eps on boxes, else A; flattened.
+    def features(self, A):
+        """The network's input for matrices A (numpy array or torch tensor): T = (A - A0) / eps on
+        boxes, else A; flattened.
 
-        Training uses this numpy form; ``invert`` computes the same map in torch, timed."""
-        X = A if self.base_ is None else (A - self.base_) / self.eps_
+        Training uses this form (a tensor where it draws on the device); ``invert`` computes the
+        same map in torch, timed."""
+        base = self.base_
+        if base is not None and isinstance(A, torch.Tensor):
+            base = torch.as_tensor(base, dtype=A.dtype, device=A.device)
+        X = A if base is None else (A - base) / self.eps_
         return X.reshape(len(A), -1)
 
     def check_batch(self, A: np.ndarray) -> None:

@@ -53,12 +53,14 @@ def _recipe_fields(recipe) -> dict:
     return {k: v for k, v in asdict(recipe).items() if k not in later or later[k] != v}
 
 
-def cache_key(architecture: dict, seed: int, data, recipe) -> tuple[str, dict]:
+def cache_key(architecture: dict, seed: int, data, recipe, drawn_on_device: bool = False) -> tuple[str, dict]:
     """The hash that names a trained model, and the fields it hashes.
 
     The dataset enters as a fingerprint of its seeded train stream (the first matrices it
     draws), its base matrix and eps: two specs with the same training distribution (a paper
     box and the authors' released folder of it) share a model; any change in the data does not.
+    A model whose training sets were drawn on its device (other numbers from the same
+    distribution, see :func:`.training.training_set`) has a key of its own.
     """
     probe = data.source.sample_train(split_rng(data.seed, "train"), 8).A
     base = np.zeros(0) if data.base is None else np.asarray(data.base)
@@ -69,6 +71,7 @@ def cache_key(architecture: dict, seed: int, data, recipe) -> tuple[str, dict]:
         "recipe": _recipe_fields(recipe),
         "seed": seed,
         "package_version": __version__,
+        **({"draws": "device"} if drawn_on_device else {}),  # absent for host draws: older keys hold
     }
     key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:24]
     return key, fields

@@ -162,16 +162,48 @@ def recipe_of(net: Trainee, name: str, n: int) -> Recipe:
 
 # ----------------------------------------------------------------------------- training
 
+# devices whose training sets of a box are drawn on the device itself (torch's generator) rather than
+# by numpy on the host; the CPU draws with numpy, so CPU training is what it always was
+DEVICE_DRAWS = ("cuda",)
+
+
+def draws_on_device(data, device: str) -> bool:
+    """Whether :func:`training_set` draws ``data``'s training matrices on ``device`` (a box on a
+    device type in :data:`DEVICE_DRAWS`) instead of with numpy on the host."""
+    return torch.device(device).type in DEVICE_DRAWS and hasattr(data.source, "train_box")
+
+
+def model_key(net: Trainee, data, recipe: Recipe) -> tuple[str, dict]:
+    """The cache key (and its fields) of ``net`` trained on ``data`` with ``recipe`` on its device."""
+    return cache.cache_key(net.architecture(), net.seed, data, recipe, draws_on_device(data, net.device))
+
+
 def training_set(net: Trainee, data, size: int, device: str, dtype: torch.dtype,
                  rng: np.random.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features and flattened float64-LAPACK inverses of ``size`` train-split matrices, on the device.
+    """Features and flattened float64 inverses of ``size`` train-split matrices, on the device.
 
-    ``rng`` continues a train stream (for fresh draws); by default the stream starts anew.
+    ``rng`` continues a train stream (for fresh draws); by default the stream starts anew. On the
+    host (numpy), the matrices come from the dataset's ``sample_train`` and the inverses from
+    LAPACK. Where :func:`draws_on_device`, the box ``A0 + eps [-1, 1]^{n x n}`` is drawn on the
+    device by torch's generator, seeded by one number from ``rng`` (so the stream still fixes
+    every set), and inverted there in float64: no host work and no copy per fresh epoch. The two
+    draws follow the same distribution, not the same numbers.
     """
     rng = split_rng(data.seed, "train") if rng is None else rng
     n2 = data.n * data.n
     X = torch.empty(size, n2, dtype=dtype, device=device)
     Y = torch.empty(size, n2, dtype=dtype, device=device)
+    if draws_on_device(data, device):
+        base, eps = data.source.train_box()
+        A0 = torch.as_tensor(base, dtype=torch.float64, device=device)
+        gen = torch.Generator(device=device).manual_seed(int(rng.integers(2**63 - 1)))
+        for start in range(0, size, CHUNK):
+            k = min(CHUNK, size - start)
+            T = torch.rand((k, data.n, data.n), generator=gen, dtype=torch.float64, device=device) * 2.0 - 1.0
+            A = A0 + eps * T
+            X[start:start + k] = net.features(A).to(dtype)
+            Y[start:start + k] = torch.linalg.inv(A).reshape(k, n2).to(dtype)
+        return X, Y
     for start in range(0, size, CHUNK):
         A = data.source.sample_train(rng, min(CHUNK, size - start)).A.astype(np.float64)
         stop = start + len(A)
@@ -362,7 +394,7 @@ def fit(net: Trainee, data, recipe_name: str) -> dict:
     if not data.source.trainable:
         raise ValueError(f"dataset {data.spec!r} is a fixed collection: there is no training distribution")
     recipe = recipe_of(net, recipe_name, data.n)
-    key, fields = cache.cache_key(net.architecture(), net.seed, data, recipe)
+    key, fields = model_key(net, data, recipe)
     loaded = cache.load(key, net.model)
     if loaded is not None:
         return {**loaded, "train_cache_hit": True}
@@ -371,7 +403,7 @@ def fit(net: Trainee, data, recipe_name: str) -> dict:
     if net.device.startswith("cuda"):
         torch.cuda.synchronize(net.device)
     info.update(train_recipe=recipe.name, fit_time_s=time.perf_counter() - t0, train_device=net.device,
-                cache_key=key)
+                train_draws="device" if draws_on_device(data, net.device) else "host", cache_key=key)
     cache.save(key, net.model, info, fields, data.spec)
     return {**info, "train_cache_hit": False}
 
@@ -399,8 +431,7 @@ def fit_many(nets: list[Trainee], datas: list, recipe_name: str, options: StepOp
         if not data.source.trainable:
             raise ValueError(f"dataset {data.spec!r} is a fixed collection: there is no training distribution")
     recipes = [recipe_of(net, recipe_name, data.n) for net, data in zip(nets, datas)]
-    keyed = [cache.cache_key(net.architecture(), net.seed, data, recipe)
-             for net, data, recipe in zip(nets, datas, recipes)]
+    keyed = [model_key(net, data, recipe) for net, data, recipe in zip(nets, datas, recipes)]
     if len({key for key, _ in keyed}) < len(keyed):
         raise ValueError("two of the networks are the same model (same cache key): train each once")
     results: list[dict | None] = [None] * len(nets)
@@ -421,7 +452,8 @@ def fit_many(nets: list[Trainee], datas: list, recipe_name: str, options: StepOp
         elapsed = time.perf_counter() - t0
         for i, info in zip(todo, infos):
             key, fields = keyed[i]
-            info.update(train_recipe=recipe.name, fit_time_s=elapsed, train_device=nets[i].device, cache_key=key)
+            info.update(train_recipe=recipe.name, fit_time_s=elapsed, train_device=nets[i].device, cache_key=key,
+                        train_draws="device" if draws_on_device(datas[i], nets[i].device) else "host")
             cache.save(key, nets[i].model, info, fields, datas[i].spec)
             results[i] = {**info, "train_cache_hit": False}
     return results  # type: ignore[return-value]
@@ -454,6 +486,10 @@ class _Draws:
 
     def __init__(self, nets, datas, recipe: Recipe, device: str, dtype: torch.dtype, pool):
         self.nets, self.datas, self.recipe, self.device, self.dtype, self.pool = nets, datas, recipe, device, dtype, pool
+        # drawn on the device: in this thread (the device queue is ordered), no host pool needed
+        self.on_device = all(draws_on_device(data, device) for data in datas)
+        if self.on_device:
+            self.pool = None
         self.rngs = [split_rng(data.seed, "train") for data in datas]
         self.pending: list | None = None
         self.scalings: list[tuple[torch.Tensor, ...]] = []
@@ -465,8 +501,9 @@ class _Draws:
         return self._stack(sets)
 
     def _draw(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        # on the CPU: a worker thread must not queue copies on the device (the caller moves them)
-        return training_set(self.nets[i], self.datas[i], self.recipe.train_size, "cpu", self.dtype, self.rngs[i])
+        # on the host, a worker thread must not queue copies on the device (the caller moves them)
+        where = self.device if self.on_device else "cpu"
+        return training_set(self.nets[i], self.datas[i], self.recipe.train_size, where, self.dtype, self.rngs[i])
 
     def _map(self, fn) -> list:
         if self.pool is None:
