@@ -118,6 +118,15 @@ def test_the_runner_times_solvers_on_cuda_with_events_cold_and_names_the_gpu(mon
     assert row["gpu_name"] == "Fake H200" and row["asked"] == "cuda:0" and row["device"] == "cuda:0"
 
 
+def test_untimed_rows_on_cuda_name_the_gpu_too(monkeypatch):
+    # the GPU tables run with --no-timing: their rows must still say which GPU ran them
+    _fake_gpu(monkeypatch)
+    data = make_dataset("paper-3x3", n_test=4)
+    row = runner.run_cell(runner.Cell("on-cuda", "paper-3x3"), data, warmup_s=0.01, min_run_s=0.02, time_it=False)
+    assert row["status"] == "ok", row["reason"]
+    assert "time_per_matrix_s" not in row and row["gpu_name"] == "Fake H200" and row["asked"] == "cuda:0"
+
+
 def test_cpu_rows_say_perf_counter_and_warm_and_name_no_gpu(monkeypatch):
     _fake_gpu(monkeypatch)
     monkeypatch.setattr(runner, "measure", clock.measure)  # the CPU clock is the one expected here
@@ -135,6 +144,16 @@ def test_the_runner_times_torch_inv_on_the_gpu_with_events():
     assert row["status"] == "ok", row["reason"]
     assert (row["timing_clock"], row["timing_cache"]) == ("cuda_events", "cold")
     assert row["gpu_name"] == torch.cuda.get_device_name(0) and row["time_per_matrix_s"] > 0
+
+
+@pytest.mark.cuda
+def test_the_cuda_clock_agrees_with_tritons_do_bench():
+    # measure_cuda follows do_bench (see the clock's docstring): on the same cold-cache kernel, the same median
+    testing = pytest.importorskip("triton.testing", reason="triton ships with CUDA builds of torch only")
+    a = torch.randn(2048, 2048, device="cuda")
+    ours = clock.measure_cuda(lambda: a @ a, warmup_s=0.05, min_run_s=0.2, flush=True).median_s
+    theirs = testing.do_bench(lambda: a @ a, warmup=50, rep=200, return_mode="median") / 1e3
+    assert ours == pytest.approx(theirs, rel=0.25)
 
 
 def test_a_timing_has_at_least_five_blocks_however_long_a_call_is():

@@ -11,7 +11,11 @@ the same calibrated size are then added until there are ``min_blocks`` (default
 
 :func:`measure_cuda` times work on a GPU as ``triton.testing.do_bench`` does: CUDA events
 around every call, one synchronisation at the end, the L2 cache flushed before every call
-(``cold``) or not (``warm``). :func:`device_description` gives the columns that say which GPU,
+(``cold``) or not (``warm``). It follows do_bench rather than calling it for three reasons:
+do_bench always flushes (there is no warm mode to state), it sizes its repetitions as
+``rep / estimate`` with a minimum of one, where the protocol needs at least :data:`MIN_BLOCKS`,
+and triton comes only with CUDA builds of torch, so CI (CPU) could not run the code path at all.
+A CUDA test checks that both clocks agree on the same kernel. :func:`device_description` gives the columns that say which GPU,
 driver and clocks a CUDA row was measured with.
 """
 

@@ -177,9 +177,9 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
 
     ``hook.after`` may add columns computed from the per-matrix result (untimed, after timing).
     ``keep_times`` adds ``times_per_matrix_s``: every timed block's seconds per matrix (JSON list).
-    A timed row says how it was timed (``timing_clock``, ``timing_cache``: see :func:`_time`); a
-    timed row of a solver on CUDA also names the GPU, its driver and its clocks just after the
-    timing (:func:`~matinv_bench.engine.clock.device_description`).
+    A timed row says how it was timed (``timing_clock``, ``timing_cache``: see :func:`_time`). A
+    row of a solver that ran or trained on CUDA also names the GPU, its driver and its clocks
+    (just after the timing, where timed: :func:`~matinv_bench.engine.clock.device_description`).
     """
     solver: Solver | None = None
     row = _base_row(cell, None, data)
@@ -219,12 +219,14 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
                     "timing_clock": t.clock,
                     "timing_cache": t.cache,
                 })
-                if solver.device.startswith("cuda"):  # which GPU, driver and clocks (right after the timing)
-                    row.update(device_description(solver.device))
                 if keep_times:
                     row["times_per_matrix_s"] = json.dumps([x / B for x in t.times])
                 if row.get("flops_per_matrix"):
                     row["gflops"] = row["flops_per_matrix"] / row["time_per_matrix_s"] / 1e9
+            # which GPU, driver and clocks (right after the timing, where timed): every row that ran or trained on one
+            gpu = next((d for d in (solver.device, str(row.get("train_device") or "")) if d.startswith("cuda")), None)
+            if gpu is not None:
+                row.update(device_description(gpu))
             if hook is not None:
                 row.update(hook.after(cell, solver, data, res, row))
         return {**row, "status": "ok"}
