@@ -46,6 +46,10 @@ def test_the_tiny_budget_runs_every_step_end_to_end_and_resumes(tmp_path, paper_
     # the CUDA tests ran (and skip without a GPU): their summary line is the step's note
     tests = (out / "pytest-cuda.txt").read_text()
     assert "-m cuda" in run_md and steps["pytest"][4] in tests and ("skipped" in tests or "passed" in tests)
+    # the compiled step measured against eager (aot_eager on the CPU: the same step, traced)
+    compiled = pd.read_csv(out / "compile.csv")
+    assert list(compiled.variant) == ["eager", "compiled (aot_eager)"] and (compiled.steps_per_s > 0).all()
+    assert compiled.max_rel_diff.max() < 1e-12 and "| compiled (aot_eager) |" in (out / "compile.md").read_text()
     for dtype in ("float32", "float64"):
         rows = read_results(out / f"scaling-{dtype}")
         assert set(rows.dtype) == {dtype} and set(rows.n) == {2, 4, 8} and (rows.status == "ok").all()

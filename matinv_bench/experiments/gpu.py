@@ -5,6 +5,11 @@ Its steps, in this order (``--only`` picks some), each writing to a folder of th
 1. ``pytest``: the CUDA smoke tests, ``python -m pytest -m cuda -q`` in a subprocess, over the
    test files that hold such tests (collecting every file would need the test extras, which a
    GPU image may lack); on a machine without CUDA they skip. Output: ``pytest-cuda.txt``.
+1. ``compile``: whether a compiled training step pays, measured before the training it would
+   speed up: steps per second of the tables' 16x16 stacks (3 seeds) eager, ``torch.compile``d
+   and as CUDA graphs, the compile time, and the weights' difference from eager after the same
+   steps (:func:`~matinv_bench.solvers.learned.stacked.step_rates`). Output: ``compile.csv`` and
+   ``compile.md``. The tables still train eagerly: the numbers decide whether that should change.
 2. ``scaling-float32``, ``scaling-float64``: ``matinv-bench scaling`` on the budget's device
    (classical solvers up to the largest n of the budget, the networks up to the memory wall,
    beyond which their cells are skipped rows with the bytes they need).
@@ -44,6 +49,7 @@ from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 from matinv_bench.engine import options
@@ -54,8 +60,10 @@ from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import RESULTS, command_line, dated_folder, output_folder
 from matinv_bench.experiments.tables import PAPER_DATASETS
 from matinv_bench.reporting import results
+from matinv_bench.solvers.learned.stacked import StepOptions, step_rates
+from matinv_bench.solvers.learned.training import recipe_for
 
-STEPS = ("pytest", "scaling-float32", "scaling-float64", "table1", "table2")
+STEPS = ("pytest", "compile", "scaling-float32", "scaling-float64", "table1", "table2")
 ROOT = Path(__file__).resolve().parents[2]  # the checkout the package runs from (its tests/ beside it)
 INTERRUPTED = 130
 
@@ -74,6 +82,9 @@ class Budget:
     warmup_s: float  # scaling clock
     min_time_s: float
     pytest_timeout_s: float
+    compile_nets: tuple[tuple[int, int, int], ...]  # (n, hidden, layers) of the stacks whose step is measured
+    compile_variants: tuple[tuple[str, StepOptions], ...]  # the first is the reference
+    compile_steps: int
 
 
 SCALING_SOLVERS = (
@@ -84,9 +95,15 @@ SCALING_SOLVERS = (
 )
 BUDGETS: dict[str, Budget] = {
     "gpu": Budget("cuda", "paper", 3, 10_000, PAPER_DATASETS,
-                  (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192), SCALING_SOLVERS, 0.1, 0.3, 300),
+                  (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192), SCALING_SOLVERS, 0.1, 0.3, 300,
+                  ((16, 2048, 2), (16, 2048, 3)),
+                  (("eager", StepOptions()), ("compiled", StepOptions(compile=True)),
+                   ("compiled, CUDA graphs", StepOptions(compile=True, mode="reduce-overhead"))), 300),
     "tiny": Budget("cpu", "tiny", 2, 100, ("paper-2x2-1st", "paper-2x2-2nd"), (2, 4, 8),
-                   ("lu", "torch-inv", "neumann[order=3]", "mlp-2fc[hidden=2n^2,recipe=none]"), 0.01, 0.02, 120),
+                   ("lu", "torch-inv", "neumann[order=3]", "mlp-2fc[hidden=2n^2,recipe=none]"), 0.01, 0.02, 120,
+                   ((2, 32, 2),),  # aot_eager: traced as torch.compile does, no code generated (none needed on CPU)
+                   (("eager", StepOptions()), ("compiled (aot_eager)", StepOptions(compile=True, backend="aot_eager"))),
+                   20),
 }
 
 
@@ -121,6 +138,8 @@ def plan(budget: Budget, out: Path, *, paper_data: Path | None = None, only: tup
         folder = out / name
         if name == "pytest":
             steps.append(Step(name, (), out / "pytest-cuda.txt"))
+        elif name == "compile":
+            steps.append(Step(name, (), out / "compile.md"))
         elif name.startswith("scaling"):
             if resume and (folder / "run.json").is_file():
                 argv = ("scaling", "--resume", str(folder))
@@ -180,8 +199,9 @@ class Record:
                          f"`{where}` | {_cell(o.note)} |")
         lines += ["", "## Commands", ""]
         for o in self.outcomes:
-            cmd = _pytest_command(_cuda_test_files()) if o.step.name == "pytest" else \
-                ["matinv-bench", *o.step.argv]
+            cmd = (_pytest_command(_cuda_test_files()) if o.step.name == "pytest" else
+                   ["matinv-bench", "reproduce", "gpu", "--budget", self.budget, "--only", "compile"]
+                   if o.step.name == "compile" else ["matinv-bench", *o.step.argv])
             lines.append(f"- {o.step.name}: `{' '.join(shlex.quote(str(a)) for a in cmd)}`")
         return "\n".join(lines) + "\n"
 
@@ -223,6 +243,41 @@ def run_tests(step: Step, budget: Budget) -> Outcome:
     last = next((line.strip("= ").strip() for line in reversed(output.splitlines()) if line.strip()), "")
     ok = done.returncode in (0, 5)  # 5: no test selected
     return Outcome(step, "ok" if ok else "failed", done.returncode, note=last)
+
+
+def _guarded(fn: Callable[[Step, Budget], Outcome], step: Step, budget: Budget) -> Outcome:
+    """``fn(step, budget)``, with a crash recorded as the step's failure (the next step still runs)."""
+    try:
+        return fn(step, budget)
+    except Exception as exc:  # e.g. a compiler that fails on this machine: that is the step's finding
+        traceback.print_exc()
+        return Outcome(step, "failed", 1, note=f"crashed: {type(exc).__name__}: {exc}")
+
+
+def run_compile(step: Step, budget: Budget) -> Outcome:
+    """The ``compile`` step: :func:`~matinv_bench.solvers.learned.stacked.step_rates` for each of the
+    budget's stacks, written to compile.csv and compile.md beside ``step.output``."""
+    rows = []
+    for n, hidden, layers in budget.compile_nets:
+        rows += step_rates(n, hidden, layers, budget.seeds, recipe_for("paper", n).batch,
+                           budget.compile_steps, budget.device, torch.float64, dict(budget.compile_variants))
+    table = pd.DataFrame(rows)
+    results.atomic_write(step.output.with_suffix(".csv"), lambda tmp: table.to_csv(tmp, index=False))
+    cols = ["n", "hidden", "layers", "stacked", "batch", "dtype", "variant", "first_step_s", "steps_per_s", "speedup",
+            "max_rel_diff"]
+    name = next(k for k, v in BUDGETS.items() if v == budget)
+    about = (f"{budget.compile_steps} steps of Adam on one fixed batch per stack, after 5 warm-up steps, on "
+             f"{budget.device}; first_step_s is the first call (a compiled step's compile time); max_rel_diff is the "
+             "largest relative difference of the weights from eager's after the same steps.")
+    lines = ["# A compiled training step against eager", "",
+             f"Made by: `matinv-bench reproduce gpu --budget {name} --only compile`", "", about, "",
+             "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join(f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
+    results.write_text(step.output, "\n".join(lines) + "\n")
+    best = max(rows[1:] or rows, key=lambda r: r["speedup"])
+    return Outcome(step, "ok", 0, note=f"best: {best['variant']} at {best['speedup']:.2f}x eager "
+                                       f"({best['layers']} layers, width {best['hidden']})")
 
 
 class _ErrorLines:
@@ -317,7 +372,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n== reproduce gpu: step {i + 1}/{len(steps)}: {step.name}", flush=True)
         t0 = time.perf_counter()
         try:
-            outcome = run_tests(step, budget) if step.name == "pytest" else run_command(step, cli)
+            if step.name == "pytest":
+                outcome = run_tests(step, budget)
+            elif step.name == "compile":
+                outcome = _guarded(run_compile, step, budget)
+            else:
+                outcome = run_command(step, cli)
         except KeyboardInterrupt:
             outcome = Outcome(step, "interrupted", INTERRUPTED, note="interrupted")
         outcome.seconds = time.perf_counter() - t0

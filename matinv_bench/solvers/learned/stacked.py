@@ -14,13 +14,16 @@ that network alone; gradient clipping by a global norm would couple them (none i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 
 import torch
 from torch import nn
+
+from matinv_bench.solvers.learned.architecture import build_mlp
 
 
 def linear_layers(model: nn.Sequential) -> list[nn.Linear]:
@@ -159,3 +162,49 @@ def optimizer_scalars(dtype: torch.dtype) -> Iterator[None]:
         yield
     finally:
         torch.set_default_dtype(old)
+
+
+def step_rates(n: int, hidden: int, layers: int, seeds: int, batch: int, steps: int, device: str,
+               dtype: torch.dtype, variants: dict[str, StepOptions]) -> list[dict]:
+    """Measure training steps of a stack of ``seeds`` networks (n^2 -> hidden ... -> n^2, ``layers``
+    linear layers, Adam at 1e-4) on one fixed random batch, for each named variant of the step (the
+    first is the reference, normally eager). Per variant: ``first_step_s`` (the first call: the
+    compile time, for a compiled step), ``steps_per_s`` over ``steps`` steps after 5 warm-up steps,
+    ``speedup`` against the first variant, and ``max_rel_diff``: the largest relative difference of
+    the weights from the first variant's after the same steps from the same initial weights (to
+    rounding if the variant computes the same step). What :class:`StepOptions` asks to be measured
+    on a GPU before a compiled step is turned on."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(seeds, batch, n * n, generator=gen, dtype=dtype).to(device)
+    y = torch.randn(seeds, batch, n * n, generator=gen, dtype=dtype).to(device)
+    torch.manual_seed(0)
+    start = [build_mlp(n, hidden, layers, dtype) for _ in range(seeds)]
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    rows, reference = [], None
+    for name, options in variants.items():
+        model = StackedMLP(start).to(device)
+        lr = torch.tensor(1e-4, dtype=torch.float64, device=device) if options.compile else 1e-4
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        step = make_step(model, opt, options)
+        with optimizer_scalars(dtype) if options.compile else nullcontext():
+            t0 = time.perf_counter()
+            step(x, y)
+            sync()
+            first = time.perf_counter() - t0
+            for _ in range(5):
+                step(x, y)
+            sync()
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step(x, y)
+            sync()
+            elapsed = time.perf_counter() - t0
+        weights = torch.cat([w.detach().flatten() for w in model.parameters()]).double().cpu()
+        reference = weights if reference is None else reference
+        rows.append({"variant": name, "n": n, "hidden": hidden, "layers": layers, "stacked": seeds, "batch": batch,
+                     "dtype": str(dtype).removeprefix("torch."), "device": device, "steps": steps,
+                     "first_step_s": first, "steps_per_s": steps / elapsed,
+                     "max_rel_diff": float(((weights - reference).abs().max() / reference.abs().max()).item())})
+    for r in rows:
+        r["speedup"] = r["steps_per_s"] / rows[0]["steps_per_s"]
+    return rows
