@@ -178,7 +178,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from matinv_bench.engine.runner import make_grid, run_grid
+    from matinv_bench.engine.runner import make_grid, require_success, run_grid
     from matinv_bench.experiments.common import command_line, dated_folder
     from matinv_bench.experiments.suites import SUITES
     from matinv_bench.reporting import manifest, precision, results
@@ -219,19 +219,12 @@ def cmd_run(args) -> int:
     figures = precision.run_figures(df, out)
     print(f"wrote {out}/results.parquet, results.csv and summary.md (one file per cell in {out}/cells)"
           + (f" and {', '.join(p.name for p in figures if p.suffix == '.png')}" if figures else ""))
-    if counts.get("ok", 0) == 0:  # nothing to compare: say so in the exit status
-        others = ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES if s != "ok")
-        reasons = [r for r in df["reason"].dropna().astype(str) if r]
-        why = f"; first reason: {reasons[0]}" if reasons else ""
-        print(f"matinv-bench: error: no cell succeeded ({others}){why}", file=sys.stderr)
-        return 1
+    require_success(df)  # nothing to compare: say so in the exit status
     return 0
 
 
 def _check_run_values(args, seeds: range) -> None:
     """SpecError for ``run`` options out of range (before anything is built)."""
-    from matinv_bench.system import default_threads
-
     if len(seeds) < 1:
         raise SpecError("--seeds must be at least 1")
     if args.n_matrices is not None and args.n_matrices < 1:
@@ -240,12 +233,7 @@ def _check_run_values(args, seeds: range) -> None:
         raise SpecError(f"--warmup must be 0 or more seconds, got {args.warmup:g}")
     if not args.min_time > 0:
         raise SpecError(f"--min-time must be more than 0 seconds, got {args.min_time:g}")
-    if args.threads is not None:
-        cores = default_threads()
-        if args.threads < 1:
-            raise SpecError(f"--threads must be at least 1, got {args.threads}")
-        if args.threads > cores and args.scheduler is None:  # a cluster's workers may have more cores
-            raise SpecError(f"--threads {args.threads} is more than the {cores} cores this process may use")
+    options.check_threads(args)
 
 
 def _resumed_grid(args) -> tuple[list, Path, dict]:
@@ -339,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             return args.func(args)
     except UserError as exc:  # anything else is a bug and keeps its traceback
         print(f"matinv-bench: error: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_status", 2)
     except MemoryError as exc:  # an allocation outside any cell (cells record theirs as rows)
         print(f"matinv-bench: error: out of memory{f': {exc}' if str(exc) else ''}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """Every error whose message is meant for the user, in one place.
 
 The command line prints any :class:`UserError` as one line (``matinv-bench: error: ...``) and
-exits with status 2; anything else is a bug and keeps its traceback. Library code raises the
+exits with status 2 (1 for :class:`NoCellSucceeded`); anything else is a bug and keeps its traceback. Library code raises the
 most specific subclass, so that callers can catch what they can handle.
 """
 
@@ -26,6 +26,25 @@ class DataFileError(UserError, ValueError):
 
 class TooLargeError(UserError, MemoryError):
     """A request that would not fit in this machine's memory; the message gives the bytes."""
+
+
+class NoCellSucceeded(UserError):
+    """A run in which no cell succeeded: nothing to analyse or compare. One line, exit status 1
+    (the run itself worked: its rows say why each cell failed or was skipped)."""
+
+    exit_status = 1
+
+
+class ManifestError(UserError):
+    """results/manifest.toml is missing or malformed, or names a set it does not list."""
+
+
+class DirtyTreeError(UserError):
+    """A write into a committed result set from a work tree with uncommitted changes."""
+
+
+class ReportError(DataFileError):
+    """A results file the report needs is missing or malformed. The message names the file."""
 
 
 class ClusterError(UserError, ValueError):

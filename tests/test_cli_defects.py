@@ -240,6 +240,17 @@ def test_clock_and_thread_options_out_of_range(tmp_path, capsys, args, words):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", [["reproduce", "table1", "--recipe", "tiny"], ["reproduce", "table2", "--recipe", "tiny"],
+                                     ["reproduce", "seeds", "--recipe", "tiny"], ["scaling", "--n", "4"]],
+                         ids=lambda c: c[1] if c[0] == "reproduce" else c[0])
+@pytest.mark.parametrize("threads", ["0", "-1", str(system.default_threads() + 1)])
+def test_every_command_with_threads_checks_them_before_anything_runs(tmp_path, capsys, command, threads):
+    out = tmp_path / "r"
+    assert main([*command, "--threads", threads, "--quiet", "--out", str(out)]) == 2
+    assert "--threads" in one_line_error(capsys)
+    assert not out.exists()
+
+
 def test_min_time_help_says_small_values_give_few_blocks(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
@@ -361,7 +372,7 @@ def test_user_errors_are_user_error_subclasses(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(SpecError, match="torch.cuda.is_available"):
             resolve_device("cuda")
-    from matinv_bench.reporting.report import ReportError
+    from matinv_bench.errors import ReportError
 
     assert issubclass(ReportError, UserError)
 
@@ -396,3 +407,26 @@ def test_experiments_refuse_a_huge_grid_at_once(argv, capsys, tmp_path):
     assert main([*argv, "--out", str(tmp_path / "x")]) == 2
     err = one_line_error(capsys)
     assert "cells" in err and "1,000,000,000" in err
+
+
+# --- a command in which no cell succeeds: one line, exit status 1, whatever the command ---------
+
+@pytest.mark.parametrize("argv", [
+    ["reproduce", "where-can", "--solver", "cholesky", "--n-matrices", "8"],  # the paper's boxes are not symmetric
+    ["reproduce", "out-of-box", "--solver", "cholesky", "--n-matrices", "8"],
+    ["reproduce", "why-cant", "--solver", "lux"],
+    ["scaling", "--solver", "lux", "--n", "8", "--repeats", "1"],
+], ids=lambda argv: argv[1] if argv[0] == "reproduce" else argv[0])
+def test_a_command_in_which_no_cell_succeeds_says_so_in_one_line_and_exits_1(argv, tmp_path, capsys):
+    assert main([*argv, "--quiet", "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("matinv-bench: error: no cell succeeded (") and "first reason: " in err[0]
+    assert (tmp_path / "run" / "results.parquet").is_file()  # the rows that say why are kept
+
+
+def test_where_can_n_without_a_trained_network_writes_its_summary(tmp_path):
+    # cholesky runs on the SPD boxes, but no network and no linear approximation: no edge to state
+    out = tmp_path / "run"
+    assert main(["reproduce", "where-can-n", "--solver", "cholesky", "--n", "2", "3", "--theta", "0.3",
+                 "--n-matrices", "8", "--no-timing", "--quiet", "--out", str(out)]) == 0
+    assert "No θ and n with both a trained network and the linear approximation" in (out / "summary.md").read_text()

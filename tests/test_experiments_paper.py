@@ -11,8 +11,9 @@ from matinv_bench.cli import main
 from matinv_bench.datasets import make_dataset
 from matinv_bench.datasets.base import box_theta
 from matinv_bench.datasets.boxes import BASES
+from matinv_bench.errors import ReportError
 from matinv_bench.experiments.where_can import box_spec
-from matinv_bench.reporting.report import ReportError, build_report
+from matinv_bench.reporting.report import build_report
 from matinv_bench.reporting.results import read_results
 from matinv_bench.solvers import SOLVERS
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from matinv_bench.cli import main
-from matinv_bench.errors import UserError
+from matinv_bench.errors import ReportError, UserError
 from matinv_bench.reporting import results
-from matinv_bench.reporting.report import ReportError
 
 alt = pytest.importorskip("altair", reason="the html extra (altair) is not installed")
 vlc = pytest.importorskip("vl_convert", reason="the html extra (vl-convert-python) is not installed")

@@ -12,8 +12,8 @@ import pytest
 
 from matinv_bench import cli, system
 from matinv_bench.cli import build_parser, main
+from matinv_bench.errors import DirtyTreeError, ManifestError
 from matinv_bench.reporting import manifest, report, style
-from matinv_bench.reporting.manifest import DirtyTreeError, ManifestError
 from matinv_bench.reporting.results import read_results
 
 ROOT = Path(__file__).resolve().parents[1]

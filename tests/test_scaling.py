@@ -193,9 +193,12 @@ def test_a_run_without_torch_solvers_is_analysed(tmp_path, small_probe):
     assert (out / "time_vs_n-float64-cpu.png").is_file() and (out / "slopes.csv").is_file()
 
 
-def test_a_run_of_unregistered_solvers_only_is_analysed(tmp_path):
+def test_a_run_of_unregistered_solvers_only_is_analysed(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["scaling", "--solver", "lux", "--n", "8", "--repeats", "1", "--quiet", "--out", str(out)]) == 0
+    assert main(["scaling", "--solver", "lux", "--n", "8", "--repeats", "1", "--quiet", "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("matinv-bench: error: no cell succeeded (1 skipped, 0 failed); first "
+                                               "reason: ") and "'lux' is not registered" in err[0]
     df = pd.read_parquet(out / "results.parquet")
     assert df["status"].tolist() == ["skipped"] and "'lux' is not registered" in df["reason"].iloc[0]
     assert set(scaling.SCALING_COLUMNS) <= set(df.columns) and df["n"].tolist() == [8]

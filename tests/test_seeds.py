@@ -15,6 +15,7 @@ import torch
 from matinv_bench.analysis import affine
 from matinv_bench.cli import main
 from matinv_bench.datasets import make_dataset
+from matinv_bench.errors import ReportError
 from matinv_bench.experiments import seeds
 from matinv_bench.reporting import manifest, report
 from matinv_bench.reporting.results import read_results
@@ -190,5 +191,5 @@ def test_the_report_section_reads_the_run(run, tmp_path):
     assert text.startswith(f"### {seeds.TITLE}") and "Made by: `matinv-bench reproduce seeds" in text  # under "Beyond the paper"
     assert "(seeds/seeds.png)" in text and "(seeds/warm_start.png)" in text
     (root / "seeds" / "seeds.csv").write_text("seed,mae\n0,1e-4\n")
-    with pytest.raises(report.ReportError, match="seeds.csv: malformed, missing columns affine_mae"):
+    with pytest.raises(ReportError, match="seeds.csv: malformed, missing columns affine_mae"):
         report.render_section(manifest.load(root / "manifest.toml"), root, section)

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from matinv_bench.errors import UserError
+from matinv_bench.errors import SpecError, UserError
+from matinv_bench.system import default_threads
 
 
 def add_arguments(p: argparse.ArgumentParser, *, resume_help: str | None = None) -> None:
@@ -42,8 +43,22 @@ def add_allow_dirty(p: argparse.ArgumentParser) -> None:
                         "the work tree has uncommitted changes; the rows then say allow_dirty=True")
 
 
+def check_threads(args: argparse.Namespace) -> None:
+    """SpecError for ``--threads`` (where a command has it) below 1, or above the cores this
+    process may use (unless a Dask scheduler is given: its workers may have more)."""
+    threads = getattr(args, "threads", None)
+    if threads is None:
+        return
+    if threads < 1:
+        raise SpecError(f"--threads must be at least 1, got {threads}")
+    cores = default_threads()
+    if threads > cores and getattr(args, "scheduler", None) is None:
+        raise SpecError(f"--threads {threads} is more than the {cores} cores this process may use")
+
+
 def check(args: argparse.Namespace) -> None:
-    """UserError for engine options out of range."""
+    """UserError for engine options out of range (``--threads`` included, see :func:`check_threads`)."""
+    check_threads(args)
     if args.cell_timeout is not None and not args.cell_timeout > 0:
         raise UserError(f"--cell-timeout must be a positive number of seconds, got {args.cell_timeout:g}")
     if args.workers is not None and args.workers < 1:

@@ -41,7 +41,7 @@ from matinv_bench.engine import checkpoint, isolation
 from matinv_bench.engine.clock import Timing, device_description, measure, measure_cuda
 from matinv_bench.engine.hooks import Hook, load_hook
 from matinv_bench.engine.progress import Progress
-from matinv_bench.errors import DataFileError, SpecError, TooLargeError
+from matinv_bench.errors import DataFileError, NoCellSucceeded, SpecError, TooLargeError
 from matinv_bench.reporting import manifest, results
 from matinv_bench.scoring import metrics, reference
 from matinv_bench.solvers import SOLVERS, Solver
@@ -49,7 +49,6 @@ from matinv_bench.specs import parse_spec
 from matinv_bench.system import available_memory, default_threads, pinned_threads
 
 DTYPES = ("float64", "float32")
-_progress = Progress  # the bar under its former name, for callers that still import it
 
 
 @dataclass(frozen=True)
@@ -385,6 +384,18 @@ def failed_row(cell: Cell, reason: str, **extra) -> dict:
     average is the one when the parent wrote it."""
     return checkpoint.plain_row({**_base_row(cell, None, None), "status": "failed", "reason": reason,
                                  "loadavg_1m_after": system.load_average(), **extra})
+
+
+def require_success(df: pd.DataFrame) -> None:
+    """:class:`~matinv_bench.errors.NoCellSucceeded` (one line, exit status 1) when no row of a
+    finished grid is ``ok``: the counts of the others and the first reason."""
+    counts = df["status"].value_counts().to_dict() if "status" in df else {}
+    if counts.get("ok", 0) > 0:
+        return
+    others = ", ".join(f"{counts.get(s, 0)} {s}" for s in results.STATUSES if s != "ok")
+    reasons = [r for r in df["reason"].dropna().astype(str) if r] if "reason" in df else []
+    why = f"; first reason: {reasons[0]}" if reasons else ""
+    raise NoCellSucceeded(f"no cell succeeded ({others}){why}")
 
 
 def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None = None, threads: int | None = None,

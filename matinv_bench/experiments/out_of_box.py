@@ -36,7 +36,7 @@ from matinv_bench.datasets.base import box_theta
 from matinv_bench.datasets.boxes import BASES, PAPER_EPS
 from matinv_bench.engine import options
 from matinv_bench.engine.checkpoint import RunFolder
-from matinv_bench.engine.runner import Cell, cell_key, make_grid, run_grid
+from matinv_bench.engine.runner import Cell, cell_key, make_grid, require_success, run_grid
 from matinv_bench.errors import UserError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import (
@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
             df = run_grid(cells, out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
                           title="Out of the training box", command=command, **engine,
                           hook=f"{__name__}:OutOfBox", hook_args={"threshold": args.threshold})
+    require_success(df)  # nothing to analyse: one line, exit status 1
     write(df, out, command)
     print(f"wrote {out}/results.parquet, results.csv, summary.md and out_of_box.png")
     for s, why in missing.items():

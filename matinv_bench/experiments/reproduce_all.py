@@ -21,10 +21,10 @@ from pathlib import Path
 
 from matinv_bench.engine import options
 from matinv_bench.engine.progress import eta_text
-from matinv_bench.errors import UserError
+from matinv_bench.errors import DirtyTreeError, ManifestError, UserError
 from matinv_bench.experiments import experiment
 from matinv_bench.reporting import manifest
-from matinv_bench.reporting.manifest import DirtyTreeError, ManifestError, ResultSet
+from matinv_bench.reporting.manifest import ResultSet
 
 NAME = "all"
 

@@ -67,7 +67,7 @@ from matinv_bench import system
 from matinv_bench.engine import options
 from matinv_bench.engine.clock import MIN_BLOCKS, measure
 from matinv_bench.engine.hooks import Hook
-from matinv_bench.engine.runner import Cell, run_grid, saved_grid, with_device
+from matinv_bench.engine.runner import Cell, require_success, run_grid, saved_grid, with_device
 from matinv_bench.errors import UserError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import command_line, dated_folder
@@ -75,7 +75,6 @@ from matinv_bench.reporting import fits, manifest, results
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers._torch import resolve_device
 from matinv_bench.specs import SpecError, parse_spec
-from matinv_bench.system import default_threads
 
 DEFAULT_N = (2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024, 2048)
 DEFAULT_SOLVERS = (
@@ -872,11 +871,9 @@ GRID_OPTIONS = ("--n", "--solver", "--dtype", "--batch", "--device", "--threads"
 
 def check_arguments(args: argparse.Namespace) -> None:
     """UserError (one line) for options out of range or that exclude each other."""
-    for name, v in (("--batch", args.batch), ("--threads", args.threads)):
-        if v is not None and v < 1:
-            raise UserError(f"{name} must be at least 1, got {v}")
-    if args.threads is not None and args.threads > default_threads():
-        raise UserError(f"--threads {args.threads} is more than the {default_threads()} cores this process may use")
+    if args.batch is not None and args.batch < 1:
+        raise UserError(f"--batch must be at least 1, got {args.batch}")
+    options.check_threads(args)
     if any(n < 1 for n in args.n):
         raise UserError(f"--n sizes must be at least 1, got {min(args.n)}")
     if not args.warmup >= 0:
@@ -968,4 +965,6 @@ def run(args: argparse.Namespace) -> int:
         print(slopes[["solver_label", "dtype", "device", "fit_range", "slope", "ci_lo", "ci_hi"]].to_string(index=False))
     print(f"wrote {out}/results.parquet, results.csv, slopes.csv, crossovers.csv, summary.md and figures "
           f"(one file per cell in {out}/cells)")
+    if not args.replot:
+        require_success(df)  # the summary says why; the exit status says that nothing ran
     return 0

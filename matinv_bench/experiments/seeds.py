@@ -39,13 +39,12 @@ from matinv_bench.analysis import affine
 from matinv_bench.datasets import make_dataset
 from matinv_bench.engine import options
 from matinv_bench.engine.checkpoint import RunFolder
-from matinv_bench.engine.runner import Cell, cell_key, make_grid, run_grid
+from matinv_bench.engine.runner import Cell, cell_key, make_grid, require_success, run_grid
 from matinv_bench.errors import SpecError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import (
     add_engine_arguments,
     add_replot_argument,
-    check_positive,
     command_line,
     output_folder,
     replot_folder,
@@ -101,8 +100,7 @@ def run(args: argparse.Namespace) -> int:
             raise SpecError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if not 0 <= args.warm_seeds <= args.seeds:
         raise SpecError(f"--warm-seeds must be in 0..--seeds ({args.seeds}), got {args.warm_seeds}")
-    if args.threads is not None:
-        check_positive("--threads", args.threads)
+    options.check_threads(args)
     probe = make_dataset(args.dataset, n_test=1, seed=0)
     if probe.base is None:
         raise SpecError(f"--dataset {args.dataset!r} is not a box: the affine maps and eq. (16) need A0 and eps")
@@ -118,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         with options.engine_kwargs(args) as engine:
             df = run_grid(cells, out, n_test=args.n_matrices, threads=args.threads, time_it=False,
                           progress=not args.quiet, title=TITLE, command=command, **engine)
+    require_success(df)  # nothing to analyse: one line, exit status 1
     maps = affine_rows(args.dataset, args.seeds, args.n_matrices, args.ls_matrices, args.lae_matrices)
     write(df, maps, out, command, args, every)
     print(f"wrote {out}/summary.md, seeds.png, warm_start.png, seeds.csv, affine.csv, curves.csv and the rows "

@@ -33,7 +33,7 @@ import pandas as pd
 
 from matinv_bench.engine import options
 from matinv_bench.engine.checkpoint import RunFolder
-from matinv_bench.engine.runner import cell_key, check_grid_size, make_grid, run_grid
+from matinv_bench.engine.runner import cell_key, check_grid_size, make_grid, require_success, run_grid
 from matinv_bench.errors import DataFileError, SpecError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import add_engine_arguments, output_folder, resume_hint
@@ -227,6 +227,7 @@ def run_table(table: str, args: argparse.Namespace) -> int:
         raise SpecError("--seeds must be at least 1")
     if args.n_matrices < 1:
         raise SpecError("--n-matrices must be at least 1")
+    options.check_threads(args)
     datasets = list(args.dataset) if table == "table1" else ["paper-2x2-1st"]
     notes = [f"MLPs trained with the `{args.recipe}` recipe (see README, 'Learned solvers'); MAE against "
              "trustworthy references, on our own test split of each box unless the dataset is `paper-dir:`."]
@@ -266,6 +267,7 @@ def run_table(table: str, args: argparse.Namespace) -> int:
         with retraining(args.retrain and args.no_stack), options.engine_kwargs(args) as engine:
             df = run_grid(cells, out, n_test=args.n_matrices, threads=args.threads, time_it=not args.no_timing,
                           progress=not args.quiet, title=title, command=command, **engine)
+    require_success(df)  # nothing to analyse: one line, exit status 1
     summary = summarize(df, table)
     used = [tag for tag in SOURCES if tag in set(summary["published_source"])]
     notes += ["", "Published values (cited, never computed here; 'n/a' where none applies):",

@@ -23,7 +23,7 @@ import pandas as pd
 
 from matinv_bench.datasets.boxes import BASES
 from matinv_bench.engine import options
-from matinv_bench.engine.runner import Cell, make_grid, run_grid
+from matinv_bench.engine.runner import Cell, make_grid, require_success, run_grid
 from matinv_bench.errors import UserError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import (
@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         df = run_grid(cells, out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
                       title="Where can: the box sweep", command=command, **engine,
                       hook=f"{__name__}:BadFraction", hook_args={"threshold": args.threshold})
+    require_success(df)  # nothing to analyse: one line, exit status 1
     write(df, out, command)
     print(f"wrote {out}/results.parquet, results.csv, summary.md and where_can.png")
     for s, why in missing.items():

@@ -39,7 +39,7 @@ import pandas as pd
 
 from matinv_bench.engine import options
 from matinv_bench.engine.checkpoint import RunFolder
-from matinv_bench.engine.runner import Cell, cell_key, check_grid_size, make_grid, run_grid
+from matinv_bench.engine.runner import Cell, cell_key, check_grid_size, make_grid, require_success, run_grid
 from matinv_bench.errors import SpecError, UserError
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import (
@@ -146,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         with options.engine_kwargs(args) as engine:
             df = run_grid(cells, out, n_test=args.n_matrices, time_it=not args.no_timing, progress=not args.quiet,
                           title="Where can, as n grows", command=command, **engine)
+    require_success(df)  # nothing to analyse: one line, exit status 1
     write(df, out, command)
     print(f"wrote {out}/results.parquet, results.csv, summary.md and the figures")
     return 0
@@ -206,7 +207,9 @@ def edges(df: pd.DataFrame) -> pd.DataFrame:
             line.update(matched=match["method"], matched_mae=match["mae"],
                         matched_flops_ratio=match["flops"] / best["flops"], flops_edge=best["mae"] / match["mae"])
         lines.append(line)
-    return pd.DataFrame(lines)
+    # no pair (no trained network ran, or no linear approximation): the columns all the same
+    return pd.DataFrame(lines, columns=None if lines else ["theta", "n", "network", "network_mae", "network_flops",
+                                                             "linear_mae", "edge"])
 
 
 def verdict(ns: list[int], ratio: list[float]) -> tuple[str, str]:

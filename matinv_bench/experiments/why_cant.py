@@ -34,7 +34,7 @@ import pandas as pd
 from matinv_bench.analysis.moments import error_moments, summarize_moments
 from matinv_bench.datasets import DATASETS, make_dataset
 from matinv_bench.engine import options
-from matinv_bench.engine.runner import Cell, make_grid, run_grid
+from matinv_bench.engine.runner import Cell, make_grid, require_success, run_grid
 from matinv_bench.experiments import experiment
 from matinv_bench.experiments.common import (
     ExperimentHook,
@@ -124,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         df = run_grid(cells, out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
                       title="Why can't: near singular matrices", command=command, **engine,
                       hook=f"{__name__}:PerMatrix")
+    require_success(df)  # nothing to analyse: one line, exit status 1
     per = per_matrix_frame(df)
     df = df.drop(columns=[PER_MATRIX], errors="ignore")
     results.write_tables(df, out)

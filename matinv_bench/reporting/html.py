@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from matinv_bench.errors import UserError
+from matinv_bench.errors import ReportError, UserError
 from matinv_bench.reporting import manifest
-from matinv_bench.reporting.report import ReportError, timed_tables
+from matinv_bench.reporting.report import timed_tables
 from matinv_bench.reporting.results import atomic_write
 
 ALL = "(all)"

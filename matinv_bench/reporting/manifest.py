@@ -26,20 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matinv_bench import system
-from matinv_bench.errors import UserError
+from matinv_bench.errors import DirtyTreeError, ManifestError
 
 MANIFEST = Path("results") / "manifest.toml"
 PAPER_DATA = "../shared/paper-data"  # where commands find the authors' data (``needs = ["paper-data"]``)
 _KEYS = {"name", "folder", "files", "command", "made_by", "cost_s", "needs", "note"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-
-
-class ManifestError(UserError):
-    """The manifest is missing or malformed, or names a set it does not list."""
-
-
-class DirtyTreeError(UserError):
-    """A write into a committed result set from a work tree with uncommitted changes."""
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from matinv_bench.errors import DataFileError
+from matinv_bench.errors import ReportError
 from matinv_bench.reporting import manifest, results
 from matinv_bench.reporting.manifest import Manifest, ResultSet
-
-
-class ReportError(DataFileError):
-    """A results file the report needs is missing or malformed. The message names the file."""
 
 
 @dataclass(frozen=True)
@@ -316,7 +312,7 @@ def build_report(root: Path | str = "results", out: Path | str | None = None, st
 
     Raises :class:`ReportError` for a missing results root or manifest, for a malformed or missing
     file in a listed folder, and with ``strict`` for a section with no listed folder on disk;
-    :class:`~matinv_bench.reporting.manifest.ManifestError` for a malformed manifest.
+    :class:`~matinv_bench.errors.ManifestError` for a malformed manifest.
     """
     root = Path(root)
     out = Path(out) if out is not None else root / "REPORT.md"
