@@ -411,3 +411,18 @@ def test_a_size_that_only_one_repetition_ran_is_left_out_of_the_fits():
     own = slopes[slopes["fit_range"] == "own"].iloc[0]
     assert own["fit_n_hi"] == 128 and own["repeats"] == 2  # 256 (one repetition: others skipped it) is left out
     assert "repetition medians" in own["ci_method"]
+
+
+def test_the_matmul_probe_runs_right_after_every_cell(tiny_run, monkeypatch):
+    # a peak probed once per process let a machine that slowed down for minutes divide slow cells by a fast peak
+    out, df, *_ = tiny_run
+    ok = df[df["status"] == "ok"]
+    assert (ok["peak_probe"] == scaling.PER_CELL).all()
+    assert ok.groupby(["library", "repeat"])["peak_gflops"].nunique().max() > 1  # one probe per cell, not per process
+    np.testing.assert_allclose(ok["peak_fraction"], ok["gflops"] / ok["peak_gflops"])
+    text = (out / "summary.md").read_text()
+    assert "timed right after every cell" in text and "over its own probe, taken in the same minute" in text
+    # rows of older runs (one probe per process) keep the description that fits them
+    old = ok.drop(columns="peak_probe")
+    assert "measured once in each repetition's process" in scaling._peak_lines(old)[0]
+    assert "repetition's own matmul probe" in scaling.gj_note(scaling._per_cell(old))

@@ -26,7 +26,9 @@ The measurement protocol:
 - ``solver_label``: the spec as given, e.g. ``mlp-2fc[hidden=2n^2]`` (``K n^2`` is expanded
   per size, so one label follows the paper's width rule across n);
 - ``peak_gflops`` / ``peak_fraction``: the achieved GFLOP/s against a matmul of the same
-  library, dtype and device, measured once per process that runs cells;
+  library, dtype and device (``MATMUL_N``), measured right after the cell in the cell's process
+  (``peak_probe``), so that the peak comes from the same minute as the time it divides (a
+  shared machine can slow down for minutes, cells and probe alike);
 - ``param_bytes`` (networks) and ``mem_need_bytes``; sizes that would not fit under the memory
   limit (``memory_limit_bytes``, fixed when the run starts) are ``skipped`` with the bytes they
   need, never attempted;
@@ -49,7 +51,6 @@ written beside the rows.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import re
 import shlex
@@ -157,7 +158,8 @@ def _peak(device: str) -> tuple[int, str]:
 
 # --- the machine's matmul peak and the host-device copies ----------------------------------
 
-def matmul_peak(library: str, dtype: str, device: str, n: int | None = None, min_run_s: float = 0.3) -> float:
+def matmul_peak(library: str, dtype: str, device: str, n: int | None = None, min_run_s: float = 0.3,
+                warmup_s: float = 0.1) -> float:
     """GFLOP/s of an n x n matmul (default ``MATMUL_N``) in ``library`` ("numpy" or "torch")."""
     n = n or MATMUL_N
     rng = np.random.default_rng(0)
@@ -165,9 +167,9 @@ def matmul_peak(library: str, dtype: str, device: str, n: int | None = None, min
     if library == "torch":
         ta, tb = (torch.from_numpy(x).to(device) for x in (a, b))
         sync = (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else None
-        t = measure(lambda: ta @ tb, sync=sync, warmup_s=0.1, min_run_s=min_run_s)
+        t = measure(lambda: ta @ tb, sync=sync, warmup_s=warmup_s, min_run_s=min_run_s)
     else:
-        t = measure(lambda: a @ b, warmup_s=0.1, min_run_s=min_run_s)
+        t = measure(lambda: a @ b, warmup_s=warmup_s, min_run_s=min_run_s)
     return 2.0 * n**3 / t.median_s / 1e9
 
 
@@ -180,10 +182,8 @@ def transfer_times(A: np.ndarray, device: str) -> dict:
     return {"h2d_s_per_matrix": h2d.median_s / len(A), "d2h_s_per_matrix": d2h.median_s / len(A)}
 
 
-@functools.lru_cache(maxsize=None)
-def cached_peak(library: str, dtype: str, device: str, n: int | None = None) -> float:
-    """:func:`matmul_peak`, measured once per process for each library, dtype, device and size."""
-    return matmul_peak(library, dtype, device, n)
+PROBE_S = 0.1  # seconds of matmul timed right after every cell (after 0.05 s of warm-up)
+PER_CELL = "after the cell"  # the ``peak_probe`` of a row whose probe ran right after it
 
 
 # --- the cells and the hook that adds the scaling columns ----------------------------------
@@ -192,7 +192,7 @@ HOOK = f"{__name__}:ScalingHook"
 TITLE = "matinv-bench scaling"
 
 # every scaling row has these columns, whatever its status (NaN or None where they do not apply)
-TEXT_COLUMNS = ("solver_label", "library", "peak_mem_kind", "times_per_matrix_s")
+TEXT_COLUMNS = ("solver_label", "library", "peak_mem_kind", "peak_probe", "times_per_matrix_s")
 NUMERIC_COLUMNS = ("n", "batch", "repeat", "param_bytes", "mem_need_bytes", "peak_mem_bytes", "peak_gflops",
                    "peak_fraction", "ns_per_flop", "estimated_cell_s", "h2d_s_per_matrix", "d2h_s_per_matrix",
                    "loadavg_1m_before", "loadavg_1m_after", "other_cores_busy", "memory_limit_bytes",
@@ -333,7 +333,7 @@ class ScalingHook(Hook):
     estimated time exceeds ``cell_budget_s`` is a ``skipped`` row (with ``mem_need_bytes``,
     ``param_bytes``, ``flops_per_matrix``, ``estimated_cell_s`` and the numbers in the reason)
     and its dataset is never built; otherwise the memory high-water mark is reset.
-    ``after``: peak memory, matmul peak (once per process), host-device copies (torch solvers),
+    ``after``: peak memory, matmul peak (probed right after the cell), host-device copies (torch solvers),
     ns per model flop, the bytes and the limit. The limits are :func:`memory_limits'` (a solver
     on CUDA uses the host's when the run started without a GPU).
 
@@ -413,9 +413,10 @@ class ScalingHook(Hook):
 
     def after(self, cell: Cell, solver, data, result, row: dict) -> dict:
         peak_mem, kind = _peak(solver.device)  # first: the probes below allocate
-        peak = cached_peak(solver.library, cell.dtype, solver.device, self.matmul_n)
+        peak = matmul_peak(solver.library, cell.dtype, solver.device, self.matmul_n, min_run_s=PROBE_S, warmup_s=0.05)
         extra = {**self._bytes(cell, solver, data.n, len(data)), "peak_mem_bytes": peak_mem, "peak_mem_kind": kind,
-                 "peak_gflops": peak, "peak_fraction": row["gflops"] / peak if row.get("gflops") else None}
+                 "peak_gflops": peak, "peak_probe": PER_CELL,
+                 "peak_fraction": row["gflops"] / peak if row.get("gflops") else None}
         t, flops = row.get("time_per_matrix_s"), row.get("flops_per_matrix") or 0
         if t:
             extra["ns_per_flop"] = t / flops * 1e9 if flops > 0 else None
@@ -638,10 +639,27 @@ def _load_lines(df: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _per_cell(ok: pd.DataFrame) -> bool:
+    """Whether the rows' matmul probes ran right after each cell (else once per process: older runs)."""
+    return "peak_probe" in ok and bool((ok["peak_probe"] == PER_CELL).any())
+
+
 def _peak_lines(ok: pd.DataFrame) -> list[str]:
-    """The matmul probes of the run: one per library, dtype and device in each repetition's process."""
+    """The matmul probes of the run: right after every cell, or (older runs) one per library, dtype
+    and device in each repetition's process."""
     if not len(ok) or not ok["peak_gflops"].notna().any():
         return []
+    if _per_cell(ok):
+        parts = []
+        for (library, dtype, device), g in ok.dropna(subset=["peak_gflops"]).groupby(["library", "dtype", "device"],
+                                                                                      sort=False):
+            per_rep = g.groupby("repeat")["peak_gflops"].median()
+            parts.append(f"{library} {dtype} {device}: median {g['peak_gflops'].median():.1f} "
+                         f"[{g['peak_gflops'].min():.1f}, {g['peak_gflops'].max():.1f}] over {len(g)} cells; "
+                         "median per repetition " + ", ".join(f"{v:.1f}" for v in per_rep))
+        return [f"Matmul probe ({MATMUL_N} x {MATMUL_N}, GFLOP/s), {PROBE_S:g} s timed right after every cell in "
+                "the cell's process: " + "; ".join(parts) + ". A row's `peak_fraction` is its GFLOP/s over its own "
+                "probe, taken in the same minute: a machine that slows down slows both.", ""]
     probes = ok.dropna(subset=["peak_gflops"]).groupby(["library", "dtype", "device", "repeat"])["peak_gflops"].first()
     parts = []
     for (library, dtype, device), p in probes.groupby(level=[0, 1, 2], sort=False):
@@ -653,13 +671,13 @@ def _peak_lines(ok: pd.DataFrame) -> list[str]:
             "cells around it do not (a fraction above 100 % means the probe read low).", ""]
 
 
-GJ_NOTE = (
-    "Targets, as ratios within each repetition (same process, same minutes): time within 2x of `lu` (the same "
-    "library's LAPACK) and at least 50 % of the matmul peak; the ratio to `torch-inv` for reference. Each cell: "
-    "median over the repetitions [lowest, highest]. `% of probe` uses the repetition's own matmul probe, `% of best "
-    "probe` the best probe of the whole run (the stricter reading). `time vs smaller block`: the time over that of "
-    "the next smaller block measured (below 1: the larger block is faster)."
-)
+def gj_note(per_cell: bool) -> str:
+    probe = "the probe taken right after the cell" if per_cell else "the repetition's own matmul probe"
+    return ("Targets, as ratios within each repetition (same process, same minutes): time within 2x of `lu` (the same "
+            "library's LAPACK) and at least 50 % of the matmul peak; the ratio to `torch-inv` for reference. Each "
+            f"cell: median over the repetitions [lowest, highest]. `% of probe` uses {probe}, `% of best probe` the "
+            "best probe of the whole run (the stricter reading). `time vs smaller block`: the time over that of the "
+            "next smaller block measured (below 1: the larger block is faster).")
 
 
 def _median_range(x: pd.Series, fmt: str = ".2f") -> str:
@@ -783,7 +801,7 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
             lines += ["## Nanoseconds per model flop", "", f.to_markdown(floatfmt=".3g"), ""]
     gj = gauss_jordan_targets(ok)
     if len(gj):
-        lines += [f"## Blocked Gauss-Jordan against its targets (n = {TARGET_N})", "", GJ_NOTE, "",
+        lines += [f"## Blocked Gauss-Jordan against its targets (n = {TARGET_N})", "", gj_note(_per_cell(ok)), "",
                   gj.to_markdown(index=False), ""]
     if (df["solver_label"] == "qr").any():
         lines += ["## The QR jump", "", QR_NOTE, ""]
