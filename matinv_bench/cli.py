@@ -66,6 +66,8 @@ def _add_run(sub) -> None:
                    help="output folder (default: results/<suite>-<date>-<time>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.add_argument("--retrain", action="store_true", help="train learned solvers again even when a cached model exists")
+    p.add_argument("--replot", action="store_true",
+                   help="measure nothing: redraw the figures from the files in --out DIR (a finished run)")
     options.add_arguments(p, resume_help="continue the run in DIR: run only its missing cells, with the grid and "
                                          "settings it saved in DIR/run.json (grid and clock options are then not "
                                          "allowed)")
@@ -179,11 +181,16 @@ def cmd_list(args) -> int:
 
 def cmd_run(args) -> int:
     from matinv_bench.engine.runner import make_grid, require_success, run_grid
-    from matinv_bench.experiments.common import command_line, dated_folder
+    from matinv_bench.experiments.common import command_line, dated_folder, replot_folder
     from matinv_bench.experiments.suites import SUITES
     from matinv_bench.reporting import manifest, precision, results
     from matinv_bench.reporting.aggregate import seeds_table
 
+    if args.replot:
+        out = replot_folder(args, "results.parquet")
+        figures = precision.run_figures(results.read_results(out), out)
+        print(f"wrote {', '.join(str(p) for p in figures)}" if figures else f"no figure to draw from {out}")
+        return 0
     suite = SUITES[args.suite]
     seeds = range(args.seeds if args.seeds is not None else suite.seeds)
     _check_run_values(args, seeds)

@@ -463,7 +463,7 @@ def test_committed_figures_are_within_budget_with_svg_twins():
 
 # every committed set with figures, and the command that redraws them from its committed files
 REPLOTS = {"scaling": ["scaling", "--replot", "--quiet"], "scaling-float32": ["scaling", "--replot", "--quiet"],
-           "gauss-jordan-blocks": ["scaling", "--replot", "--quiet"],
+           "gauss-jordan-blocks": ["scaling", "--replot", "--quiet"], "conditioning": ["run", "--replot"],
            **{name: ["reproduce", name, "--replot"] for name in ("where-can", "where-can-n", "out-of-box", "why-cant",
                                                                  "seeds")}}
 
@@ -599,4 +599,22 @@ def test_a_size_axis_from_2_to_2048_labels_few_sizes_always_the_largest():
         assert len(labels) <= style.MAX_SIZE_LABELS and labels[-1] == "2048"
         boxes = [t.get_window_extent() for t in ax.get_xticklabels() if t.get_text()]
         assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), "size labels overlap"
+    close(fig)
+
+
+def test_panel_titles_write_float_parameters_compactly():
+    specs = [f"randsvd[n=32,cond={c}]" for c in ("1e2", "1e8", "1e14")]
+    assert list(precision.short_titles(specs).values()) == ["cond=100", "cond=1e+08", "cond=1e+14"]
+
+
+def test_work_precision_title_without_networks_names_the_fastest_method():
+    rows = []
+    for dataset, qr_time, lu_mae in (("randsvd[n=8,cond=1e2]", 2e-6, 1e-15), ("randsvd[n=8,cond=1e5]", 2e-6, 9e-15),
+                                     ("randsvd[n=8,cond=1e8]", 5e-7, 1e-15)):
+        rows.append(row("lu", "direct", dataset, 8, mae=lu_mae, time_per_matrix_s=1e-6))
+        rows.append(row("qr", "direct", dataset, 8, mae=3e-15, time_per_matrix_s=qr_time))
+    fig = precision.work_precision_figure(results.to_frame(rows))
+    check_figure(fig)
+    # lu is fastest on the first two panels, but more accurate than qr only on the first
+    assert title(fig) == "LU is the fastest on 2 of 3 datasets, and within 10 % of the lowest error on 1 of them"
     close(fig)
