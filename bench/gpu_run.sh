@@ -7,8 +7,9 @@
 # .tar.gz parts of at most 15 MiB) there. A second call continues the first (--resume): finished
 # cells are kept, and trained networks come from .model-cache/ while the machine is the same.
 #
-# Environment: PYTHON (default python3), LIMIT_S (default 540: seconds before the run is stopped,
-# leaving time to pack the results in a 10-minute slot), PAPER_DATA (the authors' released data;
+# Environment: PYTHON (default python3), LIMIT_S (default 420: seconds before the run is stopped,
+# leaving time to pack the results, and in a 15-minute loan time for a short first call; see
+# docs/gpu.md), PAPER_DATA (the authors' released data;
 # default: the first of ./.paper-data, ./shared/paper-data, ../shared/paper-data that exists).
 # Extra arguments go to the command, e.g. `bench/gpu_run.sh --only table1 table2`.
 set -uo pipefail
@@ -40,8 +41,8 @@ out=$("$PY" -c 'from matinv_bench.experiments.gpu import gpu_folder; print(gpu_f
 where=(--out "$out")
 [ -f "$out/run.md" ] && where=(--resume "$out")  # a second call continues the first
 mkdir -p "$out"
-echo "gpu_run.sh: $PY -m matinv_bench reproduce gpu --budget gpu ${paper[*]} ${where[*]} $* (stopped after ${LIMIT_S:-540} s)"
-timeout -k 30 "${LIMIT_S:-540}" "$PY" -m matinv_bench reproduce gpu --budget gpu "${paper[@]}" "${where[@]}" "$@" \
+echo "gpu_run.sh: $PY -m matinv_bench reproduce gpu --budget gpu ${paper[*]} ${where[*]} $* (stopped after ${LIMIT_S:-420} s)"
+timeout -k 30 "${LIMIT_S:-420}" "$PY" -m matinv_bench reproduce gpu --budget gpu "${paper[@]}" "${where[@]}" "$@" \
     2>&1 | tee -a "$out/log.txt"
 status=${PIPESTATUS[0]}
 echo "gpu_run.sh: exit status $status (124: stopped by the time limit; 130: interrupted, run.md says where)"
