@@ -618,3 +618,16 @@ def test_work_precision_title_without_networks_names_the_fastest_method():
     # lu is fastest on the first two panels, but more accurate than qr only on the first
     assert title(fig) == "LU is the fastest on 2 of 3 datasets, and within 10 % of the lowest error on 1 of them"
     close(fig)
+
+
+def test_the_moments_title_groups_the_maps_by_where_they_diverge(monkeypatch):
+    # F = LU in float64 diverges one power earlier than the others; names as the legend writes them, no raw "zero"
+    growth = {("lu-float64", 0.5): -1.0, ("lu-float64", 1.0): -2.0, ("lu-float32", 0.5): 0.5, ("lu-float32", 1.0): -1.0,
+              ("mlp-2fc[recipe=quick]", 0.5): 0.5, ("mlp-2fc[recipe=quick]", 1.0): -1.0, ("zero", 0.5): 0.5,
+              ("zero", 1.0): -1.0}
+    slopes = pd.DataFrame([{"F": f, "K": k, "log10_growth_per_decade_outward": g + why_cant.DIVERGES}
+                           for (f, k), g in growth.items()])
+    monkeypatch.setattr(why_cant, "decade_slopes", lambda moments: slopes)
+    assert why_cant.moments_finding(pd.DataFrame()) == (
+        "Near a rank-1 matrix, E‖inv(A) − F(A)‖^K diverges from K = 0.5 for F = lu-float64, and from K = 1 for "
+        "F = lu-float32, 2-FC and 0")

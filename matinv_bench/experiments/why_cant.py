@@ -284,8 +284,21 @@ def moments_finding(moments: pd.DataFrame) -> str:
     if len(ks) == 1:
         return (f"Near a rank-1 matrix, E‖inv(A) − F(A)‖^K diverges from K = {ks.pop():g}, "
                 "for the network as for F = 0")
-    return "Near a rank-1 matrix: " + "; ".join(f"F = {f} diverges from K = {k:g}" if k is not None
-                                                 else f"F = {f} converges" for f, k in first.items())
+    by_k: dict = {}
+    for f, k in first.items():
+        by_k.setdefault(k, []).append(f_label(f, keep=()))
+    parts = [f"from K = {k:g} for F = {_and(fs)}" for k, fs in sorted((k, fs) for k, fs in by_k.items() if k is not None)]
+    converge = f"; every K measured converges for F = {_and(by_k[None])}" if None in by_k else ""
+    return "Near a rank-1 matrix, E‖inv(A) − F(A)‖^K diverges " + ", and ".join(parts) + converge
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def f_label(f: str, keep: tuple[str, ...] = ("recipe",)) -> str:
+    """F as the figure names it: ``0``, ``lu-float32``, ``2-FC, recipe=quick`` (the title keeps no parameter)."""
+    return "0" if f == "zero" else style.pretty(f, keep=keep)
 
 
 def moments_figure(moments: pd.DataFrame):
@@ -312,7 +325,7 @@ def moments_figure(moments: pd.DataFrame):
             style.log_axis(ax, "y", max_labels=5)
         axes[0, 0].set_ylabel("contribution to the moment")
         handles = [style.handle(colour[k]) for k in Ks] + [style.handle("0.3", ls=dash[f]) for f in Fs]
-        labels = [f"K = {k:g}" for k in Ks] + [f"F = {'0' if f == 'zero' else style.pretty(f, keep=('recipe',))}"
+        labels = [f"K = {k:g}" for k in Ks] + [f"F = {f_label(f)}"
                                                for f in Fs]
         style.title(fig, moments_finding(moments))
         style.legend_below(fig, handles, labels, ncol=4)
