@@ -15,6 +15,8 @@ from matinv_bench.cli import main
 from matinv_bench.datasets import make_dataset
 from matinv_bench.engine import runner
 from matinv_bench.experiments import scaling
+from matinv_bench.reporting import results
+from matinv_bench.reporting.results import read_results
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers.lapack import spd_skip_reason
 from matinv_bench.solvers.mlp import mlp_flops, mlp_param_count
@@ -426,3 +428,17 @@ def test_the_matmul_probe_runs_right_after_every_cell(tiny_run, monkeypatch):
     old = ok.drop(columns="peak_probe")
     assert "measured once in each repetition's process" in scaling._peak_lines(old)[0]
     assert "repetition's own matmul probe" in scaling.gj_note(scaling._per_cell(old))
+
+
+def test_replotting_an_older_run_leaves_its_rows_as_they_were(tiny_run, tmp_path):
+    # rows made before the per-cell probe have no peak_probe column: a replot must not rewrite them to add it
+    import shutil
+
+    out, df, *_ = tiny_run
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    results.write_tables(read_results(old).drop(columns="peak_probe"), old)
+    before = (old / "results.parquet").read_bytes(), (old / "results.csv").read_bytes()
+    assert main(["scaling", "--replot", "--quiet", "--out", str(old)]) == 0
+    assert ((old / "results.parquet").read_bytes(), (old / "results.csv").read_bytes()) == before
+    assert "measured once in each repetition's process" in (old / "summary.md").read_text()

@@ -199,6 +199,7 @@ NUMERIC_COLUMNS = ("n", "batch", "repeat", "param_bytes", "mem_need_bytes", "pea
                    "memory_total_bytes")
 BOOL_COLUMNS = ("load_above_threads",)
 SCALING_COLUMNS = TEXT_COLUMNS + NUMERIC_COLUMNS + BOOL_COLUMNS
+NEWER_COLUMNS = ("peak_probe",)  # columns older runs lack and no figure needs
 
 
 def plan(templates: list[str], ns: list[int], dtypes: list[str], device: str, repeats: int = 1) -> list[dict]:
@@ -828,12 +829,13 @@ def read_rows(out: Path) -> pd.DataFrame:
 
 def finish(out: Path, command: str, fit_from: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Analyse the rows in ``out`` and write slopes.csv, crossovers.csv, summary.md, figures
-    (and the rows again if they lacked scaling columns: the figures read the file)."""
+    (and the rows again if they lacked scaling columns the figures read from the file; not for
+    :data:`NEWER_COLUMNS` alone, so that replotting an older run leaves its rows as they were)."""
     from matinv_bench.reporting import plots
 
     raw = read_rows(out)
     df = complete(raw)
-    if not df.equals(raw):
+    if not df.drop(columns=list(NEWER_COLUMNS)).equals(raw.drop(columns=list(NEWER_COLUMNS), errors="ignore")):
         results.write_tables(df, out)
     slopes, cross = analyse(df, fit_from)
     results.atomic_write(out / "slopes.csv", lambda tmp: slopes.to_csv(tmp, index=False))
