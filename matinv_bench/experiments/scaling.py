@@ -51,6 +51,7 @@ written beside the rows.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import shlex
@@ -162,15 +163,20 @@ def matmul_peak(library: str, dtype: str, device: str, n: int | None = None, min
                 warmup_s: float = 0.1) -> float:
     """GFLOP/s of an n x n matmul (default ``MATMUL_N``) in ``library`` ("numpy" or "torch")."""
     n = n or MATMUL_N
+    a, b = _probe_operands(library, dtype, device, n)
+    sync = (lambda: torch.cuda.synchronize(device)) if library == "torch" and device.startswith("cuda") else None
+    t = measure(lambda: a @ b, sync=sync, warmup_s=warmup_s, min_run_s=min_run_s)
+    return 2.0 * n**3 / t.median_s / 1e9
+
+
+@functools.lru_cache(maxsize=4)
+def _probe_operands(library: str, dtype: str, device: str, n: int) -> tuple:
+    """The probe's two n x n operands, drawn once per process (the probe runs after every cell)."""
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
     if library == "torch":
-        ta, tb = (torch.from_numpy(x).to(device) for x in (a, b))
-        sync = (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else None
-        t = measure(lambda: ta @ tb, sync=sync, warmup_s=warmup_s, min_run_s=min_run_s)
-    else:
-        t = measure(lambda: a @ b, warmup_s=warmup_s, min_run_s=min_run_s)
-    return 2.0 * n**3 / t.median_s / 1e9
+        return tuple(torch.from_numpy(x).to(device) for x in (a, b))
+    return a, b
 
 
 def transfer_times(A: np.ndarray, device: str) -> dict:

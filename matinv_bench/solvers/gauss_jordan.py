@@ -211,15 +211,11 @@ class _Columns:
             self.apply(k0, k1, k1, n)
             self.apply(k0, k1, 0, k0)
 
-    def inverse(self, out: np.ndarray | None = None) -> np.ndarray:
-        """inv(A) (C order, into ``out`` if given): inv(B) with the interchanges undone as column
-        interchanges, last first (see :func:`_column_order`), transposed."""
+    def inverse(self) -> np.ndarray:
+        """inv(A), C-ordered: inv(B) with the interchanges undone as column interchanges, last
+        first (see :func:`_column_order`), transposed."""
         order = _column_order(self.piv[None])[0]
-        Y = self.X[:, order].T  # contiguous column copies, read row-major: no transposing pass
-        if out is None:
-            return Y
-        out[...] = Y
-        return out
+        return self.X[:, order].T  # contiguous column copies, read row-major: no transposing pass
 
 
 def _gauss_jordan_columns(A: np.ndarray, block: int, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -232,7 +228,7 @@ def _gauss_jordan_columns(A: np.ndarray, block: int, out: np.ndarray | None = No
         m.run(block)
         pivot_values[i] = m.pivot_values
         if out is not None:
-            m.inverse(out[i])
+            out[i] = m.inverse()
         else:
             inverses.append(m.inverse())
     if out is None:

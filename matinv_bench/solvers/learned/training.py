@@ -173,6 +173,11 @@ def draws_on_device(data, device: str) -> bool:
     return torch.device(device).type in DEVICE_DRAWS and hasattr(data.source, "train_box")
 
 
+def draws_label(data, device: str) -> str:
+    """``train_draws``: where :func:`training_set` draws ``data``'s matrices, ``device`` or ``host``."""
+    return "device" if draws_on_device(data, device) else "host"
+
+
 def model_key(net: Trainee, data, recipe: Recipe) -> tuple[str, dict]:
     """The cache key (and its fields) of ``net`` trained on ``data`` with ``recipe`` on its device."""
     return cache.cache_key(net.architecture(), net.seed, data, recipe, draws_on_device(data, net.device))
@@ -403,7 +408,7 @@ def fit(net: Trainee, data, recipe_name: str) -> dict:
     if net.device.startswith("cuda"):
         torch.cuda.synchronize(net.device)
     info.update(train_recipe=recipe.name, fit_time_s=time.perf_counter() - t0, train_device=net.device,
-                train_draws="device" if draws_on_device(data, net.device) else "host", cache_key=key)
+                train_draws=draws_label(data, net.device), cache_key=key)
     cache.save(key, net.model, info, fields, data.spec)
     return {**info, "train_cache_hit": False}
 
@@ -453,7 +458,7 @@ def fit_many(nets: list[Trainee], datas: list, recipe_name: str, options: StepOp
         for i, info in zip(todo, infos):
             key, fields = keyed[i]
             info.update(train_recipe=recipe.name, fit_time_s=elapsed, train_device=nets[i].device, cache_key=key,
-                        train_draws="device" if draws_on_device(datas[i], nets[i].device) else "host")
+                        train_draws=draws_label(datas[i], nets[i].device))
             cache.save(key, nets[i].model, info, fields, datas[i].spec)
             results[i] = {**info, "train_cache_hit": False}
     return results  # type: ignore[return-value]
