@@ -41,6 +41,13 @@ out=$("$PY" -c 'from matinv_bench.experiments.gpu import gpu_folder; print(gpu_f
 where=(--out "$out")
 [ -f "$out/run.md" ] && where=(--resume "$out")  # a second call continues the first
 mkdir -p "$out"
+# the CUDA smoke tests of this checkout first (the package's plan knows nothing of tests/)
+cuda_tests=$(grep -l "mark.cuda" tests/test_*.py 2>/dev/null | tr '\n' ' ')
+if [ -n "$cuda_tests" ] && [ ! -f "$out/pytest-cuda.txt" ]; then
+    # shellcheck disable=SC2086
+    timeout 300 "$PY" -m pytest -m cuda -q -p no:cacheprovider $cuda_tests >"$out/pytest-cuda.txt" 2>&1
+    echo "gpu_run.sh: CUDA tests: $(tail -n 1 "$out/pytest-cuda.txt") (all of it in $out/pytest-cuda.txt)"
+fi
 echo "gpu_run.sh: $PY -m matinv_bench reproduce gpu --budget gpu ${paper[*]} ${where[*]} $* (stopped after ${LIMIT_S:-420} s)"
 timeout -k 30 "${LIMIT_S:-420}" "$PY" -m matinv_bench reproduce gpu --budget gpu "${paper[@]}" "${where[@]}" "$@" \
     2>&1 | tee -a "$out/log.txt"
@@ -48,7 +55,7 @@ status=${PIPESTATUS[0]}
 echo "gpu_run.sh: exit status $status (124: stopped by the time limit; 130: interrupted, run.md says where)"
 
 if [ -n "${OUT:-}" ]; then
-    cp "$out/run.md" "$out/log.txt" "$OUT/" 2>/dev/null
+    cp "$out/run.md" "$out/log.txt" "$out/pytest-cuda.txt" "$OUT/" 2>/dev/null
     tar czf - -C "$(dirname "$out")" "$(basename "$out")" | split -b 15M -d - "$OUT/results.tar.gz.part-"
     echo "gpu_run.sh: copied run.md, log.txt and $(basename "$out") as $(ls "$OUT"/results.tar.gz.part-* | wc -l) part(s) to \$OUT" \
          "(join them: cat results.tar.gz.part-* | tar xz)"

@@ -16,6 +16,10 @@ class SpecError(UserError, ValueError):
     """A spec string or parameter that cannot be parsed, names nothing known, or is out of range."""
 
 
+class OptionError(UserError, ValueError):
+    """A command-line option whose value is out of range, or options that exclude each other."""
+
+
 class InputError(UserError, ValueError):
     """Input a solver cannot take: wrong shape or dtype, NaN or Inf entries."""
 

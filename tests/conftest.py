@@ -71,6 +71,6 @@ def _model_cache(tmp_path_factory) -> Path:
 def _dated_folders_in_tmp(tmp_path_factory, monkeypatch):
     """A command given no --out writes a dated folder under results/: in tests, under a temporary
     folder instead, so that the test run leaves nothing in the checkout."""
-    from matinv_bench.experiments import common
+    from matinv_bench.engine import options
 
-    monkeypatch.setattr(common, "RESULTS", tmp_path_factory.mktemp("results"))
+    monkeypatch.setattr(options, "RESULTS", tmp_path_factory.mktemp("results"))

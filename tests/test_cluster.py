@@ -11,7 +11,8 @@ import pytest
 
 from matinv_bench.cli import main
 from matinv_bench.engine.runner import make_grid, run_grid
-from matinv_bench.reporting.results import read_results, summary_table
+from matinv_bench.reporting.results import read_results
+from matinv_bench.reporting.summary import summary_table
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed (the 'dask' extra) is not installed")
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from matinv_bench.reporting.fits import asymptotic_sizes, crossover, fit_slope
+from matinv_bench.analysis.fits import asymptotic_sizes, crossover, fit_slope
 
 NS = np.array([2, 4, 8, 16, 32, 64, 128, 256, 512])
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,7 +17,6 @@ import torch
 
 from matinv_bench.cli import build_parser, main
 from matinv_bench.experiments import gpu
-from matinv_bench.experiments.gpu import ROOT
 from matinv_bench.experiments.tables import PAPER_DATASETS
 from matinv_bench.reporting.results import read_results
 from matinv_bench.solvers.learned import training
@@ -43,9 +43,6 @@ def test_the_tiny_budget_runs_every_step_end_to_end_and_resumes(tmp_path, paper_
     steps = _steps(run_md)
     assert list(steps) == list(gpu.STEPS) and all(s[0] == "ok" for s in steps.values()), steps
     assert "wall time of the whole command" in run_md and "(finished)" in run_md and "| cores |" in run_md
-    # the CUDA tests ran (and skip without a GPU): their summary line is the step's note
-    tests = (out / "pytest-cuda.txt").read_text()
-    assert "-m cuda" in run_md and steps["pytest"][4] in tests and ("skipped" in tests or "passed" in tests)
     # the compiled step measured against eager (aot_eager on the CPU: the same step, traced)
     compiled = pd.read_csv(out / "compile.csv")
     assert list(compiled.variant) == ["eager", "compiled (aot_eager)"] and (compiled.steps_per_s > 0).all()
@@ -171,7 +168,7 @@ def test_a_step_s_error_line_or_crash_becomes_its_note():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_the_device_script_stops_with_a_message_without_cuda(tmp_path):
-    script = ROOT / "bench" / "gpu_run.sh"
+    script = Path(__file__).resolve().parents[1] / "bench" / "gpu_run.sh"
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path)})
     assert done.returncode == 2 and "torch.cuda.is_available() is False" in done.stderr

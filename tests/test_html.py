@@ -10,7 +10,7 @@ import pytest
 
 from matinv_bench.cli import main
 from matinv_bench.errors import ReportError, UserError
-from matinv_bench.reporting import results
+from matinv_bench.reporting import results, summary
 
 alt = pytest.importorskip("altair", reason="the html extra (altair) is not installed")
 vlc = pytest.importorskip("vl_convert", reason="the html extra (vl-convert-python) is not installed")
@@ -96,7 +96,7 @@ def test_report_html_from_the_command_line(tmp_path, capsys):
     df = results.read_results(RESULTS / "scaling-float32")
     df = df[df.solver.isin(["lu", "qr"]) & df.n.isin([2, 4, 8]) & (df.status == "ok")]
     results.write_tables(df, root / "run")
-    results.write_summary(df, root / "run", "part of the scaling study", "matinv-bench scaling")
+    summary.write(root / "run", df, "part of the scaling study", "matinv-bench scaling", summary.run_body(df))
     (root / "manifest.toml").write_text('[[set]]\nname = "run"\nfolder = "results/run"\n'
                                         'command = "matinv-bench scaling --out results/run"\n')
     assert main(["report", "--results", str(root), "--html"]) == 0

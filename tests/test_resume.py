@@ -136,12 +136,16 @@ def test_cell_timeout_kills_the_cell_and_goes_on(tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["run", "--resume", "{tmp}"], "no run.json there"),
-    (["run", "--resume", "{tmp}", "--solver", "lu"], "drop --solver"),
-    (["run", "--resume", "{tmp}", "--dtype", "float32", "--no-timing"], "drop --dtype, --no-timing"),
-    (["run", "--cell-timeout", "-1"], "--cell-timeout must be a positive"),
+    (["run", "--resume", "{tmp}/run", "--solver", "qr"], "drop --solver"),
+    (["run", "--resume", "{tmp}/run", "--dtype", "float32", "--no-timing"], "drop --dtype ("),  # --no-timing agrees
+    (["run", "--resume", "{tmp}/run", "--out", "{tmp}/other"], "drop --out"),
+    (["run", "--cell-timeout", "-1"], "--cell-timeout must be more than 0"),
     (["run", "--workers", "0"], "--workers must be at least 1"),
 ])
 def test_bad_resume_and_timeout_arguments_give_one_line(tmp_path, capsys, args, words):
+    assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--n-matrices", "8", "--no-timing", "--quiet",
+                 "--out", str(tmp_path / "run")]) == 0  # a finished run to resume
+    capsys.readouterr()
     assert main([a.format(tmp=tmp_path) for a in args]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1

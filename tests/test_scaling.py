@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from matinv_bench.analysis.scaling import PER_CELL, SCALING_COLUMNS, analyse, complete
 from matinv_bench.cli import main
 from matinv_bench.datasets import make_dataset
 from matinv_bench.engine import runner
 from matinv_bench.experiments import scaling
+from matinv_bench.reporting import scaling as report
 from matinv_bench.reporting import results
 from matinv_bench.reporting.results import read_results
 from matinv_bench.solvers import SOLVERS
@@ -63,6 +65,17 @@ def test_spd_box_is_spd_non_singular_and_reproducible():
         make_dataset("spd-box[n=4,theta=1.5]", n_test=1)
 
 
+def sweep(out: Path, solvers: list[str], ns: list[int], *options: str, repeats: int = 1, batch: int | None = 2,
+          in_process: bool = True) -> pd.DataFrame:
+    """``matinv-bench scaling`` into ``out`` with a cheap clock; the rows with every scaling column."""
+    argv = ["scaling", "--solver", *solvers, "--n", *map(str, ns), "--device", "cpu", "--warmup", "0",
+            "--min-time", "0.01", "--repeats", str(repeats), "--quiet", "--out", str(out), *options]
+    argv += ["--batch", str(batch)] if batch else []
+    argv += ["--in-process"] if in_process else []
+    main(argv)
+    return complete(read_results(out))
+
+
 def test_memory_need_counts_weights_and_batch():
     net = SOLVERS.build("mlp-2fc[hidden=512]")
     need = scaling.memory_need(net, 16, 4, 8)
@@ -73,18 +86,15 @@ def test_memory_need_counts_weights_and_batch():
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A fast sweep: three sizes, two repetitions (each in its own process), a direct solver, a
-    torch solver, a network, an unknown spec, and a memory limit that the 3-layer network
-    exceeds at n = 8 but not at n = 4."""
+    torch solver, a network, and a memory limit that the 3-layer network exceeds at n = 8 but
+    not at n = 4."""
     out = tmp_path_factory.mktemp("scaling")
     limit = 2**20
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(scaling, "MATMUL_N", 64)  # a cheap peak probe for the test
-        df = scaling.run_scaling(["lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]",
-                                  "mlp-3fc[hidden=8n^2,recipe=none]", "neumann-not-yet[order=3]"], [2, 4, 8],
-                                 ["float64"], "cpu", out, batch=3, warmup_s=0.0, min_run_s=0.01, max_memory=limit,
-                                 progress=False, repeats=2)
-    slopes, cross = scaling.finish(out, "matinv-bench scaling (test)")
-    return out, df, slopes, cross, limit
+        df = sweep(out, ["lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]"],
+                   [2, 4, 8], "--max-memory", str(limit / 2**30), repeats=2, batch=3, in_process=False)
+    return out, df, pd.read_csv(out / "slopes.csv"), pd.read_csv(out / "crossovers.csv"), limit
 
 
 @pytest.fixture
@@ -104,11 +114,10 @@ def test_memory_skip_gives_the_bytes_needed(tiny_run):
     assert small["status"] == "ok" and small["mem_need_bytes"] <= limit
 
 
-def test_unknown_solver_is_a_skipped_row_not_a_crash(tiny_run):
-    _, df, *_ = tiny_run
-    rows = df[df["solver_label"] == "neumann-not-yet[order=3]"]
-    assert len(rows) == 3 * 2 and (rows["status"] == "skipped").all()
-    assert rows["reason"].str.contains("'neumann-not-yet' is not registered").all()
+def test_an_unknown_solver_is_a_one_line_error_before_anything_runs(tmp_path, capsys):
+    assert main(["scaling", "--solver", "lu", "lux", "--n", "8", "--repeats", "1", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lux" in err[0] and not (tmp_path / "r").exists()
 
 
 def test_rows_record_what_the_scaling_question_needs(tiny_run):
@@ -145,20 +154,20 @@ def test_outputs_are_written_and_readable(tiny_run):
     assert slopes[slopes["solver_label"] == "mlp-3fc[hidden=8n^2,recipe=none]"]["slope"].isna().all()  # 2 sizes: no fit
     assert set(cross["baseline"]) == {"lu", "torch-inv"}
     text = (out / "summary.md").read_text()
-    assert "matinv-bench scaling (test)" in text and "Where the networks' weights stop fitting" in text
+    assert "Made by: `matinv-bench scaling --solver lu torch-inv" in text and "Where the networks' weights stop fitting" in text
     assert pd.read_csv(out / "results.csv")["status"].tolist() == df["status"].tolist()
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["scaling", "--n", "0", "4"], "--n sizes must be at least 1"),
-    (["scaling", "--batch", "0"], "--batch must be at least 1"),
+    (["scaling", "--n", "0", "4"], "--n must be at least 1"),
+    (["scaling", "--batch", "0"], "--batch must be more than 0"),
     (["scaling", "--solver", "lu[", "--n", "2"], "malformed spec"),
     (["scaling", "--solver", "lu[bogus=1]", "--n", "2"], "has no parameter bogus"),
-    (["scaling", "--solver", "lu", "--n", "2", "--warmup", "-1"], "--warmup must be at least 0 seconds"),
-    (["scaling", "--solver", "lu", "--n", "2", "--min-time", "0"], "--min-time must be a positive number"),
-    (["scaling", "--solver", "lu", "--n", "2", "--min-time", "-0.5"], "--min-time must be a positive number"),
+    (["scaling", "--solver", "lu", "--n", "2", "--warmup", "-1"], "--warmup must be 0 or more seconds"),
+    (["scaling", "--solver", "lu", "--n", "2", "--min-time", "0"], "--min-time must be more than 0 seconds"),
+    (["scaling", "--solver", "lu", "--n", "2", "--min-time", "-0.5"], "--min-time must be more than 0 seconds"),
     (["scaling", "--solver", "lu", "--n", "2", "--threads", "100000"], "is more than the"),
-    (["scaling", "--solver", "lu", "--n", "2", "--batch", "0"], "--batch must be at least 1"),
+    (["scaling", "--solver", "lu", "--n", "2", "--batch", "0"], "--batch must be more than 0"),
     (["scaling", "--replot", "--workers", "2"], "--replot measures nothing"),
 ])
 def test_cli_rejects_bad_arguments_in_one_line(argv, words, capsys, tmp_path):
@@ -189,22 +198,10 @@ def test_a_run_without_torch_solvers_is_analysed(tmp_path, small_probe):
     assert main(["scaling", "--solver", "lu", "--n", "8", "16", "--warmup", "0", "--min-time", "0.01", "--repeats", "1",
                  "--quiet", "--out", str(out)]) == 0
     df = pd.read_parquet(out / "results.parquet")
-    assert (df["status"] == "ok").all() and set(scaling.SCALING_COLUMNS) <= set(df.columns)
+    assert (df["status"] == "ok").all() and set(SCALING_COLUMNS) <= set(df.columns)
     assert df["h2d_s_per_matrix"].isna().all() and df["param_bytes"].isna().all()
     assert "## At the largest size each solver ran" in (out / "summary.md").read_text()
     assert (out / "time_vs_n-float64-cpu.png").is_file() and (out / "slopes.csv").is_file()
-
-
-def test_a_run_of_unregistered_solvers_only_is_analysed(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert main(["scaling", "--solver", "lux", "--n", "8", "--repeats", "1", "--quiet", "--out", str(out)]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("matinv-bench: error: no cell succeeded (1 skipped, 0 failed); first "
-                                               "reason: ") and "'lux' is not registered" in err[0]
-    df = pd.read_parquet(out / "results.parquet")
-    assert df["status"].tolist() == ["skipped"] and "'lux' is not registered" in df["reason"].iloc[0]
-    assert set(scaling.SCALING_COLUMNS) <= set(df.columns) and df["n"].tolist() == [8]
-    assert "## Skipped and failed cells" in (out / "summary.md").read_text()
 
 
 def test_a_cell_over_the_memory_limit_never_builds_its_dataset(tmp_path, monkeypatch, small_probe):
@@ -212,9 +209,7 @@ def test_a_cell_over_the_memory_limit_never_builds_its_dataset(tmp_path, monkeyp
         raise AssertionError("the dataset of a cell skipped for memory was built")
 
     monkeypatch.setattr(runner, "make_dataset", boom)
-    df = scaling.run_scaling(["mlp-2fc[hidden=8n^2,recipe=none]"], [16], ["float64"], "cpu", tmp_path,
-                             batch=4, warmup_s=0.0, min_run_s=0.01, max_memory=2**20, progress=False, repeats=1,
-                             fresh_processes=False)
+    df = sweep(tmp_path, ["mlp-2fc[hidden=8n^2,recipe=none]"], [16], "--max-memory", str(2**20 / 2**30), batch=4)
     row = df.iloc[0]
     assert row["status"] == "skipped" and row["reason"].startswith("needs about")
     assert row["param_bytes"] == 8 * mlp_param_count(16, 8 * 256, 2) and row["mem_need_bytes"] > 2**20
@@ -222,9 +217,9 @@ def test_a_cell_over_the_memory_limit_never_builds_its_dataset(tmp_path, monkeyp
 
 
 def test_default_out_is_a_new_dated_folder(tmp_path, monkeypatch, small_probe):
-    from matinv_bench.experiments import common
+    from matinv_bench.engine import options
 
-    monkeypatch.setattr(common, "RESULTS", Path("results"))  # the real default (conftest moves it for tests)
+    monkeypatch.setattr(options, "RESULTS", Path("results"))  # the real default (conftest moves it for tests)
     monkeypatch.chdir(tmp_path)
     assert main(["scaling", "--solver", "lu", "--n", "2", "--warmup", "0", "--min-time", "0.01", "--repeats", "1",
                  "--quiet"]) == 0
@@ -249,13 +244,12 @@ def test_a_cell_that_raises_is_a_failed_row_with_every_column(tmp_path, monkeypa
         raise MemoryError("1000 matrices of size 4 x 4 need about 9 GiB")
 
     monkeypatch.setattr(runner, "make_dataset", boom)
-    df = scaling.run_scaling(["lu", "qr"], [4], ["float64"], "cpu", tmp_path, batch=2, warmup_s=0.0, min_run_s=0.01,
-                             progress=False, repeats=1, fresh_processes=False)
+    df = sweep(tmp_path, ["lu", "qr"], [4])
     assert df["status"].tolist() == ["failed", "failed"]
     assert df["reason"].str.contains("MemoryError: 1000 matrices").all()
-    assert set(scaling.SCALING_COLUMNS) <= set(df.columns)
+    assert set(SCALING_COLUMNS) <= set(df.columns)
     assert df["n"].tolist() == [4, 4] and df["solver_label"].tolist() == ["lu", "qr"] and (df["batch"] == 2).all()
-    scaling.finish(tmp_path, "test")  # the analysis, summary and figures take rows that never ran
+    report.finish(tmp_path, "test", scaling.PROTOCOL)  # the analysis, summary and figures take rows that never ran
     assert "## Skipped and failed cells" in (tmp_path / "summary.md").read_text()
 
 
@@ -302,16 +296,14 @@ def test_slopes_bootstrap_over_repetitions_and_say_so(tiny_run):
 
 
 def test_a_single_repetition_bootstraps_its_timed_blocks_and_says_so(tmp_path, small_probe):
-    df = scaling.run_scaling(["lu"], [2, 4, 8], ["float64"], "cpu", tmp_path, batch=2, warmup_s=0.0, min_run_s=0.01,
-                             progress=False, repeats=1, fresh_processes=False)
-    slopes, _ = scaling.analyse(df)
+    df = sweep(tmp_path, ["lu"], [2, 4, 8])
+    slopes, _ = analyse(df)
     own = slopes[slopes["fit_range"] == "own"].iloc[0]
     assert own["repeats"] == 1 and "timed blocks within one run" in own["ci_method"]
 
 
 def test_a_cell_over_the_time_budget_is_skipped_with_its_estimate(tmp_path, small_probe):
-    df = scaling.run_scaling(["lu"], [8, 256, 512], ["float64"], "cpu", tmp_path, batch=1, warmup_s=0.0,
-                             min_run_s=0.01, progress=False, repeats=1, fresh_processes=False, cell_budget_s=1e-9)
+    df = sweep(tmp_path, ["lu"], [8, 256, 512], "--cell-budget", "1e-9", batch=1)
     rows = df.set_index("n")
     assert rows.loc[8, "status"] == "ok"
     for n in (256, 512):  # the estimate chains from the last size measured
@@ -322,34 +314,31 @@ def test_a_cell_over_the_time_budget_is_skipped_with_its_estimate(tmp_path, smal
 
 
 def test_the_budget_reads_what_other_processes_measured_from_the_run_folder(tmp_path):
-    scaling._MEASURED.clear()
-    scaling._TIMED_OUT.clear()
-    log = scaling.size_logger(tmp_path)  # what the process running the sweep writes after every cell
-    log({"solver_label": "lu", "dtype": "float64", "repeat": 0, "n": 64, "status": "ok", "time_per_matrix_s": 1e-3,
-         "flops_per_matrix": 2 * 64**3})
-    log({"solver_label": "qr", "dtype": "float64", "repeat": 0, "dataset": "spd-box[n=96]", "status": "failed",
-         "reason": "timed out after 600 s (--cell-timeout); the cell's process was killed"})
-    hook = scaling.ScalingHook(host_limit_bytes=2**40, host_total_bytes=2**40, cell_budget_s=10.0,
-                               log=str(tmp_path / scaling.SIZES_LOG))
-
     def cell(label, n, repeat=0):
         return runner.Cell(label, f"spd-box[n={n}]", n_test=2,
                            tags=(("solver_label", label), ("batch", 2), ("repeat", repeat)))
 
-    assert hook.before(cell("lu", 128), SOLVERS.build("lu")) is None  # read the log: 0.11 s, under the budget
+    folder = runner.checkpoint.RunFolder(tmp_path)  # what the process running the sweep writes after every cell
+    folder.save_cell("a", {"solver": "lu", "dataset": "spd-box[n=64]", "solver_label": "lu", "dtype": "float64",
+                           "repeat": 0, "n": 64, "status": "ok", "time_per_matrix_s": 1e-3,
+                           "flops_per_matrix": 2 * 64**3})
+    folder.save_cell("b", {"solver": "qr", "dataset": "spd-box[n=96]", "solver_label": "qr", "dtype": "float64",
+                           "repeat": 0, "n": None, "status": "failed",
+                           "reason": "timed out after 600 s (--cell-timeout); the cell's process was killed"})
+    hook = scaling.ScalingHook(host_limit_bytes=2**40, host_total_bytes=2**40, cell_budget_s=10.0, rows=str(tmp_path))
+    runs = hook.before(cell("lu", 128), SOLVERS.build("lu"))  # read the cell files: 0.11 s, under the budget
+    assert runs.get("status") is None and set(runs) >= {"mem_need_bytes", "peak_gflops"}  # it runs, every column
     seconds, how = hook.estimate(cell("lu", 128), SOLVERS.build("lu"), 128)
     assert seconds == pytest.approx(1e-3 * 8 * 2 * 7) and "n = 64" in how
     assert hook.estimate(cell("lu", 128, repeat=1), SOLVERS.build("lu"), 128) is None  # another repetition
     skipped = hook.before(cell("qr", 128), SOLVERS.build("qr"))
     assert skipped["status"] == "skipped" and "timed out at n = 96" in skipped["reason"]
-    assert hook.before(cell("qr", 128, repeat=1), SOLVERS.build("qr")) is None
-    scaling._MEASURED.clear()
-    scaling._TIMED_OUT.clear()
+    assert hook.before(cell("qr", 128, repeat=1), SOLVERS.build("qr")).get("status") is None
 
 
 def test_cli_rejects_bad_repeats_and_budget(capsys, tmp_path):
     for argv, words in ((["--repeats", "0"], "--repeats must be at least 1"),
-                        (["--cell-budget", "0"], "--cell-budget must be a positive number")):
+                        (["--cell-budget", "0"], "--cell-budget must be more than 0")):
         assert main(["scaling", "--solver", "lu", "--n", "2", *argv, "--out", str(tmp_path)]) == 2
         assert words in capsys.readouterr().err
 
@@ -366,7 +355,7 @@ def _timed_rows(label: str, ns: list[int], exponent: float, repeats: int = 2, li
 def test_solvers_that_ran_three_sizes_from_256_get_an_exponent_fitted_there():
     df = pd.DataFrame(_timed_rows("lu", [16, 32, 64, 256, 512, 1024], 3.0)
                       + _timed_rows("mlp-2fc[hidden=2n^2]", [16, 32, 64], 4.0))
-    slopes, _ = scaling.analyse(df)
+    slopes, _ = analyse(df)
     large = slopes[slopes["fit_range"] == "large"]
     assert large["solver_label"].tolist() == ["lu"]  # the net never reached n = 256
     assert large["slope"].iloc[0] == pytest.approx(3.0, abs=1e-6)
@@ -379,9 +368,9 @@ def test_the_summary_shows_every_repetitions_matmul_probe_and_the_fit_from_256(t
     for row in rows:
         row.update(peak_gflops=[40.0, 90.0][row["repeat"]], reason="", peak_mem_kind="peak_rss", batch=1,
                    gflops=1.0, peak_fraction=0.5, ns_per_flop=1.0, peak_mem_bytes=1.0)
-    df = scaling.complete(pd.DataFrame(rows))
-    slopes, cross = scaling.analyse(df)
-    scaling.write_summary(df, slopes, cross, tmp_path, "matinv-bench scaling")
+    df = complete(pd.DataFrame(rows))
+    slopes, cross = analyse(df)
+    report.write_summary(df, slopes, cross, tmp_path, "matinv-bench scaling", scaling.PROTOCOL)
     text = (tmp_path / "summary.md").read_text()
     assert "numpy float64 cpu: 40.0, 90.0 (best 90.0)" in text
     assert "| n >= 256: slope [95% CI]" in text and "256-1024" in text
@@ -396,7 +385,7 @@ def test_gauss_jordan_is_held_to_its_targets_within_each_repetition():
     df["gflops"] = 2.0 / df["time_per_matrix_s"]  # any work: the fractions below are gflops / peak
     df["peak_gflops"] = np.where(df["repeat"] == 0, 40.0, 80.0)
     df["peak_fraction"] = df["gflops"] / df["peak_gflops"]
-    gj = scaling.gauss_jordan_targets(df).set_index("solver_label")
+    gj = report.gauss_jordan_targets(df).set_index("solver_label")
     assert list(gj.index) == ["gauss-jordan[block=16]", "gauss-jordan[block=64]"]
     assert gj.loc["gauss-jordan[block=64]", "time / lu"].startswith("1.50 [1.50, 1.50]")
     assert gj.loc["gauss-jordan[block=64]", "time / torch-inv"].startswith("3.00")
@@ -404,12 +393,12 @@ def test_gauss_jordan_is_held_to_its_targets_within_each_repetition():
     # its own repetition's probe (40 then 80) against the run's best (80): the stricter reading
     gflops = df[df["solver_label"] == "gauss-jordan[block=64]"]["gflops"].to_numpy()
     assert gj.loc["gauss-jordan[block=64]", "% of best probe"].startswith(f"{100 * np.median(gflops) / 80:.0f} [")
-    assert scaling.gauss_jordan_targets(df[df["solver_label"] != "lu"]).empty
+    assert report.gauss_jordan_targets(df[df["solver_label"] != "lu"]).empty
 
 
 def test_a_size_that_only_one_repetition_ran_is_left_out_of_the_fits():
     rows = _timed_rows("gauss-jordan", [16, 32, 64, 128], 3.0) + _timed_rows("gauss-jordan", [256], 3.0, repeats=1)
-    slopes, _ = scaling.analyse(pd.DataFrame(rows))
+    slopes, _ = analyse(pd.DataFrame(rows))
     own = slopes[slopes["fit_range"] == "own"].iloc[0]
     assert own["fit_n_hi"] == 128 and own["repeats"] == 2  # 256 (one repetition: others skipped it) is left out
     assert "repetition medians" in own["ci_method"]
@@ -419,15 +408,15 @@ def test_the_matmul_probe_runs_right_after_every_cell(tiny_run, monkeypatch):
     # a peak probed once per process let a machine that slowed down for minutes divide slow cells by a fast peak
     out, df, *_ = tiny_run
     ok = df[df["status"] == "ok"]
-    assert (ok["peak_probe"] == scaling.PER_CELL).all()
+    assert (ok["peak_probe"] == PER_CELL).all()
     assert ok.groupby(["library", "repeat"])["peak_gflops"].nunique().max() > 1  # one probe per cell, not per process
     np.testing.assert_allclose(ok["peak_fraction"], ok["gflops"] / ok["peak_gflops"])
     text = (out / "summary.md").read_text()
     assert "timed right after every cell" in text and "over its own probe, taken in the same minute" in text
     # rows of older runs (one probe per process) keep the description that fits them
     old = ok.drop(columns="peak_probe")
-    assert "measured once in each repetition's process" in scaling._peak_lines(old)[0]
-    assert "repetition's own matmul probe" in scaling.gj_note(scaling._per_cell(old))
+    assert "measured once in each repetition's process" in report._peak_lines(old, scaling.PROTOCOL)[0]
+    assert "repetition's own matmul probe" in report.gj_note(report._per_cell(old))
 
 
 def test_replotting_an_older_run_leaves_its_rows_as_they_were(tiny_run, tmp_path):

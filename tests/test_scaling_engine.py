@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from matinv_bench.analysis.scaling import SCALING_COLUMNS
 from matinv_bench.cli import main
 from matinv_bench.experiments import scaling
 
@@ -66,7 +67,7 @@ def test_sigkill_then_resume_measures_each_cell_once_and_analyses_all(tmp_path, 
     # each repetition ran in processes of its own (the killed run's and the resumed run's)
     assert not set(df.loc[df["repeat"] == 0, "pid"]) & set(df.loc[df["repeat"] == 1, "pid"])
     assert (df["status"] == "ok").all() and (df["threads"] == 1).all()
-    assert set(scaling.SCALING_COLUMNS) <= set(df.columns) and (df["peak_gflops"] > 0).all()
+    assert set(SCALING_COLUMNS) <= set(df.columns) and (df["peak_gflops"] > 0).all()
     assert df.loc[df["library"] == "torch", "h2d_s_per_matrix"].notna().all()
     slopes = pd.read_csv(out / "slopes.csv")
     assert set(slopes["solver_label"]) == set(SOLVERS) and np.isfinite(slopes["slope"]).all()
@@ -101,10 +102,13 @@ def test_workers_run_the_cells_on_dask_and_give_the_same_rows(tmp_path, monkeypa
 
 @pytest.mark.parametrize("extra, words", [
     (["--n", "4"], "drop --n"),
-    (["--solver", "lu", "--threads", "1"], "drop --solver, --threads"),
+    (["--solver", "qr", "--threads", "1"], "drop --solver, --threads"),
     (["--out", "elsewhere"], "drop --out"),
 ])
 def test_resume_reuses_the_saved_grid(tmp_path, capsys, extra, words):
+    assert main(["scaling", "--solver", "lu", "--n", "2", "--batch", "2", "--warmup", "0", "--min-time", "0.01",
+                 "--repeats", "1", "--quiet", "--in-process", "--out", str(tmp_path)]) == 0  # a finished run
+    capsys.readouterr()
     assert main(["scaling", "--resume", str(tmp_path), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert words in err and len(err.splitlines()) == 1
@@ -116,4 +120,5 @@ def test_resume_of_a_folder_made_by_run_is_one_line(tmp_path, capsys):
     capsys.readouterr()
     assert main(["scaling", "--resume", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "not a scaling run" in err and len(err.splitlines()) == 1
+    assert "no run.json there from `matinv-bench scaling`" in err and "(made by `matinv-bench run" in err
+    assert len(err.splitlines()) == 1

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from matinv_bench.cli import build_parser, main
-from matinv_bench.experiments import where_can_n
+from matinv_bench.experiments import EXPERIMENTS, where_can_n
 from matinv_bench.reporting import style
 from matinv_bench.reporting.results import read_results
 
@@ -158,7 +158,7 @@ def test_bad_input_is_a_one_line_error_and_writes_nothing(tmp_path, capsys, extr
 
 def test_the_default_grid_is_the_documented_one():
     args = build_parser().parse_args(["reproduce", "where-can-n"])
-    cells = where_can_n.cells_of(args)
+    cells = EXPERIMENTS["where-can-n"].cells(args)
     assert sorted({c.dataset for c in cells}) == sorted(where_can_n.dataset_spec(n, t) for n in where_can_n.NS
                                                         for t in where_can_n.THETAS)
     assert {c.solver for c in cells} == {s.format(recipe="quick").replace("]", ",seed=0]") if s.startswith("mlp")

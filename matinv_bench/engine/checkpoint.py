@@ -69,9 +69,12 @@ class RunFolder:
         self.cells_dir = self.path / CELLS
 
     # -- the manifest -------------------------------------------------------------------------
-    def write_manifest(self, cells: Iterable[dict], settings: dict, title: str, command: str) -> None:
+    def write_manifest(self, cells: Iterable[dict], settings: dict, title: str, command: str,
+                       meta: dict | None = None) -> None:
+        """``run.json``: the grid, its settings, and ``meta`` (what the command that runs it needs to
+        resume it: the experiment's name and arguments)."""
         manifest = {"format": FORMAT, "title": title, "command": command, "settings": settings,
-                    "cells": list(cells)}
+                    "meta": dict(meta or {}), "cells": list(cells)}
         results.write_text(self.path / MANIFEST, json.dumps(manifest, indent=1))
 
     def read_manifest(self) -> dict:
@@ -112,8 +115,7 @@ class RunFolder:
                 tmp.unlink(missing_ok=True)
 
     # -- the combined tables ------------------------------------------------------------------
-    def write_tables(self, rows: list[dict], title: str, command: str) -> None:
-        df = results.to_frame(rows)
-        results.write_tables(df, self.path)
-        results.write_summary(df, self.path, title, command)
+    def write_tables(self, rows: list[dict]) -> None:
+        """``results.parquet`` and ``results.csv`` from the finished rows."""
+        results.write_tables(results.to_frame(rows), self.path)
 

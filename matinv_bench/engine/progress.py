@@ -1,13 +1,15 @@
-"""The progress display of a run: one per run, whatever command runs the cells.
+"""The progress display: the one way every command shows how far it is, whatever it counts
+(cells of a grid, networks trained before it, the sets or steps of a plan).
 
-On a terminal it is a rich progress bar with the cells done, the time elapsed and an estimate of
+On a terminal it is a rich progress bar with the steps done, the time elapsed and an estimate of
 the time left. Without one (CI, a pipe, a log file: ``not console.is_terminal``) a bar would be
-drawn once, cut to the console width, at the end; instead each finished cell prints one plain
+drawn once, cut to the console width, at the end; instead each finished step prints one plain
 line::
 
     [3/12] done: lu on paper-3x3 (eta 0:00:41)
 
-The estimate is the mean time per cell so far times the cells left.
+The estimate is the mean time per step so far times the steps left. ``say(text)`` prints a line
+above the bar (what starts now, and how long it should take).
 """
 
 from __future__ import annotations
@@ -23,21 +25,33 @@ def eta_text(seconds: float) -> str:
 
 
 class Progress:
-    """``with Progress(enabled, total) as step: ... step("lu on paper-3x3")`` marks one more cell
-    done; silent when not ``enabled``."""
+    """``with Progress(enabled, total, "cells") as step: ... step("lu on paper-3x3")`` marks one
+    more step done, ``step.say("...")`` prints a line; silent when not ``enabled``."""
 
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
+    def __init__(self, enabled: bool, total: int, what: str = "cells", lines: bool = False):
+        """``lines``: plain lines even on a terminal (a plan whose steps draw bars of their own)."""
+        self.enabled, self.total, self.what, self.lines = enabled, total, what, lines
         self.bar = None
+        self._step: Callable[[str], None] = lambda _desc: None
+        self._console = None
 
-    def __enter__(self) -> Callable[[str], None]:
+    def __call__(self, desc: str) -> None:
+        self._step(desc)
+
+    def say(self, text: str) -> None:
+        """Print ``text`` on its own line (above the bar on a terminal); nothing when not enabled."""
+        if self._console is not None:
+            self._console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def __enter__(self) -> Progress:
         if not self.enabled:
-            return lambda _desc: None
+            return self
         from rich.console import Console
 
-        console = Console()
-        if not console.is_terminal:
-            return self._lines(console)
+        console = self._console = Console()
+        if self.lines or not console.is_terminal:
+            self._step = self._lines(console)
+            return self
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -51,8 +65,9 @@ class Progress:
                             TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
                             transient=False)
         self.bar.__enter__()
-        self.task = self.bar.add_task("cells", total=self.total)
-        return lambda desc: self.bar.update(self.task, advance=1, description=f"done: {desc}")
+        self.task = self.bar.add_task(self.what, total=self.total)
+        self._step = lambda desc: self.bar.update(self.task, advance=1, description=f"done: {desc}")
+        return self
 
     def _lines(self, console) -> Callable[[str], None]:
         start, done = time.monotonic(), 0

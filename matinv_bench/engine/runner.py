@@ -45,7 +45,8 @@ from matinv_bench.errors import DataFileError, NoCellSucceeded, SpecError, TooLa
 from matinv_bench.reporting import manifest, results
 from matinv_bench.scoring import metrics, reference
 from matinv_bench.solvers import SOLVERS, Solver
-from matinv_bench.specs import parse_spec
+from matinv_bench.solvers._torch import resolve_device
+from matinv_bench.specs import format_spec, parse_spec
 from matinv_bench.system import available_memory, default_threads, pinned_threads
 
 DTYPES = ("float64", "float32")
@@ -79,14 +80,21 @@ def cell_key(cell: Cell, n_test: int | None) -> str:
 
 
 def with_device(spec: str, device: str | None) -> str:
-    """Add ``device=...`` to a solver spec that accepts one and does not set it."""
+    """Add ``device=...`` to a solver spec that accepts one, does not set it, and can run there
+    with its other parameters (``gauss-jordan`` with the numpy backend keeps the CPU: its rows say
+    ``device=cpu``)."""
     if not device or device == "auto":
         return spec
     name, params = parse_spec(spec)
-    if "device" in params or "device" not in SOLVERS.parameters(name):
+    if "device" in params or name not in SOLVERS or "device" not in SOLVERS.parameters(name):
         return spec
-    body = ",".join([*(f"{k}={v}" for k, v in params.items()), f"device={device}"])
-    return f"{name}[{body}]"
+    resolve_device(device)  # SpecError for a device this machine does not have
+    placed = format_spec(name, {**params, "device": device})
+    try:
+        SOLVERS.build(placed)
+    except SpecError:  # the device exists, but this solver, so configured, does not run there: it stays put
+        return spec
+    return placed
 
 
 # the most cells one run may hold: each costs a few KiB of memory (its row) and of disk (its cell
@@ -253,6 +261,7 @@ class Settings:
     hook: str | None = None  # "package.module:HookClass" (see engine.hooks), run wherever the cell runs
     hook_args: dict = field(default_factory=dict)
     fresh_process_per: str | None = None  # a tag: cells run in a child process, a new one when the tag's value changes
+    cell_only: tuple[str, ...] = ()  # columns kept in the cell files and the returned rows, not in results.parquet/csv
 
 
 @functools.lru_cache(maxsize=32)
@@ -404,13 +413,16 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
              resume: bool = False, cell_timeout: float | None = None,
              executor: Executor | None = None, keep_times: bool = False, hook: str | None = None,
              hook_args: dict | None = None, allow_dirty: bool = False,
-             fresh_process_per: str | None = None) -> pd.DataFrame:
+             fresh_process_per: str | None = None, cell_only: tuple[str, ...] = (),
+             meta: dict | None = None) -> pd.DataFrame:
     """Run every cell and return the rows in grid order (schema: :data:`results.COLUMNS`).
 
     With ``out``, each finished cell is saved at once to ``out/cells/<key>.json``, and
-    ``results.parquet``, ``results.csv`` and ``summary.md`` are rebuilt from the finished cells
-    (every few seconds and at the end, also after Ctrl-C), all atomically (see
-    :mod:`matinv_bench.engine.checkpoint`); ``out/run.json`` keeps the grid and settings.
+    ``results.parquet`` and ``results.csv`` are rebuilt from the finished cells (every few seconds
+    and at the end, also after Ctrl-C), all atomically (see :mod:`matinv_bench.engine.checkpoint`);
+    ``out/run.json`` keeps the grid, the settings, ``title``, ``command`` and ``meta``. The engine
+    writes rows only: the Markdown beside them is the command's. ``cell_only`` columns (bulky
+    per-matrix values a hook returns) stay in the cell files and the returned rows, not in the tables.
     ``resume=True`` keeps the cells ``out`` already holds and runs only the others.
 
     ``cell_timeout`` (seconds) runs cells in a child process that is killed when a cell takes
@@ -429,7 +441,7 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
     if cell_timeout is not None and not cell_timeout > 0:
         raise ValueError(f"the cell timeout must be a positive number of seconds, got {cell_timeout!r}")
     settings = Settings(n_test, threads, warmup_s, min_run_s, time_it, cell_timeout, keep_times, hook,
-                        dict(hook_args or {}), fresh_process_per)
+                        dict(hook_args or {}), fresh_process_per, tuple(cell_only))
     load_hook(hook, settings.hook_args)  # a bad hook name fails here, not in every cell
     cells = list(dict.fromkeys(cells))  # a cell named twice runs once
     keys = [cell_key(c, n_test) for c in cells]
@@ -441,15 +453,18 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
         if resume:
             folder.remove_stale_temporaries()
             rows = folder.finished(keys)
-        folder.write_manifest([asdict(c) for c in cells], asdict(settings), title, command)
+        folder.write_manifest([asdict(c) for c in cells], asdict(settings), title, command, meta)
 
     def ordered() -> list[dict]:
         return [rows[k] for k in keys if k in rows]
 
+    def tables() -> None:
+        folder.write_tables([{k: v for k, v in r.items() if k not in settings.cell_only} for r in ordered()])
+
     todo = [(k, c) for k, c in zip(keys, cells) if k not in rows]
     last_tables = time.monotonic()
     try:
-        with Progress(progress, len(todo)) as step:
+        with Progress(progress, len(todo), "cells") as step:
             for key, row in _execute(todo, settings, executor):
                 if allow_dirty:
                     row = {**row, "allow_dirty": True}
@@ -457,14 +472,14 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
                 if folder is not None:
                     folder.save_cell(key, row)  # the durable record; the tables below are derived
                     if time.monotonic() - last_tables > TABLES_EVERY_S:
-                        folder.write_tables(ordered(), title, command)
+                        tables()
                         last_tables = time.monotonic()
                 if on_row:
                     on_row(row)
                 step(f"{row['solver']} on {row['dataset']}")
     finally:  # also after Ctrl-C; after SIGKILL, --resume rebuilds them from cells/
         if folder is not None:
-            folder.write_tables(ordered(), title, command)
+            tables()
     return results.to_frame(ordered())
 
 

@@ -1,56 +1,40 @@
-"""Named suites and paper experiments composed from the solver and dataset registries.
+"""What to run: the experiments (each one file, each an :class:`~.skeleton.Experiment` that
+declares its cells and outputs) and the plans that run several of them.
 
-An experiment is a module that registers itself with :func:`experiment`; the CLI's
-``matinv-bench reproduce NAME`` lists and runs them. Register a new one by importing its module
-in ``_MODULES`` below.
+Every module of this package is imported by :func:`load_all`; a module registers what it defines
+with :func:`register`, so adding an experiment is adding one file (see docs/extending.md, "Your
+own experiment"). The command line offers each one as ``matinv-bench reproduce NAME`` (and as
+``matinv-bench NAME`` where it says ``top_level``).
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+import pkgutil
+from typing import TypeVar
+
+from matinv_bench.experiments.skeleton import Command
+
+EXPERIMENTS: dict[str, Command] = {}
+C = TypeVar("C", bound=Command)
+
+# modules that hold no experiment: the skeleton, its driver and their helpers
+_HELPERS = frozenset({"skeleton", "driver", "pretrain", "suites"})
 
 
-@dataclass(frozen=True)
-class Experiment:
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
+def register(command: C) -> C:
+    """Add an experiment or plan (an instance) to :data:`EXPERIMENTS` under its ``name``."""
+    if not command.name:
+        raise ValueError(f"{type(command).__name__} has no name")
+    if command.name in EXPERIMENTS and EXPERIMENTS[command.name] is not command:
+        raise ValueError(f"experiment {command.name!r} registered twice")
+    EXPERIMENTS[command.name] = command
+    return command
 
 
-EXPERIMENTS: dict[str, Experiment] = {}
-
-_MODULES: tuple[str, ...] = (
-    "matinv_bench.experiments.tables",
-    "matinv_bench.experiments.where_can",
-    "matinv_bench.experiments.where_can_n",
-    "matinv_bench.experiments.out_of_box",
-    "matinv_bench.experiments.why_cant",
-    "matinv_bench.experiments.regions",
-    "matinv_bench.experiments.seeds",
-    "matinv_bench.experiments.scaling",
-    "matinv_bench.experiments.reproduce_all",
-    "matinv_bench.experiments.gpu",
-)
-
-
-def experiment(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
-    """Decorator for an experiment's ``run(args) -> exit status`` function."""
-
-    def deco(run: Callable[[argparse.Namespace], int]):
-        if name in EXPERIMENTS:
-            raise ValueError(f"experiment {name!r} registered twice")
-        EXPERIMENTS[name] = Experiment(name, help, add_arguments, run)
-        return run
-
-    return deco
-
-
-def load_all() -> dict[str, Experiment]:
-    """Import every experiment module (registration happens on import)."""
-    for mod in _MODULES:
-        importlib.import_module(mod)
-    return EXPERIMENTS
+def load_all() -> dict[str, Command]:
+    """Import every module of this package (registration happens on import)."""
+    for name in sorted(info.name for info in pkgutil.iter_modules(__path__)):
+        if not name.startswith("_") and name not in _HELPERS:
+            importlib.import_module(f"{__name__}.{name}")
+    return dict(sorted(EXPERIMENTS.items(), key=lambda kv: (kv[1].order, kv[0])))

@@ -2,9 +2,6 @@
 
 Its steps, in this order (``--only`` picks some), each writing to a folder of the output folder:
 
-1. ``pytest``: the CUDA smoke tests, ``python -m pytest -m cuda -q`` in a subprocess, over the
-   test files that hold such tests (collecting every file would need the test extras, which a
-   GPU image may lack); on a machine without CUDA they skip. Output: ``pytest-cuda.txt``.
 1. ``compile``: whether a compiled training step pays, measured before the training it would
    speed up: steps per second of the tables' 16x16 stacks (3 seeds) eager, ``torch.compile``d
    and as CUDA graphs, the compile time, and the weights' difference from eager after the same
@@ -26,7 +23,8 @@ Budgets (:data:`BUDGETS`): ``gpu`` (CUDA, the paper recipe, 3 seeds, 10,000 test
 to 8192) and ``tiny`` (the same steps on the CPU in a minute or two: the tiny recipe, 2 seeds,
 100 matrices, n up to 8; CI runs it).
 
-Every step runs through the CLI's own commands in this process (the function the CLI hands
+The CUDA smoke tests of the checkout are not a step of the package: ``bench/gpu_run.sh`` runs them
+before this command. Every step runs through the CLI's own commands in this process (the function the CLI hands
 over as ``args.main``, i.e. ``cli.main`` with an argv list), so that the one engine,
 its progress display, ``--resume`` and the model cache apply. A step that fails is recorded and
 the next one runs; the command exits non-zero at the end (1; 130 when interrupted, by Ctrl-C or
@@ -40,7 +38,6 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-import subprocess
 import sys
 import time
 import traceback
@@ -54,17 +51,18 @@ import torch
 
 from matinv_bench.engine import options
 from matinv_bench.engine.clock import device_description
+from matinv_bench.engine.progress import Progress
 from matinv_bench.engine.runner import machine
-from matinv_bench.errors import DataFileError, SpecError, UserError
-from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import RESULTS, command_line, dated_folder, output_folder
+from matinv_bench.errors import DataFileError, OptionError, UserError
+from matinv_bench.experiments import register
+from matinv_bench.experiments.driver import command_line, dated_folder
+from matinv_bench.experiments.skeleton import Command
 from matinv_bench.experiments.tables import PAPER_DATASETS
-from matinv_bench.reporting import results
+from matinv_bench.reporting import results, summary
 from matinv_bench.solvers.learned.stacked import StepOptions, step_rates
 from matinv_bench.solvers.learned.training import recipe_for
 
-STEPS = ("pytest", "compile", "scaling-float32", "scaling-float64", "table1", "table2")
-ROOT = Path(__file__).resolve().parents[2]  # the checkout the package runs from (its tests/ beside it)
+STEPS = ("compile", "scaling-float32", "scaling-float64", "table1", "table2")
 INTERRUPTED = 130
 
 
@@ -81,7 +79,6 @@ class Budget:
     solvers: tuple[str, ...]  # scaling solvers
     warmup_s: float  # scaling clock
     min_time_s: float
-    pytest_timeout_s: float
     compile_nets: tuple[tuple[int, int, int], ...]  # (n, hidden, layers) of the stacks whose step is measured
     compile_variants: tuple[tuple[str, StepOptions], ...]  # the first is the reference
     compile_steps: int
@@ -95,12 +92,12 @@ SCALING_SOLVERS = (
 )
 BUDGETS: dict[str, Budget] = {
     "gpu": Budget("cuda", "paper", 3, 10_000, PAPER_DATASETS,
-                  (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192), SCALING_SOLVERS, 0.1, 0.3, 300,
+                  (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192), SCALING_SOLVERS, 0.1, 0.3,
                   ((16, 2048, 2), (16, 2048, 3)),
                   (("eager", StepOptions()), ("compiled", StepOptions(compile=True)),
                    ("compiled, CUDA graphs", StepOptions(compile=True, mode="reduce-overhead"))), 300),
     "tiny": Budget("cpu", "tiny", 2, 100, ("paper-2x2-1st", "paper-2x2-2nd"), (2, 4, 8),
-                   ("lu", "torch-inv", "neumann[order=3]", "mlp-2fc[hidden=2n^2,recipe=none]"), 0.01, 0.02, 120,
+                   ("lu", "torch-inv", "neumann[order=3]", "mlp-2fc[hidden=2n^2,recipe=none]"), 0.01, 0.02,
                    ((2, 32, 2),),  # aot_eager: traced as torch.compile does, no code generated (none needed on CPU)
                    (("eager", StepOptions()), ("compiled (aot_eager)", StepOptions(compile=True, backend="aot_eager"))),
                    20),
@@ -124,7 +121,7 @@ def slug(text: str) -> str:
 
 def gpu_folder() -> Path:
     """The gpu budget's default output folder: ``results/cuda-<the GPU's name>``."""
-    return RESULTS / f"cuda-{slug(torch.cuda.get_device_name())}"
+    return options.RESULTS / f"cuda-{slug(torch.cuda.get_device_name())}"
 
 
 def plan(budget: Budget, out: Path, *, paper_data: Path | None = None, only: tuple[str, ...] = STEPS,
@@ -136,9 +133,7 @@ def plan(budget: Budget, out: Path, *, paper_data: Path | None = None, only: tup
     steps = []
     for name in (s for s in STEPS if s in only):
         folder = out / name
-        if name == "pytest":
-            steps.append(Step(name, (), out / "pytest-cuda.txt"))
-        elif name == "compile":
+        if name == "compile":
             steps.append(Step(name, (), out / "compile.md"))
         elif name.startswith("scaling"):
             if resume and (folder / "run.json").is_file():
@@ -186,7 +181,7 @@ class Record:
     def markdown(self) -> str:
         wall = time.perf_counter() - self.t0
         state = "finished" if self.finished else "still running, or stopped before its end"
-        lines = [f"# matinv-bench reproduce gpu, budget `{self.budget}`", "", f"Made by: `{self.command}`", "",
+        lines = [*summary.header(pd.DataFrame(), f"matinv-bench reproduce gpu, budget `{self.budget}`", self.command),
                  f"- started {self.started}; wall time of the whole command: {wall:.1f} s ({state})",
                  f"- output folder: `{self.out}`", "", "## Device and machine", "",
                  "| | |", "| --- | --- |", *(f"| {k} | {_cell(v)} |" for k, v in self.device.items()), "",
@@ -199,8 +194,7 @@ class Record:
                          f"`{where}` | {_cell(o.note)} |")
         lines += ["", "## Commands", ""]
         for o in self.outcomes:
-            cmd = (_pytest_command(_cuda_test_files()) if o.step.name == "pytest" else
-                   ["matinv-bench", "reproduce", "gpu", "--budget", self.budget, "--only", "compile"]
+            cmd = (["matinv-bench", "reproduce", "gpu", "--budget", self.budget, "--only", "compile"]
                    if o.step.name == "compile" else ["matinv-bench", *o.step.argv])
             lines.append(f"- {o.step.name}: `{' '.join(shlex.quote(str(a)) for a in cmd)}`")
         return "\n".join(lines) + "\n"
@@ -211,38 +205,6 @@ class Record:
 
 def _cell(value) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _cuda_test_files() -> list[Path]:
-    """The test files that hold tests marked ``cuda``."""
-    tests = ROOT / "tests"
-    if not tests.is_dir():
-        return []
-    return sorted(p for p in tests.rglob("test_*.py") if "mark.cuda" in p.read_text(errors="replace"))
-
-
-def _pytest_command(files: list[Path]) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-p", "no:cacheprovider",
-            *(str(f.relative_to(ROOT)) for f in files)]
-
-
-def run_tests(step: Step, budget: Budget) -> Outcome:
-    """The CUDA smoke tests in a subprocess; their output goes to the file ``step.output``."""
-    files = _cuda_test_files()
-    if not files:
-        return Outcome(step, "skipped", note=f"no test files with CUDA tests under {ROOT / 'tests'} (an installed copy?)")
-    try:
-        done = subprocess.run(_pytest_command(files), cwd=ROOT, capture_output=True, text=True,
-                              timeout=budget.pytest_timeout_s)
-    except subprocess.TimeoutExpired as exc:
-        output = (exc.stdout or b"").decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        results.write_text(step.output, output)
-        return Outcome(step, "failed", note=f"timed out after {budget.pytest_timeout_s:g} s")
-    output = done.stdout + done.stderr
-    results.write_text(step.output, output)
-    last = next((line.strip("= ").strip() for line in reversed(output.splitlines()) if line.strip()), "")
-    ok = done.returncode in (0, 5)  # 5: no test selected
-    return Outcome(step, "ok" if ok else "failed", done.returncode, note=last)
 
 
 def _guarded(fn: Callable[[Step, Budget], Outcome], step: Step, budget: Budget) -> Outcome:
@@ -269,12 +231,10 @@ def run_compile(step: Step, budget: Budget) -> Outcome:
     about = (f"{budget.compile_steps} steps of Adam on one fixed batch per stack, after 5 warm-up steps, on "
              f"{budget.device}; first_step_s is the first call (a compiled step's compile time); max_rel_diff is the "
              "largest relative difference of the weights from eager's after the same steps.")
-    lines = ["# A compiled training step against eager", "",
-             f"Made by: `matinv-bench reproduce gpu --budget {name} --only compile`", "", about, "",
-             "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
-    for r in rows:
-        lines.append("| " + " | ".join(f"{r[c]:.3g}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
-    results.write_text(step.output, "\n".join(lines) + "\n")
+    table = pd.DataFrame(rows)[cols].to_markdown(index=False, floatfmt=".3g")
+    summary.write(step.output.parent, pd.DataFrame(), "A compiled training step against eager",
+                  f"matinv-bench reproduce gpu --budget {name} --only compile", ["", about, "", table],
+                  name=step.output.name)
     best = max(rows[1:] or rows, key=lambda r: r["speedup"])
     return Outcome(step, "ok", 0, note=f"best: {best['variant']} at {best['speedup']:.2f}x eager "
                                        f"({best['layers']} layers, width {best['hidden']})")
@@ -318,22 +278,32 @@ def _describe(budget: Budget) -> dict:
     return {**where, **machine()}
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--budget", default="gpu", choices=sorted(BUDGETS),
-                   help="gpu: CUDA, the paper recipe, 3 seeds, 10,000 test matrices, scaling up to n = 8192 "
-                        "(default); tiny: the same steps on the CPU in a minute or two (tiny recipe, 2 seeds, n <= 8)")
-    p.add_argument("--paper-data", type=Path, default=None, metavar="DIR",
-                   help="the authors' released data (e.g. ../shared/paper-data): the tables also score on their "
-                        "test sets and on the box around their 16x16 base")
-    p.add_argument("--only", nargs="+", choices=STEPS, default=list(STEPS), metavar="STEP",
-                   help=f"run only these steps ({', '.join(STEPS)}; default: all, in that order)")
-    p.add_argument("--retrain", action="store_true", help="train the tables' networks again even when cached")
-    p.add_argument("--quiet", action="store_true", help="no progress display and no tables printed by the steps")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="output folder (default: results/cuda-<the GPU's name> for the gpu budget, a fresh "
-                        "results/cpu-tiny-<date>-<time> for tiny)")
-    options.add_arguments(p, resume_help="continue the run whose output folder was DIR: every step continues its "
-                                         "own run there (finished cells are kept, trained models come from the cache)")
+class Gpu(Command):
+    name = "gpu"
+    order = 91
+    help = ("the scaling sweep in float32 and float64, and Tables 1 and 2 (paper recipe, seeds trained "
+            "together): one command for a GPU")
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--budget", default="gpu", choices=sorted(BUDGETS),
+                       help="gpu: CUDA, the paper recipe, 3 seeds, 10,000 test matrices, scaling up to n = 8192 "
+                            "(default); tiny: the same steps on the CPU in a minute or two (tiny recipe, 2 seeds, "
+                            "n <= 8)")
+        p.add_argument("--only", nargs="+", choices=STEPS, default=list(STEPS), metavar="STEP",
+                       help=f"run only these steps ({', '.join(STEPS)}; default: all, in that order)")
+        options.add(p, "paper_data", "retrain", *options.ENGINE,
+                    helps={"paper_data": "the authors' released data (e.g. ../shared/paper-data): the tables also "
+                                         "score on their test sets and on the box around their 16x16 base",
+                           "out": "output folder (default: results/cuda-<the GPU's name> for the gpu budget, a "
+                                  "fresh results/cpu-tiny-<date>-<time> for tiny)",
+                           "resume": "continue the run whose output folder was DIR: every step continues its own "
+                                     "run there (finished cells are kept, trained models come from the cache)"})
+
+    def run(self, args: argparse.Namespace) -> int:
+        return run(args)
+
+
+register(Gpu())
 
 
 def _engine_options(args: argparse.Namespace) -> tuple[str, ...]:
@@ -345,22 +315,23 @@ def _engine_options(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(opts)
 
 
-@experiment("gpu", "the CUDA smoke tests, the scaling sweep in float32 and float64, and Tables 1 and 2 "
-                   "(paper recipe, seeds trained together): one command for a GPU", add_arguments)
 def run(args: argparse.Namespace) -> int:
     budget = BUDGETS[args.budget]
     cli = getattr(args, "main", None)
     if cli is None:
         raise UserError("reproduce gpu runs its steps through the command line: run `matinv-bench reproduce gpu`")
+    options.check(args)
     if budget.device == "cuda" and not torch.cuda.is_available():
-        raise SpecError("--budget gpu runs on a CUDA GPU, but torch.cuda.is_available() is False here; "
+        raise OptionError("--budget gpu runs on a CUDA GPU, but torch.cuda.is_available() is False here; "
                         "--budget tiny runs the same steps on the CPU")
     if args.paper_data is not None and not args.paper_data.is_dir():
         raise DataFileError(f"--paper-data: no such folder {str(args.paper_data)!r}")
-    if args.out is None and args.resume is None:
-        out = gpu_folder() if budget.device == "cuda" else dated_folder("cpu-tiny")
+    if args.resume is not None:
+        out = args.resume
+    elif args.out is not None:
+        out = args.out
     else:
-        out = output_folder(args, "gpu")
+        out = gpu_folder() if budget.device == "cuda" else dated_folder("cpu-tiny")
     out = results.prepare_out_dir(out)
     steps = plan(budget, out, paper_data=args.paper_data, only=tuple(args.only), resume=args.resume is not None,
                  retrain=args.retrain, quiet=args.quiet, engine=_engine_options(args))
@@ -368,25 +339,21 @@ def run(args: argparse.Namespace) -> int:
     record.write()
     interrupted = False
     # SIGTERM arrives as KeyboardInterrupt here: the command line wraps every command (system.sigterm_interrupts)
-    for i, step in enumerate(steps):
-        print(f"\n== reproduce gpu: step {i + 1}/{len(steps)}: {step.name}", flush=True)
-        t0 = time.perf_counter()
-        try:
-            if step.name == "pytest":
-                outcome = run_tests(step, budget)
-            elif step.name == "compile":
-                outcome = _guarded(run_compile, step, budget)
-            else:
-                outcome = run_command(step, cli)
-        except KeyboardInterrupt:
-            outcome = Outcome(step, "interrupted", INTERRUPTED, note="interrupted")
-        outcome.seconds = time.perf_counter() - t0
-        record.outcomes[i] = outcome
-        record.write()
-        print(f"== {step.name}: {outcome.status}{f' ({outcome.note})' if outcome.note else ''}", flush=True)
-        if outcome.status == "interrupted":
-            interrupted = True
-            break
+    with Progress(True, len(steps), "steps", lines=True) as done:
+        for i, step in enumerate(steps):
+            done.say(f"reproduce gpu: step {i + 1} of {len(steps)}: {step.name}")
+            t0 = time.perf_counter()
+            try:
+                outcome = _guarded(run_compile, step, budget) if step.name == "compile" else run_command(step, cli)
+            except KeyboardInterrupt:
+                outcome = Outcome(step, "interrupted", INTERRUPTED, note="interrupted")
+            outcome.seconds = time.perf_counter() - t0
+            record.outcomes[i] = outcome
+            record.write()
+            done(f"{step.name}: {outcome.status}{f' ({outcome.note})' if outcome.note else ''}")
+            if outcome.status == "interrupted":
+                interrupted = True
+                break
     record.finished = not interrupted
     record.write()
     failed = [o.step.name for o in record.outcomes if o.status == "failed"]

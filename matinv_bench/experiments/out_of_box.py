@@ -14,8 +14,7 @@ The default scales are 0.5, 1, 2, 4, 8, then doubled until the tested box's thet
 sigma_min(A0) is past 1 for each of the paper's three small boxes at eps = 0.01 (beyond theta = 1
 the box may hold singular matrices; theta passes 1 at c = 6.9, 21.9 and 43.7: c goes up to 64;
 :func:`default_scales` for other bases or eps). Accuracy only
-(no timing), through the engine's ``run_grid`` (``--resume``, ``--cell-timeout``, ``--workers`` as
-for ``run``), with ``frac_bad`` (the where-can hook): the share of test matrices a solver failed or
+(no timing), with ``frac_bad`` (the where-can hook): the share of test matrices a solver failed or
 got wrong by a relative error ||X - X*||_F / ||X*||_F above ``--threshold``. A solver *breaks* on a
 base at the smallest c where ``frac_bad`` exceeds one half (the median over seeds).
 Writes ``results.parquet``/``.csv``, ``summary.md`` and ``out_of_box.png`` (with its SVG) to ``--out``
@@ -35,23 +34,11 @@ import pandas as pd
 from matinv_bench.datasets.base import box_theta
 from matinv_bench.datasets.boxes import BASES, PAPER_EPS
 from matinv_bench.engine import options
-from matinv_bench.engine.checkpoint import RunFolder
-from matinv_bench.engine.runner import Cell, cell_key, make_grid, require_success, run_grid
-from matinv_bench.errors import UserError
-from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import (
-    add_engine_arguments,
-    add_replot_argument,
-    check_positive,
-    command_line,
-    output_folder,
-    replot_folder,
-    resume_hint,
-    split_available,
-)
-from matinv_bench.experiments.pretrain import train_cells
-from matinv_bench.experiments.where_can import BASE_NAMES, BadFraction, draw_curves
-from matinv_bench.reporting import precision, results, style
+from matinv_bench.engine.runner import Cell
+from matinv_bench.experiments import register
+from matinv_bench.experiments.skeleton import Experiment, seeded_grid
+from matinv_bench.experiments.where_can import BASE_NAMES, BadFraction, add_threshold, draw_curves
+from matinv_bench.reporting import precision, style, summary
 from matinv_bench.reporting.style import save
 from matinv_bench.specs import parse_spec
 
@@ -83,7 +70,7 @@ def default_scales(bases: Iterable[str], eps: float) -> list[float]:
 DEFAULT_C = default_scales(BASE_NAMES, PAPER_EPS)  # 0.5 ... 64: theta past 1 for the three paper boxes
 
 
-class OutOfBox(BadFraction):
+class TestScale(BadFraction):
     """``frac_bad`` and the box columns of the where-can hook, with ``c`` (the test scale) and
     ``test_eps`` (the tested box's radius, c eps; ``eps`` is the training box's)."""
 
@@ -92,72 +79,53 @@ class OutOfBox(BadFraction):
         return {**super().after(cell, solver, data, result, row), "c": c, "test_eps": c * data.eps}
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--base", nargs="+", default=list(BASE_NAMES), choices=sorted(BASES), help="base matrices A0")
-    p.add_argument("--eps", type=float, default=PAPER_EPS, help=f"radius of the training box (default: {PAPER_EPS})")
-    p.add_argument("--c", nargs="+", type=float, default=list(DEFAULT_C), metavar="C",
-                   help=f"scales of the test boxes, radius c eps (default: {', '.join(f'{c:g}' for c in DEFAULT_C)}: "
-                        "0.5 to 8, then doubled until theta passes 1 for each paper box at eps = 0.01)")
-    p.add_argument("--solver", nargs="+", metavar="SPEC", default=None,
-                   help="solver specs (default: 2-FC, 3-FC, linear-approx, Neumann 2-3, Newton-Schulz and the "
-                        "learned iteration from inv(A0), LU)")
-    p.add_argument("--recipe", default="quick", help="training recipe of the default MLPs (default: quick)")
-    p.add_argument("--threshold", type=float, default=1e-2, help="relative error counted as bad (default: 1e-2)")
-    p.add_argument("--n-matrices", type=int, default=1000, metavar="B", help="test matrices per box (default: 1000)")
-    p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 (default: 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_engine_arguments(p, NAME)
-    add_replot_argument(p)
+class OutOfBox(Experiment):
+    name = NAME
+    order = 22
+    help = "trained on the eps box, tested on boxes of radius c eps: where each method breaks"
+    title = "Out of the training box"
+    shared = {"solver": None, "recipe": "quick", "seeds": 1, "n_matrices": 1000, "retrain": ...}
+    helps = {"solver": "solver specs (default: 2-FC, 3-FC, linear-approx, Neumann 2-3, Newton-Schulz and the "
+                       "learned iteration from inv(A0), LU)"}
+    hook = f"{__name__}:TestScale"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--base", nargs="+", default=list(BASE_NAMES), choices=sorted(BASES), help="base matrices A0")
+        p.add_argument("--eps", type=float, default=PAPER_EPS,
+                       help=f"radius of the training box (default: {PAPER_EPS})")
+        p.add_argument("--c", nargs="+", type=float, default=list(DEFAULT_C), metavar="C",
+                       help=f"scales of the test boxes, radius c eps (default: {', '.join(f'{c:g}' for c in DEFAULT_C)}: "
+                            "0.5 to 8, then doubled until theta passes 1 for each paper box at eps = 0.01)")
+        add_threshold(p, "bad")
+
+    def check(self, args: argparse.Namespace) -> None:
+        for flag in ("--eps", "--threshold", "--c"):
+            options.require_positive(flag, getattr(args, flag[2:]))
+
+    def cells(self, args: argparse.Namespace) -> list[Cell]:
+        cs = sorted(set(args.c))
+        below = [b for b in args.base if box_theta(BASES[b], cs[-1] * args.eps) <= 1]
+        if below:
+            print(f"note: theta stays below 1 up to c = {cs[-1]:g} on {', '.join(below)}: a larger --c goes past it")
+        specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS)]
+        datasets = [box_spec(b, args.eps, c) for b in args.base for c in cs]
+        return seeded_grid(specs, datasets, args.seeds)
+
+    def settings(self, args: argparse.Namespace) -> dict:
+        return {"time_it": False}
+
+    def hook_args(self, args: argparse.Namespace, rows: Path) -> dict:
+        return {"threshold": args.threshold}
+
+    def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
+        return [write(df, out, command), *self.figures(df, out)]
+
+    def figures(self, df: pd.DataFrame, out: Path) -> list[Path]:
+        rows = scored(df)
+        return save(figure(rows), out / "out_of_box.png") if len(rows) else []
 
 
-@experiment(NAME, "trained on the eps box, tested on boxes of radius c eps: where each method breaks", add_arguments)
-def run(args: argparse.Namespace) -> int:
-    if args.replot:
-        out = replot_folder(args, "results.parquet")
-        rows = scored(results.read_results(out))
-        if rows.empty:
-            raise UserError(f"--replot: no row of a trained solver in {str(out)!r} to draw")
-        save(figure(rows), out / "out_of_box.png")
-        print(f"wrote {out}/out_of_box.png and out_of_box.svg")
-        return 0
-    for name in ("eps", "threshold", "n_matrices", "seeds"):
-        check_positive("--" + name.replace("_", "-"), getattr(args, name))
-    for c in args.c:
-        check_positive("--c", c)
-    cs = sorted(set(args.c))
-    below = [b for b in args.base if box_theta(BASES[b], cs[-1] * args.eps) <= 1]
-    if below:
-        print(f"note: theta stays below 1 up to c = {cs[-1]:g} on {', '.join(below)}: a larger --c goes past it")
-    specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS)]
-    available, missing = split_available(specs)
-    datasets = [box_spec(b, args.eps, c) for b in args.base for c in cs]
-    seeds = range(args.seeds)
-    cells = make_grid(available, datasets, seeds) + [Cell(s, d, seed) for s in missing for d in datasets
-                                                     for seed in seeds]  # skipped rows (ExperimentHook)
-    out = output_folder(args, NAME)
-    command = command_line(args)
-    with resume_hint(out):
-        _train_first(cells, out, args)
-        with options.engine_kwargs(args) as engine:
-            df = run_grid(cells, out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
-                          title="Out of the training box", command=command, **engine,
-                          hook=f"{__name__}:OutOfBox", hook_args={"threshold": args.threshold})
-    require_success(df)  # nothing to analyse: one line, exit status 1
-    write(df, out, command)
-    print(f"wrote {out}/results.parquet, results.csv, summary.md and out_of_box.png")
-    for s, why in missing.items():
-        print(f"skipped {s}: {why}")
-    return 0
-
-
-def _train_first(cells: list[Cell], out: Path, args: argparse.Namespace) -> None:
-    """Train the networks of the cells still to run, one per base and seed whatever c (all c share
-    its cache key), same-size boxes stacked (:func:`~matinv_bench.experiments.pretrain.train_cells`)."""
-    if args.resume is not None:
-        finished = RunFolder(out).finished([cell_key(c, args.n_matrices) for c in cells])
-        cells = [c for c in cells if cell_key(c, args.n_matrices) not in finished]
-    say = None if args.quiet else (lambda line: print(f"training: {line}", flush=True))
-    train_cells(cells, say=say)
+register(OutOfBox())
 
 
 def scored(df: pd.DataFrame) -> pd.DataFrame:
@@ -199,14 +167,11 @@ def _break_cell(c: float, theta_per_c: float, largest: float) -> str:
     return f"{c:g} (θ = {c * theta_per_c:.3g})"
 
 
-def write(df: pd.DataFrame, out: Path, command: str) -> None:
-    """Tables, the Markdown summary (theta per c; MAE by c x solver per base; where each breaks)
-    and the figure."""
-    results.write_tables(df, out)
+def write(df: pd.DataFrame, out: Path, command: str) -> Path:
+    """The Markdown summary: theta per c; MAE by c x solver per base; where each breaks."""
     rows = scored(df)
     threshold = df["threshold"].dropna().iloc[0] if "threshold" in df and df["threshold"].notna().any() else "?"
-    lines = ["# Out of the training box", "", f"Made by: `{command}`", "",
-             "Every method is fitted on the box A0 + eps [-1, 1]^{n x n} (c = 1) and tested on the box of "
+    lines = ["", "Every method is fitted on the box A0 + eps [-1, 1]^{n x n} (c = 1) and tested on the box of "
              "radius c eps; the networks see T = (A - A0) / eps, in [-c, c]. theta = n c eps / sigma_min(A0): "
              "below 1 the tested box holds no singular matrix. MAE against trustworthy references, over the "
              "matrices a method did not fail on (an iteration flags the ones it did not converge on); "
@@ -232,9 +197,7 @@ def write(df: pd.DataFrame, out: Path, command: str) -> None:
     if len(not_ok):
         lines += ["## Not run or failed on every matrix", "", not_ok.groupby(["solver", "status", "reason"], dropna=False)
                   .size().rename("cells").reset_index().to_markdown(index=False), ""]
-    results.write_text(out / "summary.md", "\n".join(lines))
-    if len(rows):
-        save(figure(rows), out / "out_of_box.png")
+    return summary.write(out, df, OutOfBox.title, command, lines)
 
 
 def finding(rows: pd.DataFrame) -> str:

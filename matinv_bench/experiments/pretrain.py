@@ -1,11 +1,11 @@
 """Train the networks of a grid before it runs: the seeds of a network, and boxes of one size,
-together as one stacked model.
+together as one stacked model. The driver (:mod:`~.driver`) calls it for the cells still to run.
 
-:func:`train_cells` finds the cells whose solver is a network with a training recipe, groups
+:func:`groups` finds the cells whose solver is a network with a training recipe and groups
 those that can train as one stack (same widths, dtype, device and recipe: the seeds of one
 dataset and network, and the boxes of the same size, such as ``paper-2x2-1st`` and
-``paper-2x2-2nd``) and trains each group with :func:`training.fit_many`; a network alone in its
-group trains with :func:`training.fit`. Each model is stored in the cache under the key that
+``paper-2x2-2nd``); :func:`train` trains a group with :func:`training.fit_many` (a network alone
+in its group with :func:`training.fit`). Each model is stored in the cache under the key that
 the cell's own ``fit`` looks up, so every fit of the grid that follows is a cache hit. Training
 needs only the dataset's source and the seed, so each network gets a one-matrix test split.
 Two cells with the same training data (a paper box and the authors' released folder of it)
@@ -15,7 +15,7 @@ share one model and train once.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from matinv_bench.datasets import make_dataset
@@ -27,7 +27,7 @@ from matinv_bench.specs import format_spec, parse_spec
 
 
 @dataclass
-class _Net:
+class Net:
     cell: Cell
     data: object  # the cell's dataset with a one-matrix test split (training reads its source and seed)
     trainee: training.Trainee
@@ -35,12 +35,30 @@ class _Net:
     key: str
 
 
-def _net(cell: Cell) -> _Net | None:
+def trainable(solver) -> bool:
+    """Whether a built solver is a network that ``fit`` trains (see ``solvers.base``)."""
+    return hasattr(solver, "trainee")
+
+
+def with_seed(spec: str, seed: int) -> str:
+    """``spec`` with ``seed=...`` where its solver is trainable (a network's initialisation and batches
+    follow the cell's seed, as in the paper's tables); any other spec unchanged. SpecError for a
+    spec that names no solver."""
+    if not trainable(SOLVERS.build(spec)):
+        return spec
+    name, params = parse_spec(spec)
+    return format_spec(name, {**params, "seed": seed})
+
+
+def _net(cell: Cell) -> Net | None:
     """What training the cell's network needs, or None when there is nothing to train (not a
     network, ``recipe=none``, a dataset it skips) or the cell cannot be set up: its own run
     then records why, as a row."""
-    solver = SOLVERS.build(cell.solver)
-    if getattr(solver, "recipe", "none") == "none" or not hasattr(solver, "trainee"):
+    try:
+        solver = SOLVERS.build(cell.solver)
+    except Exception:
+        return None
+    if getattr(solver, "recipe", "none") == "none" or not trainable(solver):
         return None
     try:
         data = make_dataset(cell.dataset, n_test=1, seed=cell.seed)
@@ -51,13 +69,13 @@ def _net(cell: Cell) -> _Net | None:
         return None
     recipe = training.recipe_of(net, solver.recipe, data.n)
     key, _ = training.model_key(net, data, recipe)
-    return _Net(cell, data, net, recipe, key)
+    return Net(cell, data, net, recipe, key)
 
 
-def groups(cells: Iterable[Cell]) -> list[list[_Net]]:
+def groups(cells: Iterable[Cell], stack: bool = True) -> list[list[Net]]:
     """The networks of ``cells`` that train together, group by group in the cells' order; one
-    network per cache key (the first cell that names it)."""
-    by_group: dict[tuple, list[_Net]] = {}
+    network per cache key (the first cell that names it). ``stack=False``: each network alone."""
+    by_group: dict[tuple, list[Net]] = {}
     seen: set[str] = set()
     for cell in cells:
         net = _net(cell)
@@ -65,35 +83,29 @@ def groups(cells: Iterable[Cell]) -> list[list[_Net]]:
             continue
         seen.add(net.key)
         t = net.trainee
-        by_group.setdefault((net.recipe, t.layers, t.hidden, net.data.n, t.dtype, t.device), []).append(net)
+        group = (net.recipe, t.layers, t.hidden, net.data.n, t.dtype, t.device) if stack else (net.key,)
+        by_group.setdefault(group, []).append(net)
     return list(by_group.values())
 
 
-def train_cells(cells: Iterable[Cell], *, retrain: bool = False,
-                say: Callable[[str], None] | None = None) -> list[dict]:
-    """Train (or find in the cache) every network of ``cells``, each group as one stack (see the
-    module docstring); ``retrain`` trains again even what the cache holds. ``say`` gets a line
-    when each group starts and one when it is done. Returns one dict per group: ``networks``, ``datasets``, ``seeds``, ``recipe``,
-    ``trained`` (how many were not in the cache) and ``seconds``."""
-    done = []
-    for group in groups(cells):
-        name, params = parse_spec(group[0].cell.solver)
-        info = {"networks": len(group), "solver": format_spec(name, {k: v for k, v in params.items() if k != "seed"}),
-                "datasets": list(dict.fromkeys(g.cell.dataset for g in group)),
-                "seeds": sorted({g.cell.seed for g in group}), "recipe": group[0].recipe.name}
-        what = (f"{info['networks']} network(s) like {info['solver']} on {', '.join(info['datasets'])} "
-                f"(seeds {', '.join(map(str, info['seeds']))})")
-        if say is not None:
-            say(f"{what} ...")
-        t0 = time.perf_counter()
-        with retraining(retrain):
-            if len(group) == 1:
-                infos = [training.fit(group[0].trainee, group[0].data, group[0].recipe.name)]
-            else:
-                infos = training.fit_many([g.trainee for g in group], [g.data for g in group], group[0].recipe.name)
-        info.update(trained=sum(not i["train_cache_hit"] for i in infos), seconds=time.perf_counter() - t0)
-        done.append(info)
-        if say is not None:
-            say(f"{what}: {info['trained']} trained, {info['networks'] - info['trained']} from the cache, "
-                f"in {info['seconds']:.1f} s")
-    return done
+def describe(group: list[Net]) -> str:
+    """``3 network(s) like mlp-2fc[recipe=quick] on paper-3x3 (seeds 0, 1, 2)``."""
+    name, params = parse_spec(group[0].cell.solver)
+    solver = format_spec(name, {k: v for k, v in params.items() if k != "seed"})
+    datasets = ", ".join(dict.fromkeys(g.cell.dataset for g in group))
+    seeds = ", ".join(map(str, sorted({g.cell.seed for g in group})))
+    return f"{len(group)} network(s) like {solver} on {datasets} (seeds {seeds})"
+
+
+def train(group: list[Net], retrain: bool = False) -> dict:
+    """Train (or find in the cache) one group as one stack; ``retrain`` trains again even what the
+    cache holds. Returns ``networks``, ``recipe``, ``trained`` (how many were not in the cache) and
+    ``seconds``."""
+    t0 = time.perf_counter()
+    with retraining(retrain):
+        if len(group) == 1:
+            infos = [training.fit(group[0].trainee, group[0].data, group[0].recipe.name)]
+        else:
+            infos = training.fit_many([g.trainee for g in group], [g.data for g in group], group[0].recipe.name)
+    return {"networks": len(group), "recipe": group[0].recipe.name,
+            "trained": sum(not i["train_cache_hit"] for i in infos), "seconds": time.perf_counter() - t0}

@@ -1,9 +1,8 @@
 """``matinv-bench reproduce regions``: what the 4-8-4 ReLU net learned (the paper's Section 5.3, App. D).
 
 Trains ``mlp-2fc[hidden=8]`` on ``paper-2x2-1st`` (the paper's recipe, or another with ``--recipe``) as one
-cell of the engine's ``run_grid`` (its row, the net's error on ``--n-matrices`` test matrices, goes to
-``results.parquet``/``.csv``; ``--resume``, ``--cell-timeout`` and ``--workers`` as for ``run``), loads the
-trained weights here from the model cache, then, with :mod:`matinv_bench.analysis.regions`:
+cell (its row, the net's error on ``--n-matrices`` test matrices, goes to ``results.parquet``/``.csv``),
+loads the trained weights here from the model cache, then, with :mod:`matinv_bench.analysis.regions`:
 With ``--weights PATH`` the net is not trained but read from PATH (``mlp-2fc[weights=PATH]``, e.g. the
 paper's own network of its Appendix D.1), scored in the same cell, and analysed the same way; the summary
 then sets its figures beside the ones the paper reports for its network (Section 5.3, Tables 2 and 3).
@@ -32,19 +31,12 @@ import pandas as pd
 from matinv_bench.analysis import regions as R
 from matinv_bench.datasets import make_dataset
 from matinv_bench.engine import options
-from matinv_bench.engine.runner import Cell, run_grid
-from matinv_bench.errors import UserError
-from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import (
-    add_engine_arguments,
-    check_positive,
-    command_line,
-    output_folder,
-    resume_hint,
-)
-from matinv_bench.reporting import results
+from matinv_bench.engine.runner import Cell
+from matinv_bench.errors import OptionError, SpecError, UserError
+from matinv_bench.experiments import register
+from matinv_bench.experiments.skeleton import Experiment
+from matinv_bench.reporting import results, summary
 from matinv_bench.solvers import SOLVERS
-from matinv_bench.specs import SpecError
 from matinv_bench.system import default_threads, pinned_threads
 
 NAME = "regions"
@@ -62,59 +54,73 @@ PAPER_SMALL_NET_MAE = 6.82e-5
 PER_OUTPUT_MAX_N = 4  # per-output LP columns up to this n (16 columns)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="paper-2x2-1st", help="a box dataset (default: paper-2x2-1st)")
-    p.add_argument("--hidden", type=int, default=None, help="hidden width (default: 8, the paper's 4-8-4 net)")
-    p.add_argument("--layers", type=int, default=2, choices=(2, 3), help="2: mlp-2fc, 3: mlp-3fc (default: 2)")
-    p.add_argument("--recipe", default=None, help="training recipe (default: paper; fast: minutes less)")
-    p.add_argument("--weights", default=None, metavar="PATH",
-                   help="analyse the fixed network in this JSON file instead of training one (e.g. the paper's, "
-                        "appendix_d1/weights.json); its width comes from the file: no --hidden, no --recipe")
-    p.add_argument("--seed", type=int, default=0, help="seed of the net and the samples (default: 0)")
-    p.add_argument("--samples", type=int, default=1_000_000, help="inputs for the census (default: 1,000,000)")
-    p.add_argument("--max-regions", type=int, default=64, help="LPs for at most this many regions (default: 64)")
-    p.add_argument("--milp-time-limit", type=float, default=120.0, help="seconds per MILP (default: 120)")
-    p.add_argument("--n-matrices", type=int, default=1000, metavar="B",
-                   help="test matrices on which the trained net's error is reported (default: 1000)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_engine_arguments(p, NAME)
+class Regions(Experiment):
+    name = NAME
+    order = 31
+    help = "activation regions of the trained 4-8-4 net, their affine maps, and LP/MILP bounds"
+    title = "What the network learned"
+    shared = {"recipe": None, "n_matrices": 1000, "retrain": ...}
+    helps = {"recipe": "training recipe (default: paper; fast: minutes less)",
+             "n_matrices": "test matrices on which the trained net's error is reported (default: 1000)"}
+    replot_reads = ()  # tables only, no figure
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--dataset", default="paper-2x2-1st", help="a box dataset (default: paper-2x2-1st)")
+        p.add_argument("--hidden", type=int, default=None, help="hidden width (default: 8, the paper's 4-8-4 net)")
+        p.add_argument("--layers", type=int, default=2, choices=(2, 3), help="2: mlp-2fc, 3: mlp-3fc (default: 2)")
+        p.add_argument("--weights", default=None, metavar="PATH",
+                       help="analyse the fixed network in this JSON file instead of training one (e.g. the paper's, "
+                            "appendix_d1/weights.json); its width comes from the file: no --hidden, no --recipe")
+        p.add_argument("--seed", type=int, default=0, help="seed of the net and the samples (default: 0)")
+        p.add_argument("--samples", type=int, default=1_000_000, help="inputs for the census (default: 1,000,000)")
+        p.add_argument("--max-regions", type=int, default=64, help="LPs for at most this many regions (default: 64)")
+        p.add_argument("--milp-time-limit", type=float, default=120.0, help="seconds per MILP (default: 120)")
+
+    def check(self, args: argparse.Namespace) -> None:
+        for flag in ("--hidden", "--samples", "--max-regions", "--milp-time-limit"):
+            value = getattr(args, flag[2:].replace("-", "_"))
+            if value is not None:
+                options.require_positive(flag, value)
+        spec = net_spec(args)
+        if make_dataset(args.dataset, n_test=16, seed=args.seed).base is None:
+            raise SpecError(f"dataset {args.dataset!r} is not a box; the regions analysis needs A0 and eps")
+        SOLVERS.build(spec)  # a bad --hidden fails here, in one line
+
+    def cells(self, args: argparse.Namespace) -> list[Cell]:
+        # the training (or scoring of fixed weights) is a cell: resumable, time-limited, on a worker if asked
+        return [Cell(net_spec(args), args.dataset, args.seed)]
+
+    def settings(self, args: argparse.Namespace) -> dict:
+        return {"time_it": False}
+
+    def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
+        """Load the trained net (from the model cache the cell filled) and analyse it."""
+        spec, row = net_spec(args), df.iloc[0]
+        if row.status != "ok":
+            raise UserError(f"{'scoring' if args.weights else 'training'} {spec} on {args.dataset}: "
+                            f"{row.status}: {row.reason}")
+        data = make_dataset(args.dataset, n_test=16, seed=args.seed)
+        with pinned_threads(default_threads()):
+            solver = SOLVERS.build(spec).fit(data)
+            tables = analyse(R.relu_layers(solver.model_), data.base, data.eps, args.samples, args.seed,
+                             args.max_regions, args.milp_time_limit)
+        written = []
+        for name, table in tables.items():
+            results.atomic_write(out / f"{name}.csv", lambda tmp, t=table: t.to_csv(tmp, index=False))
+            written.append(out / f"{name}.csv")
+        return written + [write_summary(df, tables, out, command, spec, args.dataset, row,
+                                        paper_net=args.weights is not None)]
 
 
-@experiment("regions", "activation regions of the trained 4-8-4 net, their affine maps, and LP/MILP bounds",
-            add_arguments)
-def run(args: argparse.Namespace) -> int:
-    for name in ("hidden", "samples", "max_regions", "milp_time_limit", "n_matrices"):
-        if getattr(args, name) is not None:
-            check_positive("--" + name.replace("_", "-"), getattr(args, name))
-    spec = net_spec(args)
-    data = make_dataset(args.dataset, n_test=16, seed=args.seed)
-    if data.base is None:
-        raise SpecError(f"dataset {args.dataset!r} is not a box; the regions analysis needs A0 and eps")
-    SOLVERS.build(spec)  # a bad --hidden or --recipe fails here, in one line
-    out = output_folder(args, NAME)
-    command = command_line(args)
-    # the training, as a cell: resumable, time-limited, on a worker if asked; its model lands in the cache
-    with resume_hint(out), options.engine_kwargs(args) as engine:
-        row = run_grid([Cell(spec, args.dataset, args.seed)], out, n_test=args.n_matrices, time_it=False,
-                       progress=not args.quiet, title=f"{spec} on {args.dataset}", command=command,
-                       **engine).iloc[0]
-    if row.status != "ok":
-        raise UserError(f"{'scoring' if args.weights else 'training'} {spec} on {args.dataset}: {row.status}: {row.reason}")
-    with pinned_threads(default_threads()):
-        solver = SOLVERS.build(spec).fit(data)  # from the model cache the cell filled
-        tables = analyse(R.relu_layers(solver.model_), data.base, data.eps, args.samples, args.seed,
-                         args.max_regions, args.milp_time_limit)
-    for name, table in tables.items():
-        results.atomic_write(out / f"{name}.csv", lambda tmp, t=table: t.to_csv(tmp, index=False))
-    write_summary(tables, out, command, spec, args.dataset, row, paper_net=args.weights is not None)
-    print(f"wrote {out}/census.csv, regions.csv, bounds.csv, summary.md and the net's row (results.csv)")
-    return 0
+register(Regions())
 
 
 def net_spec(args: argparse.Namespace) -> str:
     """The network's spec: trained (``--hidden``, ``--recipe``, ``--seed``) or fixed (``--weights``)."""
     if args.weights is None:
         hidden, recipe = args.hidden or 8, args.recipe or "paper"
+        if hidden < 1:
+            raise OptionError(f"--hidden must be at least 1, got {hidden}")
         return f"mlp-{args.layers}fc[hidden={hidden},recipe={recipe},seed={args.seed}]"
     given = [f"--{name}" for name in ("hidden", "recipe") if getattr(args, name) is not None]
     if given:
@@ -167,14 +173,13 @@ def analyse(layers: list, A0: np.ndarray, eps: float, samples: int, seed: int, m
     return {"census": census, "regions": regions, "bounds": bounds}
 
 
-def write_summary(tables: dict[str, pd.DataFrame], out: Path, command: str, spec: str, dataset: str,
-                  row: pd.Series | None = None, paper_net: bool = False) -> None:
+def write_summary(df: pd.DataFrame, tables: dict[str, pd.DataFrame], out: Path, command: str, spec: str,
+                  dataset: str, row: pd.Series | None = None, paper_net: bool = False) -> Path:
     census, regions, bounds = tables["census"], tables["regions"], tables["bounds"]
     top = census.head(8).copy()
     top["paper"] = [f"{PAPER_TOP_FRACTIONS[i]:.1%}" if i < len(PAPER_TOP_FRACTIONS) else "" for i in range(len(top))]
     top["fraction"] = top.fraction.map(lambda f: f"{f:.1%}")
-    lines = [f"# What the network learned: {spec} on {dataset}", "", f"Made by: `{command}`", "",
-             *_net_lines(row, fixed=paper_net),
+    lines = ["", *_net_lines(row, fixed=paper_net),
              f"## Activation patterns ({census['count'].sum():,} inputs, {len(census)} populated regions)", "",
              "The `paper` column holds the paper's reported shares of its two dominant patterns (Tables 3-6), "
              + ("for its own network (see the last section)." if paper_net else
@@ -187,7 +192,7 @@ def write_summary(tables: dict[str, pd.DataFrame], out: Path, command: str, spec
              regions.to_markdown(index=False, floatfmt=".3g"), "",
              "## Bounds over the whole box", "", bounds.to_markdown(index=False, floatfmt=".3g"), "",
              *(beside_the_paper(tables, row) if paper_net else [])]
-    results.write_text(out / "summary.md", "\n".join(lines))
+    return summary.write(out, df, f"What the network learned: {spec} on {dataset}", command, lines)
 
 
 def beside_the_paper(tables: dict[str, pd.DataFrame], row: pd.Series | None = None) -> list[str]:

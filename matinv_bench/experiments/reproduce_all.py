@@ -20,25 +20,14 @@ import time
 from pathlib import Path
 
 from matinv_bench.engine import options
-from matinv_bench.engine.progress import eta_text
+from matinv_bench.engine.progress import Progress, eta_text
 from matinv_bench.errors import DirtyTreeError, ManifestError, UserError
-from matinv_bench.experiments import experiment
+from matinv_bench.experiments import register
+from matinv_bench.experiments.skeleton import Command
 from matinv_bench.reporting import manifest
 from matinv_bench.reporting.manifest import ResultSet
 
 NAME = "all"
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--only", nargs="+", metavar="NAME", default=None,
-                   help="re-make only these sets (still in manifest order; see --list)")
-    p.add_argument("--list", action="store_true", help="list the sets (name, folder, cost, needs, command); run nothing")
-    p.add_argument("--paper-data", type=Path, default=None, metavar="DIR",
-                   help=f"the authors' data, wherever the commands say {manifest.PAPER_DATA}")
-    p.add_argument("--root", type=Path, default=None, metavar="DIR",
-                   help="run the commands in DIR instead of the repository root (created if missing), e.g. to "
-                        "compare re-made sets with the committed ones; nothing there is protected")
-    options.add_allow_dirty(p)
 
 
 def cost_text(seconds: float | None) -> str:
@@ -78,7 +67,29 @@ def command_argv(s: ResultSet, paper_data: Path | None, allow_dirty: bool) -> li
     return argv + (["--allow-dirty"] if allow_dirty else [])
 
 
-@experiment(NAME, "re-make the committed result sets listed in results/manifest.toml, in order", add_arguments)
+class ReproduceAll(Command):
+    name = NAME
+    order = 90
+    help = "re-make the committed result sets listed in results/manifest.toml, in order"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--only", nargs="+", metavar="NAME", default=None,
+                       help="re-make only these sets (still in manifest order; see --list)")
+        p.add_argument("--list", action="store_true",
+                       help="list the sets (name, folder, cost, needs, command); run nothing")
+        options.add(p, "paper_data", "allow_dirty",
+                    helps={"paper_data": f"the authors' data, wherever the commands say {manifest.PAPER_DATA}"})
+        p.add_argument("--root", type=Path, default=None, metavar="DIR",
+                       help="run the commands in DIR instead of the repository root (created if missing), e.g. to "
+                            "compare re-made sets with the committed ones; nothing there is protected")
+
+    def run(self, args: argparse.Namespace) -> int:
+        return run(args)
+
+
+register(ReproduceAll())
+
+
 def run(args: argparse.Namespace) -> int:
     found = manifest.repo_manifest()
     if found is None:
@@ -110,10 +121,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{', '.join(needing)} need the authors' data, not found at {data_dir}: give --paper-data DIR")
     root.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with contextlib.chdir(root):
+    with contextlib.chdir(root), Progress(True, len(sets), "sets", lines=True) as step:
         for i, s in enumerate(sets, 1):
             argv = command_argv(s, paper_data, args.allow_dirty)
-            print(f"[{i}/{len(sets)}] {s.name} ({cost_text(s.cost_s)}): matinv-bench {shlex.join(argv)}", flush=True)
+            step.say(f"set {i} of {len(sets)}: {s.name} ({cost_text(s.cost_s)}): matinv-bench {shlex.join(argv)}")
             t0 = time.monotonic()
             status = main(argv)
             if status:
@@ -121,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"matinv-bench: reproduce all stopped: {s.name} exited with status {status}; to go on from "
                       f"there: matinv-bench reproduce all --only {rest}", file=sys.stderr)
                 return status
-            print(f"[{i}/{len(sets)}] {s.name} re-made in {eta_text(time.monotonic() - t0)}", flush=True)
+            step(f"{s.name} re-made in {eta_text(time.monotonic() - t0)}")
     print(f"re-made {len(sets)} set{'s' if len(sets) != 1 else ''} in {eta_text(time.monotonic() - started)} "
           f"under {root}; `matinv-bench report` rebuilds results/REPORT.md from them")
     return 0

@@ -38,22 +38,13 @@ import pandas as pd
 from matinv_bench.analysis import affine
 from matinv_bench.datasets import make_dataset
 from matinv_bench.engine import options
-from matinv_bench.engine.checkpoint import RunFolder
-from matinv_bench.engine.runner import Cell, cell_key, make_grid, require_success, run_grid
-from matinv_bench.errors import SpecError
-from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import (
-    add_engine_arguments,
-    add_replot_argument,
-    command_line,
-    output_folder,
-    replot_folder,
-    resume_hint,
-)
-from matinv_bench.experiments.pretrain import train_cells
-from matinv_bench.reporting import results, style
+from matinv_bench.engine.runner import Cell, make_grid
+from matinv_bench.errors import OptionError
+from matinv_bench.experiments import register
+from matinv_bench.experiments.skeleton import Experiment
+from matinv_bench.reporting import results, style, summary
 from matinv_bench.solvers.learned.architecture import mlp_flops
-from matinv_bench.solvers.learned.training import RECIPES, recipe_for
+from matinv_bench.solvers.learned.training import recipe_for
 from matinv_bench.specs import format_spec
 
 NAME = "seeds"
@@ -64,64 +55,61 @@ MAPS = {"least squares": affine.fit_least_squares, "least absolute error": affin
 INITS = {"random": "random init", "linear": "eq. (16) init"}
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seeds", type=int, default=10, metavar="K", help="seeds 0..K-1 of the net (default: 10)")
-    p.add_argument("--recipe", default="paper", choices=sorted(RECIPES), help="training recipe (default: paper)")
-    p.add_argument("--dataset", default="paper-2x2-1st", help="a box dataset (default: paper-2x2-1st)")
-    p.add_argument("--n-matrices", type=int, default=10_000, metavar="B",
-                   help="test matrices per seed, also the training curves' (default: 10,000, as the paper)")
-    p.add_argument("--warm-seeds", type=int, default=3, metavar="W",
-                   help="seeds 0..W-1 trained from eq. (16) too, for the warm start (default: 3; 0: none)")
-    p.add_argument("--curve-every", type=int, default=None, metavar="S",
-                   help=f"record the test MAE every S training steps (default: about {CURVE_POINTS} points)")
-    p.add_argument("--ls-matrices", type=int, default=100_000, metavar="N",
-                   help="training matrices of the least-squares affine fit (default: 100,000)")
-    p.add_argument("--lae-matrices", type=int, default=20_000, metavar="N",
-                   help="training matrices of the least-absolute-error fit, an LP (default: 20,000)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="training device (default: auto)")
-    p.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: all usable cores)")
-    p.add_argument("--retrain", action="store_true", help="train again even when a cached model exists")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_engine_arguments(p, NAME)
-    add_replot_argument(p)
+class Seeds(Experiment):
+    name = NAME
+    order = 32
+    help = "the paper's 4-8-4 net over K seeds against the best affine maps; the eq. (16) warm start"
+    title = TITLE
+    shared = {"seeds": 10, "recipe": "paper", "n_matrices": 10_000, "device": ..., "threads": ..., "retrain": ...}
+    helps = {"seeds": "seeds 0..K-1 of the net (default: 10)", "recipe": "training recipe (default: paper)",
+             "n_matrices": "test matrices per seed, also the training curves' (default: 10,000, as the paper)"}
+    replot_reads = ("seeds.csv", "affine.csv", "curves.csv")
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--dataset", default="paper-2x2-1st", help="a box dataset (default: paper-2x2-1st)")
+        p.add_argument("--warm-seeds", type=int, default=3, metavar="W",
+                       help="seeds 0..W-1 trained from eq. (16) too, for the warm start (default: 3; 0: none)")
+        p.add_argument("--curve-every", type=int, default=None, metavar="S",
+                       help=f"record the test MAE every S training steps (default: about {CURVE_POINTS} points)")
+        p.add_argument("--ls-matrices", type=int, default=100_000, metavar="N",
+                       help="training matrices of the least-squares affine fit (default: 100,000)")
+        p.add_argument("--lae-matrices", type=int, default=20_000, metavar="N",
+                       help="training matrices of the least-absolute-error fit, an LP (default: 20,000)")
+
+    def check(self, args: argparse.Namespace) -> None:
+        for flag in ("--ls-matrices", "--lae-matrices", "--curve-every"):
+            value = getattr(args, flag[2:].replace("-", "_"))
+            if value is not None:
+                options.require_at_least(flag, value, 1)
+        if not 0 <= args.warm_seeds <= args.seeds:
+            raise OptionError(f"--warm-seeds must be in 0..--seeds ({args.seeds}), got {args.warm_seeds}")
+        if make_dataset(args.dataset, n_test=1, seed=0).base is None:
+            raise OptionError(f"--dataset {args.dataset!r} is not a box: the affine maps and eq. (16) need A0 and eps")
+
+    def every(self, args: argparse.Namespace) -> int:
+        """Steps between two points of the training curves."""
+        n = make_dataset(args.dataset, n_test=1, seed=0).n
+        hidden = 2 * n * n
+        return args.curve_every or max(1, recipe_for(args.recipe, n, hidden).total_steps(mlp_flops(n, hidden, 2))
+                                       // CURVE_POINTS)
+
+    def cells(self, args: argparse.Namespace) -> list[Cell]:
+        n = make_dataset(args.dataset, n_test=1, seed=0).n
+        return grid(args, 2 * n * n, self.every(args))  # the width of eq. (16); the paper's small net (h = 8) on 2x2
+
+    def settings(self, args: argparse.Namespace) -> dict:
+        return {"time_it": False}
+
+    def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
+        maps = affine_rows(args.dataset, args.seeds, args.n_matrices, args.ls_matrices, args.lae_matrices)
+        return write(df, maps, out, command, args, self.every(args))
+
+    def replot(self, out: Path, command: str) -> list[Path]:
+        return figures(pd.read_csv(out / "seeds.csv"), pd.read_csv(out / "affine.csv"),
+                       pd.read_csv(out / "curves.csv"), out)
 
 
-@experiment(NAME, "the paper's 4-8-4 net over K seeds against the best affine maps; the eq. (16) warm start",
-            add_arguments)
-def run(args: argparse.Namespace) -> int:
-    if args.replot:
-        out = replot_folder(args, "seeds.csv", "affine.csv", "curves.csv")
-        for path in figures(pd.read_csv(out / "seeds.csv"), pd.read_csv(out / "affine.csv"),
-                            pd.read_csv(out / "curves.csv"), out):
-            print(f"wrote {path}")
-        return 0
-    for name in ("seeds", "n_matrices", "ls_matrices", "lae_matrices", "curve_every"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise SpecError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if not 0 <= args.warm_seeds <= args.seeds:
-        raise SpecError(f"--warm-seeds must be in 0..--seeds ({args.seeds}), got {args.warm_seeds}")
-    options.check_threads(args)
-    probe = make_dataset(args.dataset, n_test=1, seed=0)
-    if probe.base is None:
-        raise SpecError(f"--dataset {args.dataset!r} is not a box: the affine maps and eq. (16) need A0 and eps")
-    n = probe.n
-    hidden = 2 * n * n  # the width of eq. (16); the paper's small net (h = 8) on 2x2
-    every = args.curve_every or max(1, recipe_for(args.recipe, n, hidden).total_steps(mlp_flops(n, hidden, 2))
-                                    // CURVE_POINTS)
-    cells = grid(args, hidden, every)
-    out = output_folder(args, NAME)
-    command = command_line(args)
-    with resume_hint(out):
-        _train_together(cells, out, args)
-        with options.engine_kwargs(args) as engine:
-            df = run_grid(cells, out, n_test=args.n_matrices, threads=args.threads, time_it=False,
-                          progress=not args.quiet, title=TITLE, command=command, **engine)
-    require_success(df)  # nothing to analyse: one line, exit status 1
-    maps = affine_rows(args.dataset, args.seeds, args.n_matrices, args.ls_matrices, args.lae_matrices)
-    write(df, maps, out, command, args, every)
-    print(f"wrote {out}/summary.md, seeds.png, warm_start.png, seeds.csv, affine.csv, curves.csv and the rows "
-          "(results.parquet)")
-    return 0
+register(Seeds())
 
 
 def net_spec(init: str, recipe: str, seed: int, hidden: int, every: int, n_matrices: int) -> str:
@@ -139,15 +127,6 @@ def grid(args: argparse.Namespace, hidden: int, every: int) -> list[Cell]:
             spec = net_spec(init, args.recipe, seed, hidden, every, args.n_matrices)
             cells += make_grid([spec], [args.dataset], [seed], device=args.device)
     return cells + make_grid(["linear-approx"], [args.dataset], range(args.seeds))
-
-
-def _train_together(cells: list[Cell], out: Path, args: argparse.Namespace) -> None:
-    """Train the nets of the cells still to run as one stack (a resumed run skips finished cells)."""
-    if args.resume is not None:
-        finished = RunFolder(out).finished([cell_key(c, args.n_matrices) for c in cells])
-        cells = [c for c in cells if cell_key(c, args.n_matrices) not in finished]
-    say = None if args.quiet else (lambda line: print(f"training: {line}", flush=True))
-    train_cells(cells, retrain=args.retrain, say=say)
 
 
 def affine_rows(dataset: str, seeds: int, n_matrices: int, ls_matrices: int, lae_matrices: int) -> pd.DataFrame:
@@ -221,7 +200,7 @@ def _g(x: float) -> str:
 
 
 def write(df: pd.DataFrame, maps: pd.DataFrame, out: Path, command: str, args: argparse.Namespace,
-          every: int) -> None:
+          every: int) -> list[Path]:
     table = seed_table(df, maps)
     c = curves(df)
     tables = {"seeds.csv": table, "affine.csv": maps, "curves.csv": c}
@@ -229,8 +208,8 @@ def write(df: pd.DataFrame, maps: pd.DataFrame, out: Path, command: str, args: a
     tables["warm_start.csv"] = warm
     for name, t in tables.items():
         results.atomic_write(out / name, lambda tmp, t=t: t.to_csv(tmp, index=False))
-    results.write_text(out / "summary.md", summary(df, table, maps, warm, target, command, args, every))
-    figures(table, maps, c, out)
+    text = summary.write(out, df, TITLE, command, summary_lines(df, table, maps, warm, target, args, every))
+    return [*(out / name for name in tables), text, *figures(table, maps, c, out)]
 
 
 def figures(table: pd.DataFrame, maps: pd.DataFrame, c: pd.DataFrame, out: Path) -> list[Path]:
@@ -244,12 +223,11 @@ def figures(table: pd.DataFrame, maps: pd.DataFrame, c: pd.DataFrame, out: Path)
     return written
 
 
-def summary(df: pd.DataFrame, table: pd.DataFrame, maps: pd.DataFrame, warm: pd.DataFrame, target: float,
-            command: str, args: argparse.Namespace, every: int) -> str:
+def summary_lines(df: pd.DataFrame, table: pd.DataFrame, maps: pd.DataFrame, warm: pd.DataFrame, target: float,
+                  args: argparse.Namespace, every: int) -> list[str]:
     mae = table["mae"]
     k = int(table["collapsed"].sum())
-    lines = [f"# {TITLE}", "", f"Made by: `{command}`", "",
-             f"`{args.dataset}`, `{args.recipe}` recipe, {args.n_matrices:,} test matrices per seed (seed s: "
+    lines = ["", f"`{args.dataset}`, `{args.recipe}` recipe, {args.n_matrices:,} test matrices per seed (seed s: "
              "initialisation s, train split s, test split s); accuracy only. Every number below is computed "
              "from the rows in `results.parquet`, `affine.csv` and `curves.csv`.", "",
              f"## The small net over {len(table)} seeds", ""]
@@ -299,7 +277,7 @@ def summary(df: pd.DataFrame, table: pd.DataFrame, maps: pd.DataFrame, warm: pd.
                   f"median final MAE of the random-init runs, {_g(target)}. Steps to reach it: the first recorded "
                   f"step (every {every:,} steps) with test MAE at or below it, median over seeds (not reached "
                   "counts as infinite).", "", view.to_markdown(index=False), ""]
-    return "\n".join(lines)
+    return lines
 
 
 def seeds_finding(table: pd.DataFrame) -> str:

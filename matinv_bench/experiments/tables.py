@@ -15,32 +15,25 @@ authors released only their base, on a box drawn around that base). Output under
 values where we have them, each labelled with its source) and ``tableK-RECIPE/`` (every tidy row,
 one file per cell in its ``cells/``). The cells run through the engine's ``run_grid``:
 ``--resume DIR`` continues the run whose ``--out`` was DIR, or whose ``tableK-RECIPE`` folder is
-DIR (same options; finished cells are kept, trained models come from the cache),
-``--cell-timeout`` and ``--workers``/``--scheduler`` as for ``run``. Before the cells run, the seeds of each network, and the boxes of the same size, train
+DIR. Before the cells run, the seeds of each network, and the boxes of the same size, train
 together as one stacked model (:mod:`~matinv_bench.experiments.pretrain`), so that every cell's
-fit is a cache hit; ``--no-stack`` leaves each network to train alone in its cell.
+fit is a cache hit; ``--no-stack`` trains each network alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from matinv_bench.engine import options
-from matinv_bench.engine.checkpoint import RunFolder
-from matinv_bench.engine.runner import cell_key, check_grid_size, make_grid, require_success, run_grid
-from matinv_bench.errors import DataFileError, SpecError
-from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import add_engine_arguments, output_folder, resume_hint
-from matinv_bench.experiments.pretrain import train_cells
-from matinv_bench.reporting import results
-from matinv_bench.solvers.learned.cache import retraining
-from matinv_bench.solvers.learned.training import RECIPES
+from matinv_bench.engine.runner import Cell
+from matinv_bench.errors import DataFileError
+from matinv_bench.experiments import register
+from matinv_bench.experiments.skeleton import Experiment, seeded_grid
+from matinv_bench.reporting import results, summary
 from matinv_bench.specs import format_spec, parse_spec
 
 PAPER_DATASETS = ("paper-2x2-1st", "paper-2x2-2nd", "paper-3x3", "paper-16x16")
@@ -89,13 +82,10 @@ PAPER_LABELS = {"mlp-2fc": "2-FC", "mlp-3fc": "3-FC", "mlp-2fc[hidden=8]": "2-FC
                 "linear-approx": "linear approximation"}
 
 
-def _mlps(table: str, recipe: str, seed: int) -> list[str]:
+def _mlps(table: str, recipe: str) -> list[str]:
+    """The table's networks with ``recipe`` (each cell then carries its seed: :func:`seeded_grid`)."""
     mlps = ["mlp-2fc", "mlp-3fc"] if table == "table1" else ["mlp-2fc[hidden=8]", "mlp-2fc", "mlp-3fc"]
-    out = []
-    for spec in mlps:
-        name, params = parse_spec(spec)
-        out.append(format_spec(name, {**params, "recipe": recipe, "seed": seed}))
-    return out
+    return [format_spec(name, {**params, "recipe": recipe}) for name, params in map(parse_spec, mlps)]
 
 
 def method_of(solver_spec: str) -> str:
@@ -121,7 +111,7 @@ def summarize(df: pd.DataFrame, table: str) -> pd.DataFrame:
 
     Lines come dataset by dataset, learned solvers first, in the order the grid listed them."""
     df = df.assign(method=df["solver"].map(method_of))
-    methods = [method_of(s) for s in _mlps(table, "none", 0)] + list(BASELINES)
+    methods = [method_of(s) for s in _mlps(table, "none")] + list(BASELINES)
     datasets = list(dict.fromkeys(df["dataset"]))
     order = {(m, d): (datasets.index(d), methods.index(m) if m in methods else len(methods))
              for m, d in zip(df["method"], df["dataset"])}
@@ -159,145 +149,94 @@ def _mean_std(means, stds) -> list[str]:
     return [f"{_fmt(m)} ± {_fmt(s, '.2g')}" if pd.notna(s) else _fmt(m) for m, s in zip(means, stds)]
 
 
-def markdown(summary: pd.DataFrame, title: str, command: str, notes: list[str]) -> str:
-    """The table as Markdown: ours (mean ± std over seeds) beside the paper's published value."""
+def markdown(table: pd.DataFrame, notes: list[str]) -> list[str]:
+    """The table as Markdown lines: ours (mean ± std over seeds) beside the paper's published value."""
     view = pd.DataFrame({
-        "method": summary["method"],
-        "paper's name": summary["paper_name"],
-        "dataset": summary["dataset"],
-        "MAE, ours (mean ± std over seeds, ddof=1)": _mean_std(summary["mae_mean"], summary["mae_std"]),
-        "seeds": summary["seeds"],
-        "MAE, published (cited; ± sqrt of the printed variance, ddof=0)": [v or "n/a" for v in _mean_std(summary["published_mae"], summary["published_std"])],
-        "cited from": summary["published_source"],
-        "train steps": [_fmt(v, ".0f") for v in summary["train_steps"]],
-        "train time (s)": [_fmt(v, ".3g") for v in summary["fit_time_s"]],
-        "time/matrix (s)": [_fmt(v) for v in summary["time_per_matrix_s"]],
-        "note": summary["reason"],
+        "method": table["method"],
+        "paper's name": table["paper_name"],
+        "dataset": table["dataset"],
+        "MAE, ours (mean ± std over seeds, ddof=1)": _mean_std(table["mae_mean"], table["mae_std"]),
+        "seeds": table["seeds"],
+        "MAE, published (cited; ± sqrt of the printed variance, ddof=0)": [v or "n/a" for v in _mean_std(table["published_mae"], table["published_std"])],
+        "cited from": table["published_source"],
+        "train steps": [_fmt(v, ".0f") for v in table["train_steps"]],
+        "train time (s)": [_fmt(v, ".3g") for v in table["fit_time_s"]],
+        "time/matrix (s)": [_fmt(v) for v in table["time_per_matrix_s"]],
+        "note": table["reason"],
     })
-    return "\n".join([f"# {title}", "", f"Made by: `{command}`", "", *notes, "",
-                      view.to_markdown(index=False, tablefmt="github"), ""])
+    return ["", *notes, "", view.to_markdown(index=False, tablefmt="github"), ""]
 
 
-def _add_arguments(table: str):
-    def add(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--recipe", default="quick", choices=sorted(RECIPES),
-                       help="training recipe of the MLPs (default: quick; 'paper' is the paper's, for a GPU)")
-        p.add_argument("--seeds", type=int, default=3, metavar="K", help="seeds 0..K-1 (default: 3)")
-        p.add_argument("--paper-data", type=Path, default=None, metavar="DIR",
-                       help="also score every solver on the authors' released test sets in DIR "
-                            "(e.g. ../shared/paper-data), and for 16x16 on the box around their base")
-        if table == "table1":
+class Table(Experiment):
+    """Table 1 or Table 2 of the paper (see the module docstring)."""
+
+    order = 10
+    shared = {"recipe": "quick", "seeds": 3, "n_matrices": PAPER_TEST_SIZE, "paper_data": None, "device": ...,
+              "threads": ..., "no_timing": ..., "retrain": ...}
+    helps = {"n_matrices": f"test matrices per dataset and seed (default: {PAPER_TEST_SIZE}, as the paper)",
+             "paper_data": "also score every solver on the authors' released test sets in DIR (e.g. "
+                           "../shared/paper-data), and for 16x16 on the box around their base"}
+    replot_reads = ()  # tables, no figure
+
+    def __init__(self, table: str):
+        self.table = self.name = table
+        self.help = {"table1": "the paper's Table 1: 2-FC and 3-FC MLPs on its four boxes, with baselines",
+                     "table2": "the paper's Table 2 on 2x2 (1-st): linear approximation, small 2-FC, 2-FC, 3-FC"}[table]
+        self.title = f"Table {table[-1]} of the paper"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        if self.table == "table1":
             p.add_argument("--dataset", nargs="+", default=list(PAPER_DATASETS), choices=PAPER_DATASETS,
                            metavar="NAME", help="a subset of the paper's boxes (default: all four)")
-        p.add_argument("--n-matrices", type=int, default=PAPER_TEST_SIZE, metavar="B",
-                       help=f"test matrices per dataset and seed (default: {PAPER_TEST_SIZE}, as the paper)")
-        p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                       help="device for training and the torch solvers (default: auto)")
-        p.add_argument("--threads", type=int, default=None, help="BLAS and torch threads (default: all usable cores)")
-        p.add_argument("--retrain", action="store_true", help="train again even when a cached model exists")
         p.add_argument("--no-stack", action="store_true",
-                       help="train each seed's network on its own, in its cell (default: the seeds of a network, "
-                            "and boxes of the same size, train together as one stacked model before the cells run)")
-        p.add_argument("--no-timing", action="store_true", help="accuracy only: skip the timing")
-        p.add_argument("--quiet", action="store_true", help="no progress bar")
-        add_engine_arguments(p, table)
+                       help="train each seed's network on its own (default: the seeds of a network, and boxes of the "
+                            "same size, train together as one stacked model before the cells run)")
 
-    return add
+    def rows_folder(self, out: Path, args: argparse.Namespace) -> Path:
+        return out / f"{self.table}-{args.recipe}"
 
+    def datasets(self, args: argparse.Namespace) -> tuple[list[str], list[str]]:
+        """The datasets and the notes on them (the authors' folders with ``--paper-data``)."""
+        datasets = list(args.dataset) if self.table == "table1" else ["paper-2x2-1st"]
+        notes = [f"MLPs trained with the `{args.recipe}` recipe (see README, 'Learned solvers'); MAE against "
+                 "trustworthy references, on our own test split of each box unless the dataset is `paper-dir:`."]
+        if args.paper_data is not None:
+            for d in list(datasets):
+                folder = args.paper_data / PAPER_DIRS[d]
+                need = "base_matrix.npy" if d in OWN_BASE else "test_set.npy"
+                if not (folder / need).is_file():
+                    raise DataFileError(f"--paper-data: no {PAPER_DIRS[d]}/{need} under {str(args.paper_data)!r}")
+                datasets.append(f"paper-dir:{folder}")
+                if not (folder / "test_set.npy").is_file():
+                    notes.append(f"- `paper-dir:{folder}`: the authors released only their base matrix, so this is "
+                                 "our own draw from the box around their base.")
+        own = sorted(OWN_BASE & set(datasets))
+        if own:
+            notes.append(f"- {', '.join(own)}: our own integer base (see `matinv-bench list`), "
+                         "not the authors'; their figures go beside the `paper-dir:` rows of their base "
+                         "(`--paper-data`).")
+        return datasets, notes
 
-def _command(table: str, args: argparse.Namespace) -> str:
-    """The full command line that reproduces this run (every option spelt out)."""
-    parts = ["matinv-bench", "reproduce", table, "--recipe", args.recipe, "--seeds", str(args.seeds),
-             "--n-matrices", str(args.n_matrices), "--out", str(args.out)]
-    if table == "table1":
-        parts += ["--dataset", *args.dataset]
-    if args.paper_data is not None:
-        parts += ["--paper-data", str(args.paper_data)]
-    if args.device != "auto":
-        parts += ["--device", args.device]
-    if args.threads:
-        parts += ["--threads", str(args.threads)]
-    parts += [flag for flag, on in (("--retrain", args.retrain), ("--no-timing", args.no_timing),
-                                    ("--no-stack", args.no_stack)) if on]
-    return " ".join(shlex.quote(p) for p in parts)
+    def cells(self, args: argparse.Namespace) -> list[Cell]:
+        datasets, _ = self.datasets(args)
+        return seeded_grid(_mlps(self.table, args.recipe) + list(BASELINES), datasets, args.seeds, args.device)
 
-
-def run_table(table: str, args: argparse.Namespace) -> int:
-    if args.seeds < 1:
-        raise SpecError("--seeds must be at least 1")
-    if args.n_matrices < 1:
-        raise SpecError("--n-matrices must be at least 1")
-    options.check_threads(args)
-    datasets = list(args.dataset) if table == "table1" else ["paper-2x2-1st"]
-    notes = [f"MLPs trained with the `{args.recipe}` recipe (see README, 'Learned solvers'); MAE against "
-             "trustworthy references, on our own test split of each box unless the dataset is `paper-dir:`."]
-    if args.paper_data is not None:
-        for d in list(datasets):
-            folder = args.paper_data / PAPER_DIRS[d]
-            need = "base_matrix.npy" if d in OWN_BASE else "test_set.npy"
-            if not (folder / need).is_file():
-                raise DataFileError(f"--paper-data: no {PAPER_DIRS[d]}/{need} under {str(args.paper_data)!r}")
-            datasets.append(f"paper-dir:{folder}")
-            if not (folder / "test_set.npy").is_file():
-                notes.append(f"- `paper-dir:{folder}`: the authors released only their base matrix, so this is "
-                             "our own draw from the box around their base.")
-    own = sorted(OWN_BASE & set(datasets))
-    if own:
-        notes.append(f"- {', '.join(own)}: our own integer base (see `matinv-bench list`), "
-                     "not the authors'; their figures go beside the `paper-dir:` rows of their base (`--paper-data`).")
-    check_grid_size({"solver": len(_mlps(table, args.recipe, 0)) + len(BASELINES), "dataset": len(datasets),
-                     "seed": args.seeds})  # before the loop below builds them
-    cells = []
-    for seed in range(args.seeds):
-        specs = _mlps(table, args.recipe, seed) + list(BASELINES)
-        cells += make_grid(specs, datasets, [seed], device=args.device)
-    if (args.resume is not None and Path(args.resume).name == f"{table}-{args.recipe}"
-            and (Path(args.resume) / "run.json").is_file()):
-        args.resume = Path(args.resume).parent  # the set's own folder given: the run's --out is its parent
-    args.out = output_folder(args, table)
-    out = args.out / f"{table}-{args.recipe}"
-    command = _command(table, args)
-    title = f"Table {table[-1]} of the paper, {args.recipe} recipe"
-    # --retrain before the engine: Dask workers and cell processes inherit it when they start. With
-    # the networks trained together first, --retrain applies to that training only: every cell's
-    # fit is then a cache hit (retraining there would train each cell's network again, alone).
-    with resume_hint(args.out):
-        if not args.no_stack:
-            _train_together(cells, out, args)
-        with retraining(args.retrain and args.no_stack), options.engine_kwargs(args) as engine:
-            df = run_grid(cells, out, n_test=args.n_matrices, threads=args.threads, time_it=not args.no_timing,
-                          progress=not args.quiet, title=title, command=command, **engine)
-    require_success(df)  # nothing to analyse: one line, exit status 1
-    summary = summarize(df, table)
-    used = [tag for tag in SOURCES if tag in set(summary["published_source"])]
-    notes += ["", "Published values (cited, never computed here; 'n/a' where none applies):",
-              *[f"- {tag}: {SOURCES[tag]}." for tag in used]]
-    stem = args.out / f"{table}-{args.recipe}"
-    results.atomic_write(stem.with_suffix(".csv"), lambda tmp: summary.to_csv(tmp, index=False))
-    results.write_text(stem.with_suffix(".md"), markdown(summary, title, command, notes))
-    if not args.quiet:
-        print(markdown(summary, title, command, notes))
-    print(f"wrote {stem}.md, {stem}.csv and every row under {out}/")
-    return 0
+    def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
+        """``tableK-RECIPE.md`` and ``.csv`` beside the rows' folder, and the rows' own summary."""
+        table = summarize(df, self.table)
+        _, notes = self.datasets(args)
+        used = [tag for tag in SOURCES if tag in set(table["published_source"])]
+        notes += ["", "Published values (cited, never computed here; 'n/a' where none applies):",
+                  *[f"- {tag}: {SOURCES[tag]}." for tag in used]]
+        stem = f"{self.table}-{args.recipe}"
+        results.atomic_write(out / f"{stem}.csv", lambda tmp: table.to_csv(tmp, index=False))
+        title = f"{self.title}, {args.recipe} recipe"
+        md = summary.write(out, df, title, command, markdown(table, notes), name=f"{stem}.md")
+        if not args.quiet:
+            print(md.read_text())
+        rows = self.rows_folder(out, args)
+        return [out / f"{stem}.csv", md, summary.write(rows, df, title, command, summary.run_body(df))]
 
 
-def _train_together(cells: list, out: Path, args: argparse.Namespace) -> None:
-    """Train the networks of the cells still to run, seeds and same-size boxes as one stack each
-    (:func:`~matinv_bench.experiments.pretrain.train_cells`); a resumed run skips finished cells."""
-    if args.resume is not None:
-        finished = RunFolder(out).finished([cell_key(c, args.n_matrices) for c in cells])
-        cells = [c for c in cells if cell_key(c, args.n_matrices) not in finished]
-    say = None if args.quiet else (lambda line: print(f"training: {line}", flush=True))
-    train_cells(cells, retrain=args.retrain, say=say)
-
-
-@experiment("table1", "the paper's Table 1: 2-FC and 3-FC MLPs on its four boxes, with baselines",
-            _add_arguments("table1"))
-def table1(args: argparse.Namespace) -> int:
-    return run_table("table1", args)
-
-
-@experiment("table2", "the paper's Table 2 on 2x2 (1-st): linear approximation, small 2-FC, 2-FC, 3-FC",
-            _add_arguments("table2"))
-def table2(args: argparse.Namespace) -> int:
-    return run_table("table2", args)
+register(Table("table1"))
+register(Table("table2"))

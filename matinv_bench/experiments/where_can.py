@@ -1,11 +1,10 @@
 """``matinv-bench reproduce where-can``: the box sweep. Error against theta = n eps / sigma_min(A0).
 
 For each paper base matrix and each theta (from 0.01 to beyond 1) it builds the box
-``box[base=B,eps=theta*sigma_min(A0)/n]`` and runs every solver on it through the engine's
-``run_grid`` (accuracy only, no timing; ``--resume``, ``--cell-timeout`` and ``--workers`` as for
-``run``): MAE, max error, and ``frac_bad`` (the :class:`BadFraction` hook, computed wherever the
-cell runs), the fraction of test matrices where the solver fails or its relative error
-||X - X*||_F / ||X*||_F exceeds ``--threshold``.
+``box[base=B,eps=theta*sigma_min(A0)/n]`` and runs every solver on it (accuracy only, no timing):
+MAE, max error, and ``frac_bad`` (the :class:`BadFraction` hook, computed wherever the cell runs),
+the fraction of test matrices where the solver fails or its relative error ||X - X*||_F / ||X*||_F
+exceeds ``--threshold``.
 theta < 1 proves the box holds no singular matrix; the linear approximation's error should
 grow like theta^2, and every matmul-only method should break down as theta nears 1.
 Writes ``results.parquet``/``.csv``, ``summary.md`` and ``where_can.png`` (with its SVG; and the
@@ -23,21 +22,11 @@ import pandas as pd
 
 from matinv_bench.datasets.boxes import BASES
 from matinv_bench.engine import options
-from matinv_bench.engine.runner import Cell, make_grid, require_success, run_grid
-from matinv_bench.errors import UserError
-from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import (
-    ExperimentHook,
-    add_engine_arguments,
-    add_replot_argument,
-    check_positive,
-    command_line,
-    output_folder,
-    replot_folder,
-    resume_hint,
-    split_available,
-)
-from matinv_bench.reporting import precision, results, style
+from matinv_bench.engine.hooks import Hook
+from matinv_bench.engine.runner import Cell
+from matinv_bench.experiments import register
+from matinv_bench.experiments.skeleton import Experiment, seeded_grid
+from matinv_bench.reporting import precision, style, summary
 from matinv_bench.reporting.style import save
 from matinv_bench.scoring import metrics
 
@@ -46,7 +35,7 @@ BASE_NAMES = ("paper-2x2-1st", "paper-2x2-2nd", "paper-3x3")
 SOLVERS = ("lu", "linear-approx", "neumann[order=1]", "neumann[order=2]", "neumann[order=3]",
            "newton-schulz[init=base,steps=1]", "newton-schulz[init=base,steps=2]", "newton-schulz[init=base,steps=3]",
            "learned-ns[init=base,steps=2]", "mlp-2fc[recipe={recipe}]")
-NAME = "where-can"
+THRESHOLD = 1e-2  # relative error counted as a breakdown
 
 
 def box_spec(base: str, theta: float) -> str:
@@ -56,9 +45,9 @@ def box_spec(base: str, theta: float) -> str:
     return f"box[base={base},eps={eps:.12g}]"
 
 
-class BadFraction(ExperimentHook):
+class BadFraction(Hook):
     """The fraction of matrices failed or with relative error above ``threshold`` (``frac_bad``),
-    with the box's ``eps`` and ``base``; an unregistered solver is a skipped row."""
+    with the box's ``eps`` and ``base``."""
 
     def after(self, cell, solver, data, result, row) -> dict:
         threshold = self.args["threshold"]
@@ -70,61 +59,56 @@ class BadFraction(ExperimentHook):
                 "base": getattr(data.source, "base_name", "")}
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--base", nargs="+", default=list(BASE_NAMES), choices=sorted(BASES), help="base matrices A0")
-    p.add_argument("--theta", nargs="+", type=float, default=list(THETAS), help="theta values to sweep")
-    p.add_argument("--solver", nargs="+", metavar="SPEC", default=None,
-                   help="solver specs (default: LU, linear-approx, Neumann 1-3, Newton-Schulz 1-3, mlp-2fc)")
-    p.add_argument("--recipe", default="quick", help="training recipe of the default MLP (default: quick)")
-    p.add_argument("--threshold", type=float, default=1e-2, help="relative error counted as a breakdown (default: 1e-2)")
-    p.add_argument("--n-matrices", type=int, default=1000, metavar="B", help="test matrices per box (default: 1000)")
-    p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 (default: 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_engine_arguments(p, NAME)
-    add_replot_argument(p)
+def add_threshold(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--threshold", type=float, default=THRESHOLD,
+                   help=f"relative error counted as {what} (default: {THRESHOLD:g})")
 
 
-@experiment("where-can", "box sweep: error of every method against theta = n eps / sigma_min(A0)", add_arguments)
-def run(args: argparse.Namespace) -> int:
-    if args.replot:
-        out = replot_folder(args, "results.parquet")
-        df = results.read_results(out)
+class WhereCan(Experiment):
+    name = "where-can"
+    order = 20
+    help = "box sweep: error of every method against theta = n eps / sigma_min(A0)"
+    title = "Where can: the box sweep"
+    shared = {"solver": None, "recipe": "quick", "seeds": 1, "n_matrices": 1000, "retrain": ...}
+    helps = {"solver": "solver specs (default: LU, linear-approx, Neumann 1-3, Newton-Schulz 1-3, the learned "
+                       "iteration, mlp-2fc)"}
+    hook = f"{__name__}:BadFraction"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--base", nargs="+", default=list(BASE_NAMES), choices=sorted(BASES), help="base matrices A0")
+        p.add_argument("--theta", nargs="+", type=float, default=list(THETAS), help="theta values to sweep")
+        add_threshold(p, "a breakdown")
+
+    def check(self, args: argparse.Namespace) -> None:
+        options.require_positive("--threshold", args.threshold)
+        options.require_positive("--theta", args.theta)
+
+    def cells(self, args: argparse.Namespace) -> list[Cell]:
+        specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS)]
+        datasets = [box_spec(b, t) for b in args.base for t in sorted(args.theta)]
+        return seeded_grid(specs, datasets, args.seeds)
+
+    def settings(self, args: argparse.Namespace) -> dict:
+        return {"time_it": False}
+
+    def hook_args(self, args: argparse.Namespace, rows: Path) -> dict:
+        return {"threshold": args.threshold}
+
+    def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
+        return write(df, out, command) + self.figures(df, out)
+
+    def figures(self, df: pd.DataFrame, out: Path) -> list[Path]:
         ok = df[(df.status == "ok") & ~precision.untrained(df)]
-        if ok.empty:
-            raise UserError(f"--replot: no ok row of a trained solver in {str(out)!r} to draw")
-        save(figure(ok), out / "where_can.png")
-        print(f"wrote {out}/where_can.png and where_can.svg")
-        return 0
-    for name in ("threshold", "n_matrices", "seeds"):
-        check_positive("--" + name.replace("_", "-"), getattr(args, name))
-    for t in args.theta:
-        check_positive("--theta", t)
-    specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS)]
-    available, missing = split_available(specs)
-    datasets = [box_spec(b, t) for b in args.base for t in sorted(args.theta)]
-    seeds = range(args.seeds)
-    cells = make_grid(available, datasets, seeds) + [Cell(s, d, seed) for s in missing for d in datasets
-                                                     for seed in seeds]  # skipped rows (ExperimentHook)
-    out = output_folder(args, NAME)
-    command = command_line(args)
-    with resume_hint(out), options.engine_kwargs(args) as engine:
-        df = run_grid(cells, out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
-                      title="Where can: the box sweep", command=command, **engine,
-                      hook=f"{__name__}:BadFraction", hook_args={"threshold": args.threshold})
-    require_success(df)  # nothing to analyse: one line, exit status 1
-    write(df, out, command)
-    print(f"wrote {out}/results.parquet, results.csv, summary.md and where_can.png")
-    for s, why in missing.items():
-        print(f"skipped {s}: {why}")
-    return 0
+        return save(figure(ok), out / "where_can.png") if len(ok) else []
 
 
-def write(df: pd.DataFrame, out: Path, command: str) -> None:
-    """Tables, the Markdown summary (MAE by theta x solver, per base) and the figure."""
-    results.write_tables(df, out)
+register(WhereCan())
+
+
+def write(df: pd.DataFrame, out: Path, command: str) -> list[Path]:
+    """The Markdown summary: MAE and ``frac_bad`` by theta x solver, per base."""
     ok = df[df.status == "ok"].copy()
-    lines = ["# Where can: the box sweep", "", f"Made by: `{command}`", "",
-             "theta = n eps / sigma_min(A0); theta < 1 proves the box holds no singular matrix. "
+    lines = ["", "theta = n eps / sigma_min(A0); theta < 1 proves the box holds no singular matrix. "
              "Errors against trustworthy references; `frac_bad`: failed or relative error above "
              f"{df['threshold'].dropna().iloc[0] if df['threshold'].notna().any() else '?'}.", ""]
     for base, g in ok.groupby("base"):
@@ -135,9 +119,7 @@ def write(df: pd.DataFrame, out: Path, command: str) -> None:
     if len(not_ok):
         lines += ["## Not run", "", not_ok.groupby(["solver", "status", "reason"], dropna=False).size()
                   .rename("cells").reset_index().to_markdown(index=False), ""]
-    results.write_text(out / "summary.md", "\n".join(lines))
-    if len(ok) and not precision.untrained(ok).all():
-        save(figure(ok), out / "where_can.png")
+    return [summary.write(out, df, WhereCan.title, command, lines)]
 
 
 BROKEN = 0.5  # a method has broken down where over half its matrices are bad (frac_bad)

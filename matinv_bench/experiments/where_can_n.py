@@ -8,9 +8,8 @@ and no matrix of the box is singular) is solved by the paper-width 2-FC and 3-FC
 hidden units) trained with one recipe (``--recipe``, default ``quick``), the linear approximation,
 Neumann (orders 2, 3), Newton-Schulz and learned Newton-Schulz from inv(A0) (2 steps), and
 ``minimax-ns``. The networks train first, the seeds and the thetas of one size as one stacked
-model (:mod:`~matinv_bench.experiments.pretrain`); then every cell runs through the engine's
-``run_grid`` (MAE and the time per matrix; ``--no-timing`` for accuracy only; ``--resume``,
-``--cell-timeout`` and ``--workers`` as for ``run``).
+model (:mod:`~matinv_bench.experiments.pretrain`); then every cell runs (MAE and the time per
+matrix; ``--no-timing`` for accuracy only).
 
 The answer is computed from the rows (:func:`edges`): for each theta and n, the best network's
 MAE over the linear approximation's (the edge; below 1 the network is better), and the same
@@ -37,26 +36,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matinv_bench.engine import options
-from matinv_bench.engine.checkpoint import RunFolder
-from matinv_bench.engine.runner import Cell, cell_key, check_grid_size, make_grid, require_success, run_grid
-from matinv_bench.errors import SpecError, UserError
-from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import (
-    add_engine_arguments,
-    add_replot_argument,
-    check_positive,
-    command_line,
-    output_folder,
-    replot_folder,
-    resume_hint,
-)
-from matinv_bench.experiments.pretrain import train_cells
-from matinv_bench.reporting import precision, results, style
+from matinv_bench.engine.runner import Cell
+from matinv_bench.errors import OptionError
+from matinv_bench.experiments import register
+from matinv_bench.experiments.skeleton import Experiment, seeded_grid
+from matinv_bench.reporting import precision, style, summary
 from matinv_bench.reporting.style import save
-from matinv_bench.solvers import SOLVERS
-from matinv_bench.solvers.learned.training import RECIPES
-from matinv_bench.specs import format_spec, parse_spec
+from matinv_bench.specs import parse_spec
 
 NAME = "where-can-n"
 NS = (2, 3, 4, 6, 8, 12, 16)
@@ -81,83 +67,47 @@ def box_theta(dataset: str) -> float:
     return float(parse_spec(dataset)[1]["theta"])
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--n", nargs="+", type=int, default=list(NS), metavar="N",
-                   help=f"matrix sizes (default: {' '.join(map(str, NS))}; larger ones run, see --recipe)")
-    p.add_argument("--theta", nargs="+", type=float, default=list(THETAS),
-                   help=f"theta = n eps / sigma_min(A0), each in (0, 1) (default: {' '.join(map(str, THETAS))})")
-    p.add_argument("--solver", nargs="+", metavar="SPEC", default=None,
-                   help="solver specs (default: 2-FC and 3-FC, linear-approx, Neumann 2-3, Newton-Schulz and "
-                        "learned Newton-Schulz from inv(A0), 2 steps, minimax-ns)")
-    p.add_argument("--recipe", default="quick", choices=sorted(RECIPES),
-                   help="training recipe of the default networks (default: quick)")
-    p.add_argument("--n-matrices", type=int, default=1000, metavar="B", help="test matrices per box (default: 1000)")
-    p.add_argument("--seeds", type=int, default=1, metavar="K", help="seeds 0..K-1 (default: 1)")
-    p.add_argument("--no-timing", action="store_true", help="accuracy only: skip the timing (no work-precision figure)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_engine_arguments(p, NAME)
-    add_replot_argument(p)
+class WhereCanN(Experiment):
+    name = NAME
+    order = 21
+    help = ("accuracy against n at a fixed theta: does the networks' edge over the linear approximation "
+            "shrink as n grows?")
+    title = "Where can, as n grows"
+    shared = {"solver": None, "recipe": "quick", "seeds": 1, "n_matrices": 1000, "no_timing": ..., "retrain": ...}
+    helps = {"solver": "solver specs (default: 2-FC and 3-FC, linear-approx, Neumann 2-3, Newton-Schulz and "
+                       "learned Newton-Schulz from inv(A0), 2 steps, minimax-ns)",
+             "no_timing": "accuracy only: skip the timing (no work-precision figure)"}
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--n", nargs="+", type=int, default=list(NS), metavar="N",
+                       help=f"matrix sizes (default: {' '.join(map(str, NS))}; larger ones run, see --recipe)")
+        p.add_argument("--theta", nargs="+", type=float, default=list(THETAS),
+                       help=f"theta = n eps / sigma_min(A0), each in (0, 1) (default: {' '.join(map(str, THETAS))})")
+
+    def check(self, args: argparse.Namespace) -> None:
+        for t in args.theta:
+            if not 0 < t < 1:
+                raise OptionError(f"--theta must be in (0, 1), where the box provably holds no singular matrix; "
+                                  f"got {t:g}")
+        for n in args.n:
+            if n < 2:
+                raise OptionError(f"--n must be at least 2, got {n}")
+
+    def cells(self, args: argparse.Namespace) -> list[Cell]:
+        """Every solver on every box, for each seed; a network gets the cell's seed as its own
+        (initialisation and batches), as in the paper tables."""
+        specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVER_SPECS)]
+        datasets = [dataset_spec(n, t) for t in sorted(set(args.theta)) for n in sorted(set(args.n))]
+        return seeded_grid(specs, datasets, args.seeds)
+
+    def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
+        return [write(df, out, command), *self.figures(df, out)]
+
+    def figures(self, df: pd.DataFrame, out: Path) -> list[Path]:
+        return figures(df, out)
 
 
-def _check(args: argparse.Namespace) -> None:
-    for name in ("n_matrices", "seeds"):
-        check_positive("--" + name.replace("_", "-"), getattr(args, name))
-    for t in args.theta:
-        if not 0 < t < 1:
-            raise SpecError(f"--theta must be in (0, 1), where the box provably holds no singular matrix; got {t:g}")
-    for n in args.n:
-        if n < 2:
-            raise SpecError(f"--n must be at least 2, got {n}")
-
-
-def cells_of(args: argparse.Namespace) -> list[Cell]:
-    """The grid: every solver on every box, for each seed; a network gets the cell's seed as its
-    own (initialisation and batches), as in the paper tables."""
-    specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVER_SPECS)]
-    datasets = [dataset_spec(n, t) for t in sorted(set(args.theta)) for n in sorted(set(args.n))]
-    check_grid_size({"solver": len(specs), "dataset": len(datasets), "seed": args.seeds})
-    cells = []
-    for seed in range(args.seeds):
-        seeded = []
-        for spec in specs:
-            name, params = parse_spec(spec)
-            trainable = hasattr(SOLVERS.build(spec), "trainee")  # raises SpecError on an unknown solver
-            seeded.append(format_spec(name, {**params, "seed": seed}) if trainable else spec)
-        cells += make_grid(seeded, datasets, [seed])
-    return cells
-
-
-@experiment(NAME, "accuracy against n at a fixed theta: does the networks' edge over the linear approximation "
-                  "shrink as n grows?", add_arguments)
-def run(args: argparse.Namespace) -> int:
-    if args.replot:
-        out = replot_folder(args, "results.parquet")
-        written = figures(results.read_results(out), out)
-        if not written:
-            raise UserError(f"--replot: no ok row of a trained solver in {str(out)!r} to draw")
-        print(f"wrote {', '.join(str(p) for p in written)}")
-        return 0
-    _check(args)
-    cells = cells_of(args)
-    out = output_folder(args, NAME)
-    command = command_line(args)
-    with resume_hint(out):
-        _train(cells, out, args)
-        with options.engine_kwargs(args) as engine:
-            df = run_grid(cells, out, n_test=args.n_matrices, time_it=not args.no_timing, progress=not args.quiet,
-                          title="Where can, as n grows", command=command, **engine)
-    require_success(df)  # nothing to analyse: one line, exit status 1
-    write(df, out, command)
-    print(f"wrote {out}/results.parquet, results.csv, summary.md and the figures")
-    return 0
-
-
-def _train(cells: list[Cell], out: Path, args: argparse.Namespace) -> None:
-    """Train the networks of the cells still to run, seeds and thetas of one size as one stack."""
-    if args.resume is not None:
-        finished = RunFolder(out).finished([cell_key(c, args.n_matrices) for c in cells])
-        cells = [c for c in cells if cell_key(c, args.n_matrices) not in finished]
-    train_cells(cells, say=None if args.quiet else (lambda line: print(f"training: {line}", flush=True)))
+register(WhereCanN())
 
 
 # --- the answer, from the rows ------------------------------------------------------------------
@@ -295,13 +245,12 @@ def edge_table(e: pd.DataFrame) -> str:
     return view.to_markdown(index=False, floatfmt=".3g")
 
 
-def write(df: pd.DataFrame, out: Path, command: str) -> None:
-    """Tables, the Markdown summary (the answer, the edge table, MAE by n x solver per theta,
-    training steps by n) and the figures."""
-    results.write_tables(df, out)
+def write(df: pd.DataFrame, out: Path, command: str) -> Path:
+    """The Markdown summary: the answer, the edge table, MAE by n x solver per theta, training
+    steps by n."""
     m = methods(df)
     e = edges(df)
-    lines = [*results.summary_header(df, "Where can, as n grows", command), "",
+    lines = ["",
              f"Boxes `spd-box[n=N,cond={COND},theta=T]`: a seeded SPD base A0 per n, eps = θ λ_min(A0) / n, so "
              "θ = n eps / σ_min(A0) < 1 and no matrix of a box is singular. MAE against trustworthy references, the "
              "mean over seeds; networks at the paper's widths (8 n² hidden units). " + LIMIT_NOTE, "",
@@ -324,8 +273,7 @@ def write(df: pd.DataFrame, out: Path, command: str) -> None:
     if len(not_ok):
         lines += ["## Not run", "", not_ok.groupby(["solver", "status", "reason"], dropna=False).size()
                   .rename("cells").reset_index().to_markdown(index=False), ""]
-    results.write_text(out / "summary.md", "\n".join(lines))
-    figures(df, out)
+    return summary.write(out, df, WhereCanN.title, command, lines)
 
 
 def figures(df: pd.DataFrame, out: Path) -> list[Path]:

@@ -3,11 +3,10 @@
 Part 1. MLPs trained on regions that hold singular matrices (``uniform[n=2]`` and boxes with
 theta > 1), and LU, on test matrices from the same regions: the error of every matrix against
 its distance to singularity sigma_min (``per_matrix.parquet``, figure ``why_cant_sigma.png``).
-Runs through the engine's ``run_grid`` (``results.parquet``: one row per solver x dataset;
-``--resume``, ``--cell-timeout`` and ``--workers`` as for ``run``): the :class:`PerMatrix` hook
-returns every matrix's sigma_min and errors as a JSON column of the cell's row, so they survive
-a child process, a Dask worker and a resume; ``per_matrix.parquet`` is built from the rows, and
-that column is left out of ``results.parquet``/``.csv``.
+``results.parquet`` has one row per solver x dataset: the :class:`PerMatrix` hook returns every
+matrix's sigma_min and errors as a JSON column of the cell's row, so they survive a child
+process, a Dask worker and a resume; ``per_matrix.parquet`` is built from the rows, and that
+column stays in the cell files only (not in ``results.parquet``/``.csv``).
 
 Part 2. The moments M_K(r) = E ||inv(A) - F(A)||_F^K over Frobenius balls B(A_s, r) around a
 rank-1 2 x 2 matrix A_s, for F the MLP trained on ``uniform[n=2]``, F = 0, and F = LAPACK's LU in
@@ -34,22 +33,12 @@ import pandas as pd
 from matinv_bench.analysis.moments import error_moments, summarize_moments
 from matinv_bench.datasets import DATASETS, make_dataset
 from matinv_bench.engine import options
-from matinv_bench.engine.runner import Cell, make_grid, require_success, run_grid
-from matinv_bench.experiments import experiment
-from matinv_bench.experiments.common import (
-    ExperimentHook,
-    add_engine_arguments,
-    add_replot_argument,
-    check_positive,
-    command_line,
-    output_folder,
-    replot_folder,
-    resume_hint,
-    solver_function,
-    split_available,
-)
+from matinv_bench.engine.hooks import Hook
+from matinv_bench.engine.runner import Cell, make_grid
+from matinv_bench.experiments import register
+from matinv_bench.experiments.skeleton import Experiment
 from matinv_bench.experiments.where_can import box_spec
-from matinv_bench.reporting import results, style
+from matinv_bench.reporting import results, style, summary
 from matinv_bench.reporting.style import save
 from matinv_bench.scoring import metrics
 from matinv_bench.solvers import SOLVERS
@@ -65,23 +54,7 @@ RADII = (0.5, 0.1, 0.01, 0.001)
 KS = (0.5, 1.0, 2.0, 4.0, 6.0)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", nargs="+", default=list(REGIONS), metavar="SPEC",
-                   help="regions that hold singular matrices (default: uniform[n=2] and two boxes with theta 2, 4)")
-    p.add_argument("--solver", nargs="+", default=None, metavar="SPEC", help="default: lu, mlp-2fc, mlp-3fc")
-    p.add_argument("--recipe", default="quick", help="training recipe of the default MLPs (default: quick)")
-    p.add_argument("--n-matrices", type=int, default=5000, metavar="B", help="test matrices per region (default: 5000)")
-    p.add_argument("--radius", nargs="+", type=float, default=list(RADII), help="ball radii r for the moments")
-    p.add_argument("--K", nargs="+", type=float, default=list(KS), help="moment orders K (n^2 = 4)")
-    p.add_argument("--size", type=int, default=1000, help="draws per stratum and replicate (default: 1000)")
-    p.add_argument("--replicates", type=int, default=5, help="independent replicates of the estimator (default: 5)")
-    p.add_argument("--t-min", type=float, default=1e-8, help="innermost stratum [0, t_min] (default: 1e-8)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_engine_arguments(p, NAME)
-    add_replot_argument(p)
-
-
-class PerMatrix(ExperimentHook):
+class PerMatrix(Hook):
     """Every test matrix's sigma_min, MAE, relative error and failure, as one JSON column."""
 
     def after(self, cell, solver, data, result, row) -> dict:
@@ -103,50 +76,76 @@ def per_matrix_frame(df: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[PER_MATRIX_COLUMNS]
 
 
-@experiment("why-cant", "errors near singular matrices, and the moments of Theorem 3.2 near a rank-1 matrix",
-            add_arguments)
-def run(args: argparse.Namespace) -> int:
-    if args.replot:
-        out = replot_folder(args, "per_matrix.parquet", "moments.parquet")
-        redraw(out)
-        print(f"wrote {out}/why_cant_sigma.png, why_cant_moments.png and their SVGs")
-        return 0
-    for name in ("n_matrices", "size", "replicates", "t_min"):
-        check_positive("--" + name.replace("_", "-"), getattr(args, name))
-    for r in args.radius:
-        check_positive("--radius", r)
-    specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS_)]
-    available, missing = split_available(specs)
-    cells = make_grid(available, args.dataset) + [Cell(s, d) for s in missing for d in args.dataset]
-    out = output_folder(args, NAME)
-    command = command_line(args)
-    with resume_hint(out), options.engine_kwargs(args) as engine:
-        df = run_grid(cells, out, n_test=args.n_matrices, time_it=False, progress=not args.quiet,
-                      title="Why can't: near singular matrices", command=command, **engine,
-                      hook=f"{__name__}:PerMatrix")
-    require_success(df)  # nothing to analyse: one line, exit status 1
-    per = per_matrix_frame(df)
-    df = df.drop(columns=[PER_MATRIX], errors="ignore")
-    results.write_tables(df, out)
-    results.atomic_write(out / "per_matrix.parquet", lambda tmp: per.to_parquet(tmp, index=False))
+class WhyCant(Experiment):
+    name = NAME
+    order = 30
+    help = "errors near singular matrices, and the moments of Theorem 3.2 near a rank-1 matrix"
+    title = "Why can't: near singular matrices"
+    shared = {"solver": None, "dataset": None, "recipe": "quick", "n_matrices": 5000, "retrain": ...}
+    helps = {"solver": "solver specs (default: lu, mlp-2fc, mlp-3fc)",
+             "dataset": "regions that hold singular matrices (default: uniform[n=2] and two boxes with theta 2, 4)"}
+    hook = f"{__name__}:PerMatrix"
+    replot_reads = ("per_matrix.parquet", "moments.parquet")
 
-    mlp = next((s for s in available if s.startswith("mlp-2fc")), None)
-    Fs = {"zero": lambda A: np.zeros_like(A), **lu_functions()}
-    with pinned_threads(default_threads()):
-        if mlp is not None and "uniform[n=2]" in args.dataset:
-            try:
-                Fs[mlp] = solver_function(SOLVERS.build(mlp).fit(make_dataset("uniform[n=2]", n_test=16)))
-            except Exception as exc:  # the MLP row above already records the same failure
-                print(f"moments: skipping {mlp}: {type(exc).__name__}: {exc}")
-        moments = pd.concat([error_moments(A_SINGULAR, F, args.radius, args.K, t_min=args.t_min, size=args.size,
-                                           replicates=args.replicates).assign(F=name) for name, F in Fs.items()],
-                            ignore_index=True)
-    summary = pd.concat([summarize_moments(g).assign(F=name) for name, g in moments.groupby("F")], ignore_index=True)
-    results.atomic_write(out / "moments.parquet", lambda tmp: moments.to_parquet(tmp, index=False))
-    results.atomic_write(out / "moments_summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
-    write_summary(df, per, moments, summary, out, command)
-    print(f"wrote {out}/: results, per_matrix.parquet, moments.parquet, moments_summary.csv, summary.md, figures")
-    return 0
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--radius", nargs="+", type=float, default=list(RADII), help="ball radii r for the moments")
+        p.add_argument("--K", nargs="+", type=float, default=list(KS), help="moment orders K (n^2 = 4)")
+        p.add_argument("--size", type=int, default=1000, help="draws per stratum and replicate (default: 1000)")
+        p.add_argument("--replicates", type=int, default=5,
+                       help="independent replicates of the estimator (default: 5)")
+        p.add_argument("--t-min", type=float, default=1e-8, help="innermost stratum [0, t_min] (default: 1e-8)")
+
+    def check(self, args: argparse.Namespace) -> None:
+        for flag in ("--radius", "--size", "--replicates", "--t-min"):
+            options.require_positive(flag, getattr(args, flag[2:].replace("-", "_")))
+
+    def specs(self, args: argparse.Namespace) -> list[str]:
+        return [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS_)]
+
+    def cells(self, args: argparse.Namespace) -> list[Cell]:
+        return make_grid(self.specs(args), args.dataset or list(REGIONS))
+
+    def settings(self, args: argparse.Namespace) -> dict:
+        return {"time_it": False, "cell_only": (PER_MATRIX,)}
+
+    def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
+        """``per_matrix.parquet`` from the rows; the moments of part 2; the summary and the figures."""
+        per = per_matrix_frame(df)
+        df = df.drop(columns=[PER_MATRIX], errors="ignore")
+        results.atomic_write(out / "per_matrix.parquet", lambda tmp: per.to_parquet(tmp, index=False))
+        mlp = next((s for s in self.specs(args) if s.startswith("mlp-2fc")), None)
+        Fs = {"zero": lambda A: np.zeros_like(A), **lu_functions()}
+        with pinned_threads(default_threads()):
+            if mlp is not None and "uniform[n=2]" in (args.dataset or REGIONS):
+                try:
+                    Fs[mlp] = solver_function(SOLVERS.build(mlp).fit(make_dataset("uniform[n=2]", n_test=16)))
+                except Exception as exc:  # the MLP row already records the same failure
+                    print(f"moments: skipping {mlp}: {type(exc).__name__}: {exc}")
+            moments = pd.concat([error_moments(A_SINGULAR, F, args.radius, args.K, t_min=args.t_min, size=args.size,
+                                               replicates=args.replicates).assign(F=name) for name, F in Fs.items()],
+                                ignore_index=True)
+        moment_summary = pd.concat([summarize_moments(g).assign(F=name) for name, g in moments.groupby("F")],
+                                   ignore_index=True)
+        results.atomic_write(out / "moments.parquet", lambda tmp: moments.to_parquet(tmp, index=False))
+        results.atomic_write(out / "moments_summary.csv", lambda tmp: moment_summary.to_csv(tmp, index=False))
+        return [out / "per_matrix.parquet", out / "moments.parquet", out / "moments_summary.csv",
+                write_summary(df, per, moments, moment_summary, out, command), *redraw(out, per, moments)]
+
+    def replot(self, out: Path, command: str) -> list[Path]:
+        return redraw(out)
+
+
+register(WhyCant())
+
+
+def solver_function(solver):
+    """A fitted solver as a function from a (B, n, n) stack to its inverses (NaN where it failed)."""
+
+    def F(A: np.ndarray) -> np.ndarray:
+        solver.prepare(np.ascontiguousarray(A))
+        return solver.collect(solver.invert()).X
+
+    return F
 
 
 def lu_functions() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
@@ -176,9 +175,8 @@ def decade_slopes(moments: pd.DataFrame) -> pd.DataFrame:
             .rename("log10_growth_per_decade_outward").reset_index())
 
 
-def write_summary(df, per, moments, summary, out: Path, command: str) -> None:
-    lines = ["# Why can't: near singular matrices", "", f"Made by: `{command}`", "",
-             "## 1. Error against the distance to singularity", "",
+def write_summary(df, per, moments, moment_summary, out: Path, command: str) -> Path:
+    lines = ["", "## 1. Error against the distance to singularity", "",
              "Median relative error ||X - X*||_F / ||X*||_F per band of sigma_min (test matrices of each region):", ""]
     if len(per):
         per = per.assign(band=pd.cut(np.log10(per.sigma_min.clip(lower=1e-300)), np.arange(-8, 2), right=False))
@@ -195,23 +193,21 @@ def write_summary(df, per, moments, summary, out: Path, command: str) -> None:
               "`log10_growth_per_decade_outward`: how a stratum's contribution changes per decade away from the "
               "singular set (positive: the contributions shrink toward it, so the moment converges; zero or "
               "negative: every decade closer adds as much or more, so the moment diverges).", "",
-              summary.merge(decade_slopes(moments), on=["F", "r", "K"])
+              moment_summary.merge(decade_slopes(moments), on=["F", "r", "K"])
               [["F", "r", "K", "estimate_median", "estimate_min", "estimate_max", "without_innermost",
                 "innermost_share", "log10_growth_per_decade_outward"]].to_markdown(index=False, floatfmt=".3g"), ""]
-    results.write_text(out / "summary.md", "\n".join(lines))
-    redraw(out, per, moments)
+    return summary.write(out, df, WhyCant.title, command, lines)
 
 
-def redraw(out: Path, per: pd.DataFrame | None = None, moments: pd.DataFrame | None = None) -> None:
+def redraw(out: Path, per: pd.DataFrame | None = None, moments: pd.DataFrame | None = None) -> list[Path]:
     """The two figures, from the frames given or else from ``out``'s ``per_matrix.parquet`` and
     ``moments.parquet``; untrained networks (``recipe=none``) are left out of both."""
     per = pd.read_parquet(out / "per_matrix.parquet") if per is None else per
     moments = pd.read_parquet(out / "moments.parquet") if moments is None else moments
     per = per[per.solver.map(style.recipe) != "none"]
     moments = moments[moments.F.map(style.recipe) != "none"]
-    if len(per):
-        save(sigma_figure(per), out / "why_cant_sigma.png")
-    save(moments_figure(moments), out / "why_cant_moments.png")
+    written = save(sigma_figure(per), out / "why_cant_sigma.png") if len(per) else []
+    return written + save(moments_figure(moments), out / "why_cant_moments.png")
 
 
 def region_label(spec: str) -> str:

@@ -237,10 +237,11 @@ def read_slopes(folder: Path) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
-def scaling_figures(folder: Path | str) -> list[Path]:
-    """Draw the scaling figures of a run folder; returns the paths written (PNG and SVG)."""
+def scaling_figures(folder: Path | str, df: pd.DataFrame | None = None) -> list[Path]:
+    """Draw the scaling figures of a run folder from its rows (``df``, else its ``results.parquet``)
+    and ``slopes.csv``; returns the paths written (PNG and SVG)."""
     folder = Path(folder)
-    df = pd.read_parquet(folder / "results.parquet")
+    df = pd.read_parquet(folder / "results.parquet") if df is None else df
     slopes = read_slopes(folder)
     written = []
     ok = df[(df["status"] == "ok") & df["time_per_matrix_s"].notna()]

@@ -26,6 +26,7 @@ import pandas as pd
 from matinv_bench.errors import ReportError
 from matinv_bench.reporting import manifest, results
 from matinv_bench.reporting.manifest import Manifest, ResultSet
+from matinv_bench.reporting.summary import MADE_BY
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,6 @@ BEYOND = ["## Beyond the paper", "",
           "(`minimax-ns`) and trained (`learned-ns`) coefficients, extra rows in Tables 1-2, where-can and "
           "scaling.", ""]
 
-_MADE_BY = re.compile(r"^Made by: `(.+)`\s*$", re.M)
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -142,7 +142,7 @@ def made_by(folder: Path) -> tuple[str, str]:
 
 def _made_by_text(path: Path) -> tuple[str, str] | None:
     text = path.read_text()
-    m = _MADE_BY.search(text)
+    m = MADE_BY.search(text)
     return None if m is None else (m.group(1), re.sub(r"^(#+) ", r"\1## ", text[m.end():].strip(), flags=re.M))
 
 

@@ -1,9 +1,10 @@
-"""Tidy result rows: the schema, the run environment, and atomic writes.
+"""Tidy result rows: the schema, the output folder, and atomic writes.
 
-One row per solver x dataset x seed x setting. Files of a run folder:
-``results.parquet`` and ``results.csv`` (the same rows) and ``summary.md``. Every write goes
-to a temporary file in the same folder and is moved into place with ``os.replace``, so a
-reader (or a run killed mid-write) never sees a half-written file.
+One row per solver x dataset x seed x setting. The rows of a run folder are ``results.parquet``
+and ``results.csv`` (the same rows); the Markdown written beside them is
+:mod:`matinv_bench.reporting.summary`'s. Every write goes to a temporary file in the same folder
+and is moved into place with ``os.replace``, so a reader (or a run killed mid-write) never sees a
+half-written file.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 
 from matinv_bench.errors import DataFileError
-from matinv_bench.reporting.aggregate import seeds_table
 
 STATUSES = ("ok", "skipped", "failed")
 
@@ -123,75 +123,3 @@ def read_results(folder: Path | str) -> pd.DataFrame:
                 raise ValueError(f"{path}: not a matinv-bench results file (missing columns: {', '.join(missing)})")
             return df
     raise FileNotFoundError(f"no results.parquet or results.csv in {str(folder)!r}")
-
-
-SUMMARY_COLUMNS = ["solver", "dataset", "status", "mae", "rel_fro_err", "residual_ratio",
-                   "failure_rate", "time_per_matrix_s", "reason"]
-
-
-# columns that tell the rows of a grid apart; each is shown when it varies (timings from
-# different machines are labelled by host)
-GRID_COLUMNS = ["host", "dtype", "device", "seed"]
-
-
-def summary_table(df: pd.DataFrame, fmt: str = "github", reason_width: int | None = None) -> str:
-    """The human-readable table of a run: one line per row, the key metrics, 3 significant digits.
-
-    Besides solver and dataset, each of :data:`GRID_COLUMNS` that varies across the rows is
-    shown, so that no two lines look alike. ``reason`` is whole unless ``reason_width`` cuts it
-    (ending the cut ones with an ellipsis)."""
-    cols = [c for c in SUMMARY_COLUMNS if c in df]
-    varying = [c for c in GRID_COLUMNS if c in df and df[c][df[c].astype(str) != ""].nunique() > 1]
-    cols[2:2] = varying
-    view = df[cols].copy()
-    if "reason" in view:
-        reason = view["reason"].fillna("").astype(str).str.replace(r"\s+", " ", regex=True)
-        if fmt == "github":  # a '|' would end the cell
-            reason = reason.str.replace("|", "\\|", regex=False)
-        if reason_width is not None:
-            reason = reason.where(reason.str.len() <= reason_width, reason.str.slice(0, reason_width - 1) + "…")
-        view["reason"] = reason
-    return view.to_markdown(index=False, tablefmt=fmt, floatfmt=".3g", missingval="")
-
-
-def version_line(env: dict) -> str:
-    """``matinv-bench 0.1.0 (commit 1234abcd)``, or why there is no commit."""
-    sha = env.get("git_sha", "")
-    commit = f"commit {sha}" if isinstance(sha, str) and sha else "commit unknown: not a git checkout"
-    return f"matinv-bench {env.get('package_version', '')} ({commit})"
-
-
-def summary_header(df: pd.DataFrame, title: str, command: str) -> list[str]:
-    """The opening lines of a ``summary.md``: title, command, package and git, host(s) and BLAS."""
-    env = {c: df[c].dropna().iloc[0] for c in df.columns if df[c].notna().any()}  # rows lost with a worker have none
-    return [
-        f"# {title}",
-        "",
-        f"Made by: `{command}`",
-        "",
-        f"- {version_line(env)}; "
-        f"torch {env.get('torch_version', '')}, numpy {env.get('numpy_version', '')}",
-        f"- host {env.get('host', '')}: {env.get('cpu', '')}; {env.get('threads', '')} threads; "
-        f"BLAS {env.get('blas', '')}"
-        if "host" not in df or df["host"].nunique() <= 1 else
-        "- hosts (each row's `host`, `cpu`, `cores` and `worker` say where it ran): "
-        + "; ".join(f"{h}: {c}" for h, c in df[["host", "cpu"]].drop_duplicates().itertuples(index=False)),
-    ]
-
-
-def write_summary(df: pd.DataFrame, folder: Path, title: str, command: str) -> None:
-    """``summary.md``: the command that made the run, where it ran, and the table."""
-    lines = [
-        *summary_header(df, title, command),
-        f"- {len(df)} rows: " + ", ".join(f"{(df['status'] == s).sum()} {s}" for s in STATUSES),
-        "",
-        "Errors are against trustworthy references (column `ref_method`); times are the median per",
-        "matrix over repeated batched calls after warm-up (IQR in `time_iqr_s`).",
-        "",
-        summary_table(df),
-        "",
-    ]
-    seeds = seeds_table(df)
-    if seeds:
-        lines += [seeds, ""]
-    write_text(folder / "summary.md", "\n".join(lines))
