@@ -35,6 +35,10 @@ EXPECTED = [
     ("learned-ns[steps=4,degree=2]", 6, 5184),
     ("mlp-2fc", 3, 2592), ("mlp-2fc[hidden=10]", 3, 360), ("mlp-2fc[hidden=7,recipe=none]", 6, 1008),
     ("mlp-3fc", 3, 12960), ("mlp-3fc[hidden=10]", 3, 560), ("mlp-3fc[hidden=7,recipe=none]", 6, 1106),
+    # cofactors: 1 / a; 2x2: a d - b c (3), 1 / det, 4 scalings; 3x3: 9 cofactors (27), det (5), 1 / det, 9
+    # scalings; 4x4: 12 2x2 minors (36), det from 6 products (11), 16 cofactors of 3 products (80), 1 / det, 16
+    ("closed-form", 1, 1), ("closed-form", 2, 8), ("closed-form[backend=torch,device=cpu]", 3, 42),
+    ("closed-form", 4, 144),
 ]
 
 
