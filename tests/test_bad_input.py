@@ -107,8 +107,9 @@ def test_one_by_one_matrices(spec, a):
 @st.composite
 def finite_stacks(draw):
     """Finite float stacks: small integers (often exactly singular), floats, numerically singular
-    products U V^T of rank n - 1, and badly scaled ones; with zero columns planted in some."""
-    B, n = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    products U V^T of rank n - 1, and badly scaled ones; with zero columns planted in some. n up to
+    4, which every solver takes (closed-form refuses larger)."""
+    B, n = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     dtype = draw(st.sampled_from([np.float64, np.float32]))
     kind = draw(st.sampled_from(["integers", "floats", "rank-deficient", "scaled"]))
     floats = st.floats(-1e3, 1e3, allow_subnormal=False)

@@ -3,7 +3,8 @@
 Two kinds of text:
 
 - ``docs/reference.md``: every built-in solver and dataset, from the registries (parameters with
-  their defaults, family, library, the first line of the docstring);
+  their defaults, family, the first paragraph of the docstring; a solver's model flop count as its
+  class states it, with its source);
 - blocks inside hand-written Markdown, between ``<!-- BEGIN name -->`` and ``<!-- END name -->``:
   ``headline`` in the README, the findings computed from the committed result files.
 
@@ -46,9 +47,12 @@ def _doc(cls) -> str:
 
 
 def reference_markdown() -> str:
-    """``docs/reference.md``: the built-in solvers and datasets with their parameters."""
+    """``docs/reference.md``: the built-in solvers (parameters, model flop count and its source)
+    and datasets with their parameters."""
     solvers = pd.DataFrame([{"solver": f"`{n}`", "family": SOLVERS.get(n).family,
-                             "parameters (defaults)": _params(SOLVERS, n), "what it is": _doc(SOLVERS.get(n))}
+                             "parameters (defaults)": _params(SOLVERS, n), "what it is": _doc(SOLVERS.get(n)),
+                             "flops per matrix": SOLVERS.get(n).flops_formula,
+                             "counted as": SOLVERS.get(n).flops_source}
                             for n in _built_in(SOLVERS)])
     datasets = pd.DataFrame([{"dataset": f"`{n}:PATH`" if n in DATASETS.prefixes else f"`{n}`",
                               "parameters (defaults)": "" if n in DATASETS.prefixes else _params(DATASETS, n),
@@ -61,6 +65,11 @@ def reference_markdown() -> str:
         "`randsvd[n=64,cond=1e8]`.",
         "",
         "## Solvers",
+        "",
+        "Flops per matrix are model counts, leading terms, additions plus multiplications (the `gflops`",
+        "column and the scaling plots use them); each solver's class states its own (`flops(n)`,",
+        "`flops_formula`, `flops_source`), LAPACK routines by LAPACK Working Note 41's counts",
+        "(`matinv_bench/solvers/flops.py`).",
         "",
         solvers.to_markdown(index=False),
         "",

@@ -23,6 +23,7 @@ import numpy as np
 
 from matinv_bench.solvers._torch import TorchSolver
 from matinv_bench.solvers.base import InputError, register
+from matinv_bench.solvers.flops import routines
 from matinv_bench.specs import check_int
 
 
@@ -71,6 +72,9 @@ class BaseInverseSolver(TorchSolver):
 class Neumann(BaseInverseSolver):
     """Truncated Neumann series around A0: sum_{j<=order} (-X0 E)^j X0, by Horner's rule."""
 
+    flops_formula = "2 n^3 (order + 1), 0 for order 0"
+    flops_source = "X0 (A - A0), then one product per order (Horner); the subtraction is O(n^2)"
+
     def __init__(self, order: int = 2, device: str = "auto"):
         super().__init__(device)
         self.order = check_int("order", order, 0)
@@ -85,13 +89,16 @@ class Neumann(BaseInverseSolver):
         return S
 
     def flops(self, n: int) -> float:
-        return 2.0 * n**3 * (self.order + (self.order > 0))
+        return routines("gemm") * n**3 * (self.order + 1) if self.order else 0.0
 
 
 @register("linear-approx")
 class LinearApprox(BaseInverseSolver):
     """The first-order approximation X0 - X0 (A - A0) X0 (the paper's linear baseline); the
     subtraction A - A0 is timed, as the MLPs' is."""
+
+    flops_formula = "4 n^3"
+    flops_source = "X0 (A - A0), then that times X0: two products"
 
     def __init__(self, device: str = "auto"):
         super().__init__(device)
@@ -100,4 +107,4 @@ class LinearApprox(BaseInverseSolver):
         return self._X0 - (self._X0 @ (self._A - self._A0)) @ self._X0
 
     def flops(self, n: int) -> float:
-        return 4.0 * n**3
+        return 2 * routines("gemm") * n**3

@@ -96,6 +96,10 @@ class Solver(ABC):
       family   one of ``FAMILIES``
       library  the runtime of the timed call ("numpy" or "torch"); the runner groups cells by
                it, because idle BLAS threads of one library starve the other's on small machines
+      flops_formula, flops_source
+               the model flop count of :meth:`flops` in words (``"2 n^3"``) and where it comes
+               from (routines and LAPACK Working Note 41, or the products counted); the docs
+               reference shows them, and every built-in solver states both
     Instance attributes set by the registry: ``spec`` (canonical string) and ``params``.
 
     Naming rule (see the module docstring): configuration has plain names; learned state, set
@@ -110,6 +114,8 @@ class Solver(ABC):
     test_spec: ClassVar[str | None] = None
     library: str = "numpy"
     device: str = "cpu"
+    flops_formula: ClassVar[str] = ""
+    flops_source: ClassVar[str] = ""
 
     def skip(self, data: MatrixSet) -> str | None:
         """Return a reason to skip this dataset, or None to run it."""
@@ -167,7 +173,9 @@ class Solver(ABC):
 
     @abstractmethod
     def flops(self, n: int) -> float:
-        """Model flop count per n x n matrix (used for GFLOP/s and scaling plots)."""
+        """Model flop count per n x n matrix (used for GFLOP/s and scaling plots): leading terms,
+        additions plus multiplications, as :attr:`flops_formula` states it (the vocabulary of
+        LAPACK routine counts is in :mod:`.flops`)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'spec', self.name)}>"

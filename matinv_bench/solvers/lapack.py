@@ -20,6 +20,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from matinv_bench.solvers.base import Inversion, Solver, mark_failed, register
+from matinv_bench.solvers.flops import routines
 
 
 def _per_matrix(fn: Callable[[np.ndarray], np.ndarray], A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,12 +71,14 @@ class LU(_BatchedLapack):
     """LAPACK getrf + getri, batched in C by scipy.linalg.inv."""
 
     failure_reason = "singular matrix (zero pivot in getrf)"
+    flops_formula = "2 n^3"
+    flops_source = "getrf + getri (scipy.linalg.inv, assume_a='gen'); LAWN 41"
 
     def _batched(self, A: np.ndarray) -> np.ndarray:
         return sla.inv(A, assume_a="gen", check_finite=False)
 
     def flops(self, n: int) -> float:
-        return 2.0 * n**3
+        return routines("getrf", "getri") * n**3
 
 
 @register("numpy-inv")
@@ -83,12 +86,14 @@ class NumpyInv(_BatchedLapack):
     """numpy.linalg.inv: LAPACK gesv of A X = I, batched in C."""
 
     failure_reason = "singular matrix (zero pivot in gesv)"
+    flops_formula = "8/3 n^3"
+    flops_source = "getrf + getrs with the n columns of I (numpy.linalg.inv is gesv); LAWN 41"
 
     def _batched(self, A: np.ndarray) -> np.ndarray:
         return np.linalg.inv(A)
 
     def flops(self, n: int) -> float:
-        return 8.0 / 3.0 * n**3
+        return routines("getrf", "getrs") * n**3
 
 
 def spd_skip_reason(A: np.ndarray) -> str | None:
@@ -113,6 +118,8 @@ class Cholesky(_BatchedLapack):
     """
 
     failure_reason = "not positive definite (potrf failed)"
+    flops_formula = "n^3"
+    flops_source = "potrf + potri (scipy.linalg.inv, assume_a='pos'); LAWN 41"
 
     def skip(self, data) -> str | None:
         return spd_skip_reason(data.A)
@@ -121,7 +128,7 @@ class Cholesky(_BatchedLapack):
         return sla.inv(A, assume_a="pos", check_finite=False)
 
     def flops(self, n: int) -> float:
-        return 1.0 * n**3
+        return routines("potrf", "potri") * n**3
 
 
 @register("qr")
@@ -129,6 +136,8 @@ class QR(_BatchedLapack):
     """Householder QR (geqrf + orgqr) then the triangular solve R X = Q^T (trtrs)."""
 
     failure_reason = "singular matrix (zero diagonal in R)"
+    flops_formula = "11/3 n^3"
+    flops_source = "geqrf + orgqr (numpy.linalg.qr) + trtrs of R X = Q^T with n right-hand sides; LAWN 41"
 
     def _batched(self, A: np.ndarray) -> np.ndarray:
         Q, R = np.linalg.qr(A)
@@ -139,4 +148,4 @@ class QR(_BatchedLapack):
         return X
 
     def flops(self, n: int) -> float:
-        return 11.0 / 3.0 * n**3
+        return routines("geqrf", "orgqr", "trsm") * n**3

@@ -34,6 +34,7 @@ from torch import nn
 
 from matinv_bench.solvers._hyperpower import HyperpowerSolver, check_degree, hyperpower, scaled_start
 from matinv_bench.solvers.base import register
+from matinv_bench.solvers.flops import routines
 from matinv_bench.solvers.learned import cache, training
 from matinv_bench.specs import check_int
 from matinv_bench.system import pinned_threads
@@ -80,6 +81,8 @@ class LearnedNS(HyperpowerSolver):
     dataset's train split, starting from classical Newton-Schulz; O(n^3) per step."""
 
     test_spec = "learned-ns[steps=20,train_iters=5]"
+    flops_formula = "2 (degree + 1) n^3 steps"
+    flops_source = "the same hyperpower step with trained coefficients (training is fit, not timed)"
 
     def __init__(self, steps: int = 10, degree: int = 1, init: str = "scaled", train_iters: int = 100,
                  tol: float = 1e-2, device: str = "auto"):
@@ -164,4 +167,4 @@ class LearnedNS(HyperpowerSolver):
         return hyperpower(self._A, self.start(), self.coefs_.tolist())
 
     def flops(self, n: int) -> float:
-        return 2.0 * (self.degree + 1) * n**3 * self.steps
+        return routines("gemm") * (self.degree + 1) * n**3 * self.steps

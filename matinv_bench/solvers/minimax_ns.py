@@ -36,6 +36,7 @@ from numpy.polynomial import Chebyshev, Polynomial
 
 from matinv_bench.solvers._hyperpower import HyperpowerSolver, check_degree, hyperpower
 from matinv_bench.solvers.base import register
+from matinv_bench.solvers.flops import routines
 
 SWITCH = 1e-3  # below this half-width of the spectrum around 1, classical steps
 SAFETY = 0.5  # the estimated lower bound is this times the smallest value seen on the train split
@@ -87,6 +88,8 @@ class MinimaxNS(HyperpowerSolver):
     spectrum of A X0 in [lower, 1] (given, or estimated from the train split); O(n^3) per step."""
 
     test_spec = "minimax-ns[steps=12]"
+    flops_formula = "2 (degree + 1) n^3 steps"
+    flops_source = "hyperpower step X p(I - A X): A X, degree - 1 Horner products for p, then X p; the coefficients are O(1)"
 
     def __init__(self, steps: int = 12, degree: int = 1, init: str = "scaled", lower: float | None = None,
                  tol: float = 1e-2, device: str = "auto"):
@@ -122,4 +125,4 @@ class MinimaxNS(HyperpowerSolver):
         return hyperpower(self._A, self.start(), self.coefs_.tolist())
 
     def flops(self, n: int) -> float:
-        return 2.0 * (self.degree + 1) * n**3 * self.steps
+        return routines("gemm") * (self.degree + 1) * n**3 * self.steps

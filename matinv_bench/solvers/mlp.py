@@ -207,6 +207,8 @@ class MLP2(MLPSolver):
 
     layers = 2
     test_spec = "mlp-2fc[hidden=16,recipe=tiny]"
+    flops_formula = "2 (n^2 h + h n^2)"
+    flops_source = "dense layers n^2 -> h -> n^2 (h = hidden, default 8 n^2), 2 flops per weight"
 
 
 @register("mlp-3fc")
@@ -216,3 +218,5 @@ class MLP3(MLPSolver):
 
     layers = 3
     test_spec = "mlp-3fc[hidden=16,recipe=tiny]"
+    flops_formula = "2 (n^2 h + h^2 + h n^2)"
+    flops_source = "dense layers n^2 -> h -> h -> n^2 (h = hidden, default 8 n^2), 2 flops per weight"

@@ -9,6 +9,7 @@ from torch.torch_version import TorchVersion
 
 from matinv_bench.solvers._torch import TorchSolver, to_numpy
 from matinv_bench.solvers.base import Inversion, mark_failed, register
+from matinv_bench.solvers.flops import routines
 
 CPU_BATCHED_LU_MAX_N = 128  # from this size up, affected CPU batches are inverted one matrix at a time
 # The first torch release expected to carry the fix of batched LU (pytorch/pytorch PR #181570,
@@ -40,6 +41,8 @@ class TorchInv(TorchSolver):
     failures. ``invert`` returns ``(X, info)``."""
 
     family = "direct"
+    flops_formula = "8/3 n^3"
+    flops_source = "getrf + getrs with the n columns of I (torch.linalg.inv_ex solves A X = I); LAWN 41"
 
     def batch_scratch(self, A: np.ndarray) -> dict:
         # decided here, untimed: the timed call only follows the decision
@@ -64,4 +67,4 @@ class TorchInv(TorchSolver):
         return result
 
     def flops(self, n: int) -> float:
-        return 8.0 / 3.0 * n**3  # inv_ex is getrf + getrs against the identity (solvers/flops.py)
+        return routines("getrf", "getrs") * n**3

@@ -7,6 +7,9 @@ import torch
 from torch import nn
 
 from matinv_bench.solvers._torch import TORCH_DTYPES  # noqa: F401  (the one dtype mapping, re-exported)
+from matinv_bench.solvers.flops import mlp_count
+
+mlp_flops = mlp_count  # the networks' flops per matrix, under the name the learned modules use
 
 
 def default_hidden(n: int) -> int:
@@ -25,12 +28,6 @@ def build_mlp(n: int, hidden: int, layers: int, dtype: torch.dtype = torch.float
         if i < layers - 1:  # a ReLU after every layer but the last
             mods.append(nn.ReLU())
     return nn.Sequential(*mods)
-
-
-def mlp_flops(n: int, hidden: int, layers: int) -> float:
-    """Multiply-adds of the dense layers, times 2, per matrix (biases and ReLU left out)."""
-    widths = [n * n] + [hidden] * (layers - 1) + [n * n]
-    return float(sum(2 * a * b for a, b in zip(widths[:-1], widths[1:])))
 
 
 def mlp_param_count(n: int, hidden: int, layers: int) -> int:
