@@ -145,10 +145,9 @@ class LearnedNS(HyperpowerSolver):
             value.backward()
             return value
 
-        # tiny products train fastest on one thread (as the MLPs' small steps do)
-        small = self.device == "cpu" and 3 * recipe.train_size * self.flops(data.n) < training.SMALL_STEP_FLOPS
+        threads = training.step_threads(self.device, 3 * recipe.train_size * self.flops(data.n))  # as the MLPs' steps
         if recipe.iters > 0:
-            with torch.enable_grad(), pinned_threads(1 if small else torch.get_num_threads()):
+            with torch.enable_grad(), pinned_threads(threads):
                 opt.step(closure)
         trained = coefs.c.detach().clone()
         moved = bool(torch.isfinite(trained).all()) and not torch.equal(trained, classical)

@@ -9,8 +9,10 @@ Output: the inverse, flattened. Default width 8 n^2 (the paper's 32 for 2x2, 72 
 2048 for 16x16); the paper's small net of Section 5.3 is ``mlp-2fc[hidden=8]`` on 2x2.
 
 ``recipe="none"`` keeps the initial weights (enough for timing and the scaling study). The
-training recipes (``paper``, ``fast``, ``quick``, ``tiny``) and the cache of trained weights live
-in :mod:`matinv_bench.solvers.learned.training`; ``fit_info_`` records the training.
+training recipes (``paper``, ``fast``, ``quick``, ``tiny``) live in
+:mod:`matinv_bench.solvers.learned.recipes`, the training in :mod:`~matinv_bench.solvers.learned.training`
+and the cache of trained weights in :mod:`~matinv_bench.solvers.learned.cache`; ``fit_info_``
+records the training.
 
 Initial weights (:mod:`matinv_bench.solvers.learned.fixed`):
 - ``init=random`` (default): torch's seeded initialisation.
@@ -25,7 +27,7 @@ Initial weights (:mod:`matinv_bench.solvers.learned.fixed`):
 
 ``curve_every=K`` (with a recipe) records a training curve in ``fit_info_["train_curve"]``: the
 MAE on the first ``curve_matrices`` matrices of the dataset's test split (default 10,000) at step
-0, every K steps and at the last step (:class:`~matinv_bench.solvers.learned.training.Curve`).
+0, every K steps and at the last step (:class:`~matinv_bench.solvers.learned.curve.Curve`).
 It does not change training; the model is cached apart from the one trained without a curve.
 """
 
@@ -40,13 +42,14 @@ import torch
 from matinv_bench.errors import InputError, TooLargeError
 from matinv_bench.solvers._torch import TORCH_DTYPES, TorchSolver, torch_dtype
 from matinv_bench.solvers.base import register
-from matinv_bench.solvers.learned import fixed, training
+from matinv_bench.solvers.learned import fixed, recipes, training
 from matinv_bench.solvers.learned.architecture import (
     build_mlp,
     default_hidden,
     mlp_flops,
     mlp_param_count,
 )
+from matinv_bench.solvers.learned.trainee import Trainee
 from matinv_bench.specs import check_int
 from matinv_bench.system import available_memory
 
@@ -79,8 +82,8 @@ class MLPSolver(TorchSolver):
             raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
         if recipe is None:
             recipe = "none" if init == "linear" or weights is not None else "quick"
-        if recipe != "none" and recipe not in training.RECIPES:
-            raise ValueError(f"unknown recipe {recipe!r}; known: none, {', '.join(training.RECIPES)}")
+        if recipe != "none" and recipe not in recipes.RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; known: none, {', '.join(recipes.RECIPES)}")
         self.fixed_layers, self.fixed_output = None, None  # the file's weights, when given
         if weights is not None:
             if init != "random" or recipe != "none":
@@ -134,7 +137,7 @@ class MLPSolver(TorchSolver):
         self.model_.to(self.device).eval()  # weights loaded from the cache arrive on the CPU
         return self
 
-    def trainee(self, data) -> training.Trainee:
+    def trainee(self, data) -> Trainee:
         """Build the network for ``data.n`` (its seeded initialisation, untrained) and return
         what training it needs: :meth:`fit` trains it; ``training.fit_many`` trains the networks of
         several solvers together (each then loads its own from the cache in :meth:`fit`)."""
@@ -156,9 +159,9 @@ class MLPSolver(TorchSolver):
             given = fixed.linear_layers(data.base, data.eps)
         if given is not None:
             fixed.copy_into(self.model_, given)
-        return training.Trainee(self.model_, self.layers, self.width(data.n), self.dtype, self.seed, self.device,
-                                self.features, self.spec, init=self.init, curve_every=self.curve_every,
-                                curve_matrices=self.curve_matrices if self.curve_every else 0)
+        return Trainee(self.model_, self.layers, self.width(data.n), self.dtype, self.seed, self.device,
+                       self.features, self.spec, init=self.init, curve_every=self.curve_every,
+                       curve_matrices=self.curve_matrices if self.curve_every else 0)
 
     def features(self, A):
         """The network's input for matrices A (numpy array or torch tensor): T = (A - A0) / eps on

@@ -60,7 +60,7 @@ def cache_key(architecture: dict, seed: int, data, recipe, drawn_on_device: bool
     draws), its base matrix and eps: two specs with the same training distribution (a paper
     box and the authors' released folder of it) share a model; any change in the data does not.
     A model whose training sets were drawn on its device (other numbers from the same
-    distribution, see :func:`.training.training_set`) has a key of its own.
+    distribution, see :func:`.draws.training_set`) has a key of its own.
     """
     probe = data.source.sample_train(split_rng(data.seed, "train"), 8).A
     base = np.zeros(0) if data.base is None else np.asarray(data.base)
