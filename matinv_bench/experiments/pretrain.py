@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from matinv_bench.datasets import make_dataset
 from matinv_bench.engine.runner import Cell
-from matinv_bench.solvers import SOLVERS
+from matinv_bench.solvers import SOLVERS, Trainable
 from matinv_bench.solvers.learned import training
 from matinv_bench.solvers.learned.cache import retraining
 from matinv_bench.specs import format_spec, parse_spec
@@ -40,7 +40,7 @@ def _net(cell: Cell) -> _Net | None:
     network, ``recipe=none``, a dataset it skips) or the cell cannot be set up: its own run
     then records why, as a row."""
     solver = SOLVERS.build(cell.solver)
-    if getattr(solver, "recipe", "none") == "none" or not hasattr(solver, "trainee"):
+    if not isinstance(solver, Trainable) or solver.recipe == "none":
         return None
     try:
         data = make_dataset(cell.dataset, n_test=1, seed=cell.seed)

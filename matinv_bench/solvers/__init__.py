@@ -14,6 +14,6 @@ from matinv_bench.solvers import (  # noqa: F401  (registration)
     newton_schulz,
     torch_linalg,
 )
-from matinv_bench.solvers.base import FAMILIES, SOLVERS, InputError, Inversion, Solver, check_stack, register
+from matinv_bench.solvers.base import FAMILIES, SOLVERS, InputError, Inversion, Solver, Trainable, check_stack, register
 
-__all__ = ["FAMILIES", "SOLVERS", "InputError", "Inversion", "Solver", "check_stack", "register"]
+__all__ = ["FAMILIES", "SOLVERS", "InputError", "Inversion", "Solver", "Trainable", "check_stack", "register"]
