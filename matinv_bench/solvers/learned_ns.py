@@ -19,7 +19,10 @@ train split (validation) then picks the trained coefficients only if their mean 
 there is at least 1% below the classical coefficients', so training never returns coefficients that
 do worse there than classical Newton-Schulz, nor a gain within noise
 (``fit_info_["train_selected"]`` says which). The coefficients are kept in the model cache
-(:mod:`.learned.cache`), keyed like the MLPs' weights.
+(:mod:`.learned.cache`), keyed like the MLPs' weights, and ``fit_info_`` records their provenance
+as theirs (``train_commit``, ``train_fingerprint``, ``train_cache_hit``). The coefficients are
+trained here, in ``fit``, not by the MLPs' training loop: the solver is not
+:class:`~matinv_bench.solvers.base.Trainable`.
 
 Datasets without a training distribution (fixed collections) are skipped.
 """
@@ -106,8 +109,7 @@ class LearnedNS(HyperpowerSolver):
             t0 = time.perf_counter()
             info = self._train(coefs, data, recipe)
             info.update(fit_time_s=time.perf_counter() - t0, train_device=self.device, cache_key=key)
-            cache.save(key, coefs, info, fields, data.spec)
-            info["train_cache_hit"] = False
+            info = {**cache.save(key, coefs, info, fields, data.spec), "train_cache_hit": False}
         self.coefs_ = coefs.c.detach().cpu().numpy().copy()
         self.fit_info_ = info
         return self

@@ -59,8 +59,8 @@ def fit(net: Trainee, data, recipe_name: str, options: StepOptions | None = None
     cache (:mod:`.cache`): :func:`fit_many` of one network. Returns what happened: train_recipe,
     train_steps, train_samples, train_size, train_loss, train_threads, train_stacked (1),
     fit_time_s (seconds the training took, also when loaded from the cache), train_cache_hit,
-    train_device, train_draws and cache_key; and train_curve when the recipe records one
-    (:class:`.curve.Curve`).
+    train_device, train_draws, cache_key, train_commit and train_fingerprint (the provenance
+    :func:`.cache.save` stores); and train_curve when the recipe records one (:class:`.curve.Curve`).
     """
     return fit_many([net], [data], recipe_name, options)[0]
 
@@ -108,8 +108,7 @@ def fit_many(nets: list[Trainee], datas: list, recipe_name: str, options: StepOp
             key, fields = keyed[i]
             info.update(train_recipe=recipe.name, fit_time_s=elapsed, train_device=nets[i].device, cache_key=key,
                         train_draws=draws_label(datas[i], nets[i].device))
-            cache.save(key, nets[i].model, info, fields, datas[i].spec)
-            results[i] = {**info, "train_cache_hit": False}
+            results[i] = {**cache.save(key, nets[i].model, info, fields, datas[i].spec), "train_cache_hit": False}
     return results  # type: ignore[return-value]
 
 
