@@ -15,7 +15,7 @@ from matinv_bench.cli import main
 from matinv_bench.datasets import make_dataset
 from matinv_bench.errors import UserError
 from matinv_bench.solvers import SOLVERS
-from matinv_bench.solvers.learned import fixed, training
+from matinv_bench.solvers.learned import fixed, recipes, standardization
 from matinv_bench.solvers.learned.architecture import build_mlp
 
 # cited from the paper (appendix_d1/README.md and published.md of the paper data)
@@ -179,10 +179,10 @@ def test_unfolding_then_folding_the_scalings_gives_the_model_back():
     x = torch.randn(5, 9, dtype=torch.float64)
     with torch.no_grad():
         y = model(x)
-        training.unfold_standardization(model, *scal)
+        standardization.unfold_standardization(model, *scal)
         x_mean, x_std, y_mean, y_std = scal
         torch.testing.assert_close(model((x - x_mean) / x_std), (y - y_mean) / y_std)
-        training.fold_standardization(model, *scal)
+        standardization.fold_standardization(model, *scal)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, before[k])
 
@@ -192,8 +192,8 @@ def test_a_warm_start_trains_from_the_linear_approximation(monkeypatch, recipe):
     # with a learning rate of zero training changes nothing: the network must come out as the
     # linear approximation, through the recipe's scalings (standardised for tiny, the delta
     # target of the 4-8-4 net for paper) and back
-    base = training.RECIPES[recipe]
-    monkeypatch.setitem(training.RECIPES, recipe, lambda n, hidden=None: replace(
+    base = recipes.RECIPES[recipe]
+    monkeypatch.setitem(recipes.RECIPES, recipe, lambda n, hidden=None: replace(
         base(n, hidden), lr=0.0, lr_min=0.0, steps=3, train_size=512, weight_decay=0.0))
     data = make_dataset("paper-2x2-1st", n_test=64)
     net = SOLVERS.build(f"mlp-2fc[init=linear,recipe={recipe}]").fit(data)
@@ -207,7 +207,7 @@ def test_a_warm_start_has_its_own_cache_key():
     warm = SOLVERS.build("mlp-2fc[init=linear,recipe=tiny]").trainee(data)
     cold = SOLVERS.build("mlp-2fc[hidden=8,recipe=tiny]").trainee(data)
     assert warm.hidden == cold.hidden == 8
-    recipe = training.recipe_for("tiny", 2, 8)
+    recipe = recipes.recipe_for("tiny", 2, 8)
     from matinv_bench.solvers.learned import cache
 
     assert cache.cache_key(warm.architecture(), 0, data, recipe)[0] != cache.cache_key(cold.architecture(), 0, data, recipe)[0]

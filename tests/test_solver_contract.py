@@ -11,7 +11,7 @@ import torch
 
 from matinv_bench.datasets import make_dataset
 from matinv_bench.scoring import metrics
-from matinv_bench.solvers import FAMILIES, SOLVERS, InputError
+from matinv_bench.solvers import FAMILIES, SOLVERS, InputError, Trainable
 
 SPECS = [getattr(SOLVERS.get(name), "test_spec", None) or name for name in SOLVERS]
 SPECS += ["mlp-2fc[init=linear]"]  # a network whose weights are built, not trained or drawn
@@ -177,6 +177,28 @@ def test_learned_state_and_scratch_are_told_apart_by_name(spec, data):
         assert all(after[k] is before[k] for k in before), "invert or collect replaced an attribute"
     changed = [k for k in learned if not _equal(kept[k], getattr(solver, k))]
     assert not changed, f"prepare/invert/collect changed the learned state {changed}"
+
+
+def test_the_networks_are_the_trainable_solvers():
+    assert {spec for spec in SPECS if isinstance(SOLVERS.build(spec), Trainable)} == {
+        SOLVERS.get("mlp-2fc").test_spec, SOLVERS.get("mlp-3fc").test_spec, "mlp-2fc[init=linear]"}
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if isinstance(SOLVERS.build(s), Trainable)])
+def test_a_trainable_solver_hands_over_its_network_and_sets_nothing(spec, data):
+    """``trainee`` sets no attribute (learned state is fit's alone) and builds the network fit
+    starts from: its width, layers, seed and weight bytes, and untrained, fit's very weights."""
+    solver = SOLVERS.build(spec)
+    if solver.skip(data) is not None:
+        pytest.skip(solver.skip(data))
+    before = dict(vars(solver))
+    net = solver.trainee(data)
+    assert vars(solver).keys() == before.keys() and all(vars(solver)[k] is before[k] for k in before)
+    assert (net.layers, net.hidden, net.seed) == (solver.layers, solver.width(data.n), solver.seed)
+    assert solver.param_bytes(data.n) == sum(p.numel() * p.element_size() for p in net.model.parameters())
+    if solver.recipe == "none":
+        for a, b in zip(net.model.state_dict().values(), solver.fit(data).model_.state_dict().values()):
+            torch.testing.assert_close(a, b.cpu(), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("spec", ["lu", "numpy-inv", "cholesky", "qr"])

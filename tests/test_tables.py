@@ -102,8 +102,7 @@ def test_seeds_trained_together_give_the_tables_of_seeds_trained_alone(tmp_path,
         assert len(mlp) == 6 and (mlp.status == "ok").all()
         # trained before the grid (two seeds per stack, or each alone): every cell's fit was a cache hit
         assert mlp.train_cache_hit.astype(bool).all()
-        stacked = mlp.get("train_stacked", pd.Series(np.nan, mlp.index)).fillna(1)
-        assert (stacked == (2 if how == "stacked" else 1)).all()
+        assert (mlp.train_stacked == (2 if how == "stacked" else 1)).all()
         mae[how] = pd.read_csv(out / "table2-tiny.csv").set_index(["method", "dataset"])[["mae_mean", "mae_std"]]
     assert mae["stacked"].index.equals(mae["alone"].index)
     np.testing.assert_allclose(mae["stacked"].to_numpy(), mae["alone"].to_numpy(), rtol=1e-8)

@@ -12,7 +12,7 @@ from matinv_bench.datasets import make_dataset
 from matinv_bench.engine.runner import Cell, run_cell
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers.learned import cache as model_cache
-from matinv_bench.solvers.learned import training
+from matinv_bench.solvers.learned import draws, recipes, standardization
 from matinv_bench.solvers.mlp import build_mlp
 from matinv_bench.specs import SpecError
 
@@ -61,7 +61,7 @@ def test_the_cache_is_hit_the_second_time_and_retrain_forces_training(cache, box
 def test_cache_keys_separate_what_matters(box):
     def key(spec, data=box):
         s = SOLVERS.build(spec)
-        return model_cache.cache_key(s.architecture(data.n), s.seed, data, training.recipe_for(s.recipe, data.n))[0]
+        return model_cache.cache_key(s.architecture(data.n), s.seed, data, recipes.recipe_for(s.recipe, data.n))[0]
 
     base = key("mlp-2fc[recipe=tiny]")
     assert base == key("mlp-2fc[recipe=tiny,device=cpu]")
@@ -75,7 +75,7 @@ def test_cache_keys_separate_what_matters(box):
 def test_the_authors_test_set_shares_the_model_of_its_box(paper_data, box):
     ours = SOLVERS.build("mlp-2fc[recipe=tiny]")
     theirs = make_dataset(f"paper-dir:{paper_data / 'matrix_2_dataset'}")
-    recipe = training.recipe_for("tiny", 2)
+    recipe = recipes.recipe_for("tiny", 2)
     assert model_cache.cache_key(ours.architecture(2), ours.seed, box, recipe)[0] == model_cache.cache_key(ours.architecture(2), ours.seed, theirs, recipe)[0]
 
 
@@ -85,12 +85,12 @@ def test_folding_the_standardisation_keeps_the_function():
     x = torch.randn(32, 9, dtype=torch.float64)
     xm, xs, ym, ys = (torch.rand(9, dtype=torch.float64) + 0.5 for _ in range(4))
     expected = model((x - xm) / xs) * ys + ym
-    training.fold_standardization(model, xm, xs, ym, ys)
+    standardization.fold_standardization(model, xm, xs, ym, ys)
     torch.testing.assert_close(model(x), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_the_paper_recipe_is_the_authors():
-    r2, r3, r16 = (training.recipe_for("paper", n) for n in (2, 3, 16))
+    r2, r3, r16 = (recipes.recipe_for("paper", n) for n in (2, 3, 16))
     assert (r2.batch, r2.lr, r2.weight_decay, r2.train_size, r2.epochs) == (128, 5e-5, 1e-7, 1_000_000, 20)
     assert r2.schedule == "restarts" and r2.lr_min == 1e-6 and not r2.standardize
     assert r2.total_steps(1e3) == 20 * 7813 and not r2.fresh_each_epoch
@@ -98,20 +98,14 @@ def test_the_paper_recipe_is_the_authors():
     assert r3.train_size == 100_000 and r3.total_steps(1e3) == 255 * 782 == 199_410 and not r3.fresh_each_epoch
     assert r16.total_steps(1e3) == 199_410 and r16.fresh_each_epoch
     # their small 4-8-4 net learned (inv(A) - inv(A0)) / eps; the others the inverse itself
-    assert training.recipe_for("paper", 2, 8).target == "delta" and r2.target == "inverse"
-    assert training.recipe_for("paper", 2, 32).target == "inverse"
-    assert training.recipe_for("quick", 16).total_steps(1e7) < 6000  # the CPU budget caps big nets
-
-
-def test_fields_added_to_recipes_keep_older_cache_keys():
-    quick = model_cache._recipe_fields(training.recipe_for("quick", 2))
-    assert "target" not in quick and "fresh_each_epoch" not in quick
-    assert model_cache._recipe_fields(training.recipe_for("paper", 2, 8))["target"] == "delta"
+    assert recipes.recipe_for("paper", 2, 8).target == "delta" and r2.target == "inverse"
+    assert recipes.recipe_for("paper", 2, 32).target == "inverse"
+    assert recipes.recipe_for("quick", 16).total_steps(1e7) < 6000  # the CPU budget caps big nets
 
 
 def _tiny_variant(monkeypatch, **changes) -> None:
-    tiny = training.RECIPES["tiny"]
-    monkeypatch.setitem(training.RECIPES, "tiny", lambda n, hidden=None: replace(tiny(n, hidden), **changes))
+    tiny = recipes.RECIPES["tiny"]
+    monkeypatch.setitem(recipes.RECIPES, "tiny", lambda n, hidden=None: replace(tiny(n, hidden), **changes))
 
 
 def test_the_delta_target_is_folded_back_into_the_model(cache, box, monkeypatch):
@@ -123,18 +117,18 @@ def test_the_delta_target_is_folded_back_into_the_model(cache, box, monkeypatch)
 
 def test_fresh_each_epoch_draws_new_training_matrices(cache, box, monkeypatch):
     _tiny_variant(monkeypatch, train_size=512, batch=256, steps=6, fresh_each_epoch=True)
-    draws = []
-    real = training.training_set
+    drawn = []
+    real = draws.training_set
 
     def counting(*args, **kwargs):
         X, Y = real(*args, **kwargs)
-        draws.append(X[0].clone())
+        drawn.append(X[0].clone())
         return X, Y
 
-    monkeypatch.setattr(training, "training_set", counting)
+    monkeypatch.setattr(draws, "training_set", counting)
     SOLVERS.build("mlp-2fc[recipe=tiny]").fit(box)
-    assert len(draws) == 3  # three epochs of two steps, each on its own draw
-    assert not torch.equal(draws[0], draws[1]) and not torch.equal(draws[1], draws[2])
+    assert len(drawn) == 3  # three epochs of two steps, each on its own draw
+    assert not torch.equal(drawn[0], drawn[1]) and not torch.equal(drawn[1], drawn[2])
 
 
 def test_unknown_recipe_and_fixed_collections(box):

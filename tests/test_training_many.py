@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from matinv_bench.datasets import make_dataset
+from matinv_bench.datasets.base import split_rng
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers.learned import cache as model_cache
-from matinv_bench.solvers.learned import training
+from matinv_bench.solvers.learned import draws, recipes, training
 from matinv_bench.solvers.learned.architecture import build_mlp
 from matinv_bench.solvers.learned.stacked import StackedMLP, StepOptions, make_step, optimizer_scalars
 
@@ -48,16 +49,21 @@ def _assert_same_weights(a: nn.Module, b: nn.Module, rtol: float = RTOL) -> None
 
 
 def _variant(monkeypatch, **changes) -> None:
-    tiny = training.RECIPES["tiny"]
-    monkeypatch.setitem(training.RECIPES, "tiny", lambda n, hidden=None: replace(tiny(n, hidden), **changes))
+    tiny = recipes.RECIPES["tiny"]
+    monkeypatch.setitem(recipes.RECIPES, "tiny", lambda n, hidden=None: replace(tiny(n, hidden), **changes))
+
+
+def _trainees(spec: str, datas, seeds=SEEDS):
+    """The networks of the seeds' solvers, untrained (each solver's ``trainee``)."""
+    return [s.trainee(d) for s, d in zip(_solvers(spec, seeds), datas)]
 
 
 def _alone_and_together(cache, monkeypatch, spec: str, datas, options: StepOptions | None = None):
     """Each seed trained alone (fit), then all together (fit_many) with a fresh cache."""
     alone = [s.fit(d) for s, d in zip(_solvers(spec), datas)]
     monkeypatch.setenv(model_cache.CACHE_ENV, str(cache / "together"))
-    together = _solvers(spec)
-    infos = training.fit_many([s.trainee(d) for s, d in zip(together, datas)], datas, "tiny", options)
+    together = _trainees(spec, datas)
+    infos = training.fit_many(together, datas, "tiny", options)
     return alone, together, infos
 
 
@@ -68,10 +74,10 @@ def test_seeds_trained_together_get_the_weights_they_get_alone(cache, monkeypatc
     datas = _datas()
     alone, together, infos = _alone_and_together(cache, monkeypatch, spec, datas)
     for a, t in zip(alone, together):
-        _assert_same_weights(a.model_, t.model_)
-    assert not torch.equal(together[0].model_[0].weight, together[1].model_[0].weight)  # seeds differ
+        _assert_same_weights(a.model_, t.model)
+    assert not torch.equal(together[0].model[0].weight, together[1].model[0].weight)  # seeds differ
     for a, info in zip(alone, infos):
-        assert info["train_stacked"] == 3 and info["train_cache_hit"] is False
+        assert info["train_stacked"] == 3 and a.fit_info_["train_stacked"] == 1 and info["train_cache_hit"] is False
         assert info["train_steps"] == a.fit_info_["train_steps"] == 120
         assert info["train_samples"] == a.fit_info_["train_samples"]
         assert info["cache_key"] == a.fit_info_["cache_key"]
@@ -87,74 +93,71 @@ def test_per_epoch_schedule_weight_decay_delta_target_and_fresh_draws(cache, mon
     alone = [s.fit(d) for s, d in zip(_solvers("mlp-2fc[hidden=8,recipe=tiny]", (0, 1)), datas)]
     for prefetch in (True, False):
         monkeypatch.setenv(model_cache.CACHE_ENV, str(cache / f"prefetch-{prefetch}"))
-        together = _solvers("mlp-2fc[hidden=8,recipe=tiny]", (0, 1))
-        training.fit_many([s.trainee(d) for s, d in zip(together, datas)], datas, "tiny",
-                          StepOptions(prefetch=prefetch))
+        together = _trainees("mlp-2fc[hidden=8,recipe=tiny]", datas, (0, 1))
+        training.fit_many(together, datas, "tiny", StepOptions(prefetch=prefetch))
         for a, t in zip(alone, together):
-            _assert_same_weights(a.model_, t.model_)
+            _assert_same_weights(a.model_, t.model)
 
 
 def test_training_sets_drawn_on_the_device_are_the_box_and_its_inverses(monkeypatch):
     # the CUDA path, run on the CPU: the box A0 + eps [-1, 1]^{n x n} drawn by torch, seeded by the train stream
     import numpy as np
 
-    monkeypatch.setattr(training, "DEVICE_DRAWS", ("cuda", "cpu"))
+    monkeypatch.setattr(draws, "DEVICE_DRAWS", ("cuda", "cpu"))
     data = make_dataset("paper-3x3", n_test=8, seed=4)
     solver = SOLVERS.build("mlp-2fc[hidden=8,recipe=tiny]")
     net = solver.trainee(data)
-    assert training.draws_on_device(data, "cpu")
-    X, Y = training.training_set(net, data, 70_000, "cpu", torch.float64)  # more than one chunk
+    assert draws.draws_on_device(data, "cpu")
+    X, Y = draws.training_set(net, data, 70_000, "cpu", torch.float64)  # more than one chunk
     T = X.reshape(-1, 3, 3)
     assert X.shape == (70_000, 9) and -1 <= T.min() < -0.99 and 0.99 < T.max() <= 1  # T = (A - A0) / eps
     assert abs(T.mean().item()) < 0.01 and T.var().item() == pytest.approx(1 / 3, rel=0.01)  # uniform
     A = data.base[None] + data.eps * T.numpy()
     np.testing.assert_allclose(Y.reshape(-1, 3, 3).numpy(), np.linalg.inv(A), rtol=1e-9, atol=1e-12)
-    X2, _ = training.training_set(net, data, 70_000, "cpu", torch.float64)
+    X2, _ = draws.training_set(net, data, 70_000, "cpu", torch.float64)
     assert torch.equal(X, X2)  # the same seeded stream: the same set
-    X3, _ = training.training_set(net, make_dataset("paper-3x3", n_test=8, seed=5), 70_000, "cpu", torch.float64)
+    X3, _ = draws.training_set(net, make_dataset("paper-3x3", n_test=8, seed=5), 70_000, "cpu", torch.float64)
     assert not torch.equal(X, X3)
-    rng = training.split_rng(data.seed, "train")
-    first = training.training_set(net, data, 100, "cpu", torch.float64, rng)[0]
-    assert not torch.equal(first, training.training_set(net, data, 100, "cpu", torch.float64, rng)[0])  # fresh draws
-    assert not training.draws_on_device(make_dataset("spd-box[n=3]", n_test=2, seed=0), "cpu")  # no train_box: host
+    rng = split_rng(data.seed, "train")
+    first = draws.training_set(net, data, 100, "cpu", torch.float64, rng)[0]
+    assert not torch.equal(first, draws.training_set(net, data, 100, "cpu", torch.float64, rng)[0])  # fresh draws
+    assert not draws.draws_on_device(make_dataset("spd-box[n=3]", n_test=2, seed=0), "cpu")  # no train_box: host
 
 
 def test_seeds_drawn_on_the_device_train_together_as_alone_under_their_own_keys(cache, monkeypatch):
     _variant(monkeypatch, train_size=600, batch=128, steps=23, fresh_each_epoch=True)
     datas = _datas(seeds=(0, 1))
     host = SOLVERS.build("mlp-2fc[hidden=8,recipe=tiny,seed=0]").fit(datas[0])
-    monkeypatch.setattr(training, "DEVICE_DRAWS", ("cuda", "cpu"))
+    monkeypatch.setattr(draws, "DEVICE_DRAWS", ("cuda", "cpu"))
     alone = [s.fit(d) for s, d in zip(_solvers("mlp-2fc[hidden=8,recipe=tiny]", (0, 1)), datas)]
     assert alone[0].fit_info_["train_draws"] == "device" and host.fit_info_["train_draws"] == "host"
     assert alone[0].fit_info_["cache_key"] != host.fit_info_["cache_key"]
     assert not alone[0].fit_info_["train_cache_hit"]
     monkeypatch.setenv(model_cache.CACHE_ENV, str(cache / "together"))
-    together = _solvers("mlp-2fc[hidden=8,recipe=tiny]", (0, 1))
-    infos = training.fit_many([s.trainee(d) for s, d in zip(together, datas)], datas, "tiny")
+    together = _trainees("mlp-2fc[hidden=8,recipe=tiny]", datas, (0, 1))
+    infos = training.fit_many(together, datas, "tiny")
     for a, t, info in zip(alone, together, infos):
-        _assert_same_weights(a.model_, t.model_)
+        _assert_same_weights(a.model_, t.model)
         assert info["cache_key"] == a.fit_info_["cache_key"] and info["train_draws"] == "device"
 
 
 def test_a_single_seed_fit_after_fit_many_is_a_cache_hit(cache):
     datas = _datas(seeds=(0, 1))
-    together = _solvers("mlp-2fc[hidden=8,recipe=tiny]", (0, 1))
-    infos = training.fit_many([s.trainee(d) for s, d in zip(together, datas)], datas, "tiny")
+    together = _trainees("mlp-2fc[hidden=8,recipe=tiny]", datas, (0, 1))
+    infos = training.fit_many(together, datas, "tiny")
     later = SOLVERS.build("mlp-2fc[hidden=8,recipe=tiny,seed=1]").fit(datas[1])
     assert later.fit_info_["train_cache_hit"] is True and later.fit_info_["train_stacked"] == 2
     assert later.fit_info_["fit_time_s"] == infos[1]["fit_time_s"]
-    _assert_same_weights(later.model_, together[1].model_, rtol=0)
+    _assert_same_weights(later.model_, together[1].model, rtol=0)
 
 
 def test_fit_many_trains_only_what_the_cache_lacks(cache):
     datas = _datas()
     SOLVERS.build("mlp-2fc[hidden=8,recipe=tiny,seed=1]").fit(datas[1])
-    infos = training.fit_many([s.trainee(d) for s, d in zip(_solvers("mlp-2fc[hidden=8,recipe=tiny]"), datas)],
-                              datas, "tiny")
+    infos = training.fit_many(_trainees("mlp-2fc[hidden=8,recipe=tiny]", datas), datas, "tiny")
     assert [i["train_cache_hit"] for i in infos] == [False, True, False]
-    assert infos[0]["train_stacked"] == infos[2]["train_stacked"] == 2 and "train_stacked" not in infos[1]
-    again = training.fit_many([s.trainee(d) for s, d in zip(_solvers("mlp-2fc[hidden=8,recipe=tiny]"), datas)],
-                              datas, "tiny")
+    assert infos[0]["train_stacked"] == infos[2]["train_stacked"] == 2 and infos[1]["train_stacked"] == 1
+    again = training.fit_many(_trainees("mlp-2fc[hidden=8,recipe=tiny]", datas), datas, "tiny")
     assert all(i["train_cache_hit"] for i in again)
 
 
@@ -207,14 +210,13 @@ def test_the_compiled_step_trains_as_the_eager_one(cache, monkeypatch):
     # generating code; with float64 optimiser scalars it agrees with eager training to rounding
     _variant(monkeypatch, steps=40)
     datas = _datas(seeds=(0, 1))
-    eager = _solvers("mlp-2fc[hidden=8,recipe=tiny]", (0, 1))
-    training.fit_many([s.trainee(d) for s, d in zip(eager, datas)], datas, "tiny")
+    eager = _trainees("mlp-2fc[hidden=8,recipe=tiny]", datas, (0, 1))
+    training.fit_many(eager, datas, "tiny")
     monkeypatch.setenv(model_cache.CACHE_ENV, str(cache / "compiled"))
-    compiled = _solvers("mlp-2fc[hidden=8,recipe=tiny]", (0, 1))
-    training.fit_many([s.trainee(d) for s, d in zip(compiled, datas)], datas, "tiny",
-                      StepOptions(compile=True, backend="aot_eager"))
+    compiled = _trainees("mlp-2fc[hidden=8,recipe=tiny]", datas, (0, 1))
+    training.fit_many(compiled, datas, "tiny", StepOptions(compile=True, backend="aot_eager"))
     for a, b in zip(eager, compiled):
-        _assert_same_weights(a.model_, b.model_)
+        _assert_same_weights(a.model, b.model)
     assert torch.get_default_dtype() == torch.float32  # restored
 
 

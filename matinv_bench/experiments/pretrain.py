@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from matinv_bench.datasets import make_dataset
 from matinv_bench.engine.runner import Cell
-from matinv_bench.solvers import SOLVERS
+from matinv_bench.solvers import SOLVERS, Trainable
 from matinv_bench.solvers.learned import training
 from matinv_bench.solvers.learned.cache import retraining
 from matinv_bench.specs import format_spec, parse_spec
@@ -35,16 +35,11 @@ class Net:
     key: str
 
 
-def trainable(solver) -> bool:
-    """Whether a built solver is a network that ``fit`` trains (see ``solvers.base``)."""
-    return hasattr(solver, "trainee")
-
-
 def with_seed(spec: str, seed: int) -> str:
     """``spec`` with ``seed=...`` where its solver is trainable (a network's initialisation and batches
     follow the cell's seed, as in the paper's tables); any other spec unchanged. SpecError for a
     spec that names no solver."""
-    if not trainable(SOLVERS.build(spec)):
+    if not isinstance(SOLVERS.build(spec), Trainable):
         return spec
     name, params = parse_spec(spec)
     return format_spec(name, {**params, "seed": seed})
@@ -58,7 +53,7 @@ def _net(cell: Cell) -> Net | None:
         solver = SOLVERS.build(cell.solver)
     except Exception:
         return None
-    if getattr(solver, "recipe", "none") == "none" or not trainable(solver):
+    if not isinstance(solver, Trainable) or solver.recipe == "none":
         return None
     try:
         data = make_dataset(cell.dataset, n_test=1, seed=cell.seed)

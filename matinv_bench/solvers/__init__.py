@@ -12,7 +12,16 @@ imported only by the modules that use them.
 import importlib
 import pkgutil
 
-from matinv_bench.solvers.base import FAMILIES, SOLVERS, InputError, Inversion, Solver, check_stack, register
+from matinv_bench.solvers.base import (
+    FAMILIES,
+    SOLVERS,
+    InputError,
+    Inversion,
+    Solver,
+    Trainable,
+    check_stack,
+    register,
+)
 
 
 def solver_modules() -> list[str]:
@@ -30,4 +39,4 @@ def import_solver_modules() -> None:
 
 import_solver_modules()
 
-__all__ = ["FAMILIES", "SOLVERS", "InputError", "Inversion", "Solver", "check_stack", "register"]
+__all__ = ["FAMILIES", "SOLVERS", "InputError", "Inversion", "Solver", "Trainable", "check_stack", "register"]

@@ -32,13 +32,15 @@ There is one ``prepare`` (:meth:`Solver.prepare`); a solver adapts it through th
 ``check_batch`` (refuse a batch this solver cannot take), ``place`` (where the timed call's
 arrays live: numpy here, torch tensors on the device in :mod:`._torch`) and ``batch_scratch``
 (further scratch, such as A0 and inv(A0) in the batch's precision).
+
+Solvers whose network the shared training code trains (the MLPs) also follow :class:`Trainable`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -179,6 +181,46 @@ class Solver(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'spec', self.name)}>"
+
+
+@runtime_checkable
+class Trainable(Protocol):
+    """A solver whose network the shared training code (:mod:`matinv_bench.solvers.learned.training`)
+    trains, and that can hand that network over before its own ``fit``; callers test for it with
+    ``isinstance(solver, Trainable)``. The contract:
+
+    - ``recipe``: the name of its training recipe; ``"none"`` keeps its initial weights (nothing
+      to train).
+    - ``seed``: the seed of its initialisation and of its batch order.
+    - ``trainee(data)``: a new network for ``data``, untrained (its seeded initialisation or its
+      warm start), with what training needs, as a
+      :class:`~matinv_bench.solvers.learned.trainee.Trainee`. It sets no attribute of the solver,
+      so it may be called before ``fit`` or instead of it: a grid trains the networks of its cells
+      together this way (``training.fit_many``), and the cache then holds each under the key the
+      cell's own ``fit`` looks up. Raises :class:`~matinv_bench.errors.TooLargeError` for a network
+      whose weights would not fit in memory.
+    - ``fit(data)``: the solver's one setter of learned state (attributes ending in ``_``): it
+      builds the same trainee, trains it with ``recipe`` (or loads it from the cache), keeps the
+      network and records the training in ``fit_info_`` (see ``training.fit``).
+    - ``layers``, ``width(n)`` and ``param_bytes(n)``: the network's linear layers, its hidden
+      width and the bytes of its weights for n x n matrices (for memory estimates, before any
+      network is built).
+
+    ``learned-ns`` learns too, but its coefficients are trained by its own ``fit`` (L-BFGS through
+    the iteration), not by this training code: it is not Trainable.
+    """
+
+    recipe: str
+    seed: int
+    layers: int
+
+    def trainee(self, data: MatrixSet) -> Any: ...
+
+    def fit(self, data: MatrixSet) -> Solver: ...
+
+    def width(self, n: int) -> int: ...
+
+    def param_bytes(self, n: int) -> int: ...
 
 
 SOLVERS: Registry[Solver] = Registry("solver", plugins="matinv_bench.solvers")  # + plugins: docs/extending.md

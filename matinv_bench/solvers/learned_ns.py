@@ -19,7 +19,10 @@ train split (validation) then picks the trained coefficients only if their mean 
 there is at least 1% below the classical coefficients', so training never returns coefficients that
 do worse there than classical Newton-Schulz, nor a gain within noise
 (``fit_info_["train_selected"]`` says which). The coefficients are kept in the model cache
-(:mod:`.learned.cache`), keyed like the MLPs' weights.
+(:mod:`.learned.cache`), keyed like the MLPs' weights, and ``fit_info_`` records their provenance
+as theirs (``train_commit``, ``train_fingerprint``, ``train_cache_hit``). The coefficients are
+trained here, in ``fit``, not by the MLPs' training loop: the solver is not
+:class:`~matinv_bench.solvers.base.Trainable`.
 
 Datasets without a training distribution (fixed collections) are skipped.
 """
@@ -109,8 +112,7 @@ class LearnedNS(HyperpowerSolver):
             t0 = time.perf_counter()
             info = self._train(coefs, data, recipe)
             info.update(fit_time_s=time.perf_counter() - t0, train_device=self.device, cache_key=key)
-            cache.save(key, coefs, info, fields, data.spec)
-            info["train_cache_hit"] = False
+            info = {**cache.save(key, coefs, info, fields, data.spec), "train_cache_hit": False}
         self.coefs_ = coefs.c.detach().cpu().numpy().copy()
         self.fit_info_ = info
         return self
@@ -148,10 +150,9 @@ class LearnedNS(HyperpowerSolver):
             value.backward()
             return value
 
-        # tiny products train fastest on one thread (as the MLPs' small steps do)
-        small = self.device == "cpu" and 3 * recipe.train_size * self.flops(data.n) < training.SMALL_STEP_FLOPS
+        threads = training.step_threads(self.device, 3 * recipe.train_size * self.flops(data.n))  # as the MLPs' steps
         if recipe.iters > 0:
-            with torch.enable_grad(), pinned_threads(1 if small else torch.get_num_threads()):
+            with torch.enable_grad(), pinned_threads(threads):
                 opt.step(closure)
         trained = coefs.c.detach().clone()
         moved = bool(torch.isfinite(trained).all()) and not torch.equal(trained, classical)

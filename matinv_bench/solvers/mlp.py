@@ -9,8 +9,10 @@ Output: the inverse, flattened. Default width 8 n^2 (the paper's 32 for 2x2, 72 
 2048 for 16x16); the paper's small net of Section 5.3 is ``mlp-2fc[hidden=8]`` on 2x2.
 
 ``recipe="none"`` keeps the initial weights (enough for timing and the scaling study). The
-training recipes (``paper``, ``fast``, ``quick``, ``tiny``) and the cache of trained weights live
-in :mod:`matinv_bench.solvers.learned.training`; ``fit_info_`` records the training.
+training recipes (``paper``, ``fast``, ``quick``, ``tiny``) live in
+:mod:`matinv_bench.solvers.learned.recipes`, the training in :mod:`~matinv_bench.solvers.learned.training`
+and the cache of trained weights in :mod:`~matinv_bench.solvers.learned.cache`; ``fit_info_``
+records the training. The solvers are :class:`~matinv_bench.solvers.base.Trainable`.
 
 Initial weights (:mod:`matinv_bench.solvers.learned.fixed`):
 - ``init=random`` (default): torch's seeded initialisation.
@@ -25,13 +27,14 @@ Initial weights (:mod:`matinv_bench.solvers.learned.fixed`):
 
 ``curve_every=K`` (with a recipe) records a training curve in ``fit_info_["train_curve"]``: the
 MAE on the first ``curve_matrices`` matrices of the dataset's test split (default 10,000) at step
-0, every K steps and at the last step (:class:`~matinv_bench.solvers.learned.training.Curve`).
+0, every K steps and at the last step (:class:`~matinv_bench.solvers.learned.curve.Curve`).
 It does not change training; the model is cached apart from the one trained without a curve.
 """
 
 from __future__ import annotations
 
 import copy
+from functools import partial
 from typing import ClassVar
 
 import numpy as np
@@ -39,24 +42,26 @@ import torch
 
 from matinv_bench.errors import InputError, TooLargeError
 from matinv_bench.solvers._torch import TORCH_DTYPES, TorchSolver, torch_dtype
-from matinv_bench.solvers.base import register
-from matinv_bench.solvers.learned import fixed, training
+from matinv_bench.solvers.base import Trainable, register
+from matinv_bench.solvers.learned import fixed, recipes, training
 from matinv_bench.solvers.learned.architecture import (
     build_mlp,
     default_hidden,
     mlp_flops,
     mlp_param_count,
 )
+from matinv_bench.solvers.learned.trainee import Trainee
 from matinv_bench.specs import check_int
 from matinv_bench.system import available_memory
 
 INITS = ("random", "linear")
 
 
-class MLPSolver(TorchSolver):
-    """Base of ``mlp-2fc`` and ``mlp-3fc``; subclasses set ``layers``.
+class MLPSolver(TorchSolver, Trainable):
+    """Base of ``mlp-2fc`` and ``mlp-3fc``; subclasses set ``layers``. A :class:`Trainable`.
 
-    ``fit`` learns ``model_`` (on the device), ``n_``, ``base_`` and ``eps_``. ``prepare`` keeps
+    ``fit`` learns ``model_`` (on the device), ``n_``, ``base_`` and ``eps_``; :meth:`trainee`
+    builds the network without keeping it (a grid's training trains it). ``prepare`` keeps
     A itself (``_A``), A0 in A's precision (``_A0``) and the network in A's precision
     (``_model``: ``model_`` itself, or a cast copy when their precisions differ, so that a
     float32 batch never changes the learned float64 weights). The timed ``invert`` computes the
@@ -79,8 +84,8 @@ class MLPSolver(TorchSolver):
             raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
         if recipe is None:
             recipe = "none" if init == "linear" or weights is not None else "quick"
-        if recipe != "none" and recipe not in training.RECIPES:
-            raise ValueError(f"unknown recipe {recipe!r}; known: none, {', '.join(training.RECIPES)}")
+        if recipe != "none" and recipe not in recipes.RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; known: none, {', '.join(recipes.RECIPES)}")
         self.fixed_layers, self.fixed_output = None, None  # the file's weights, when given
         if weights is not None:
             if init != "random" or recipe != "none":
@@ -126,27 +131,29 @@ class MLPSolver(TorchSolver):
         return None
 
     def fit(self, data) -> MLPSolver:
-        """Build the network for ``data.n`` and train it with ``self.recipe`` ("none": seeded init)."""
+        """Build the network for ``data.n`` and train it with ``self.recipe`` ("none": seeded init),
+        or load it from the cache; keep it and the box it maps from."""
         net = self.trainee(data)
         self.fit_info_ = {"train_recipe": "none", "train_steps": 0}
         if self.recipe != "none":
             self.fit_info_ = training.fit(net, data, self.recipe)
-        self.model_.to(self.device).eval()  # weights loaded from the cache arrive on the CPU
+        self.model_ = net.model.to(self.device).eval()  # weights loaded from the cache arrive on the CPU
+        self.n_ = data.n
+        self.base_ = _base(data)
+        self.eps_ = data.eps
         return self
 
-    def trainee(self, data) -> training.Trainee:
-        """Build the network for ``data.n`` (its seeded initialisation, untrained) and return
-        what training it needs: :meth:`fit` trains it; ``training.fit_many`` trains the networks of
+    def trainee(self, data) -> Trainee:
+        """A new network for ``data.n`` (its seeded initialisation, the linear construction or the
+        file's weights; untrained) and what training it needs; sets no attribute (see
+        :class:`Trainable`): :meth:`fit` trains it, and ``training.fit_many`` trains the networks of
         several solvers together (each then loads its own from the cache in :meth:`fit`)."""
         need = self.param_bytes(data.n)
         if need > available_memory():  # refuse before torch allocates (overcommit could end in the OOM killer)
             raise TooLargeError(f"a {self.name} for {data.n} x {data.n} matrices has {need / 2**30:.1f} GiB of weights; "
                                 f"only {available_memory() / 2**30:.1f} GiB is available")
-        self.n_ = data.n
-        self.base_ = None if data.base is None else np.asarray(data.base, dtype=np.float64)
-        self.eps_ = data.eps
         torch.manual_seed(self.seed)
-        self.model_ = build_mlp(data.n, self.width(data.n), self.layers, TORCH_DTYPES[self.dtype])
+        model = build_mlp(data.n, self.width(data.n), self.layers, TORCH_DTYPES[self.dtype])
         given = None
         if self.fixed_layers is not None:
             given = self.fixed_layers
@@ -155,22 +162,14 @@ class MLPSolver(TorchSolver):
         elif self.init == "linear":
             given = fixed.linear_layers(data.base, data.eps)
         if given is not None:
-            fixed.copy_into(self.model_, given)
-        return training.Trainee(self.model_, self.layers, self.width(data.n), self.dtype, self.seed, self.device,
-                                self.features, self.spec, init=self.init, curve_every=self.curve_every,
-                                curve_matrices=self.curve_matrices if self.curve_every else 0)
+            fixed.copy_into(model, given)
+        return Trainee(model, self.layers, self.width(data.n), self.dtype, self.seed, self.device,
+                       partial(input_features, base=_base(data), eps=data.eps), self.spec, init=self.init,
+                       curve_every=self.curve_every, curve_matrices=self.curve_matrices if self.curve_every else 0)
 
     def features(self, A):
-        """The network's input for matrices A (numpy array or torch tensor): T = (A - A0) / eps on
-        boxes, else A; flattened.
-
-        Training uses this form (a tensor where it draws on the device); ``invert`` computes the
-        same map in torch, timed."""
-        base = self.base_
-        if base is not None and isinstance(A, torch.Tensor):
-            base = torch.as_tensor(base, dtype=A.dtype, device=A.device)
-        X = A if base is None else (A - base) / self.eps_
-        return X.reshape(len(A), -1)
+        """The fitted network's input for matrices A (:func:`input_features` of its box)."""
+        return input_features(A, self.base_, self.eps_)
 
     def check_batch(self, A: np.ndarray) -> None:
         n = getattr(self, "n_", None)
@@ -197,6 +196,22 @@ class MLPSolver(TorchSolver):
 
     def param_bytes(self, n: int) -> int:
         return mlp_param_count(n, self.width(n), self.layers) * (8 if self.dtype == "float64" else 4)
+
+
+def _base(data) -> np.ndarray | None:
+    return None if data.base is None else np.asarray(data.base, dtype=np.float64)
+
+
+def input_features(A, base: np.ndarray | None, eps: float | None):
+    """The network's input for matrices A (numpy array or torch tensor): T = (A - A0) / eps on a
+    box (``base`` A0), else A; flattened.
+
+    Training uses this form (a tensor where it draws on the device); ``invert`` computes the
+    same map in torch, timed."""
+    if base is not None and isinstance(A, torch.Tensor):
+        base = torch.as_tensor(base, dtype=A.dtype, device=A.device)
+    X = A if base is None else (A - base) / eps
+    return X.reshape(len(A), -1)
 
 
 @register("mlp-2fc")
