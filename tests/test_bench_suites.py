@@ -10,11 +10,15 @@ or the test would check nothing.
 
 from __future__ import annotations
 
+import io
+import json
 import math
 from pathlib import Path
 
 import pytest
-from asv_runner.discovery import disc_benchmarks, get_benchmark_from_name
+from asv_runner.discovery import disc_benchmarks, get_benchmark_from_name, list_benchmarks
+
+from bench import names
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = str(ROOT / "bench")
@@ -75,3 +79,20 @@ def test_benchmark_runs_once(name, monkeypatch):
         bench.do_teardown()
     if name.split(".")[-1].startswith("track_"):  # asv records a number
         assert isinstance(result, (int, float)) and math.isfinite(result), (name, result)
+
+
+def test_the_committed_benchmarks_json_is_current():
+    """results/asv/benchmarks.json (asv's record of the suites, committed with the results) lists
+    the benchmarks the suites have, with their parameters, as asv's discovery writes them."""
+    if names.PLUGIN_LEARNED or names.PLUGIN_OTHERS:
+        pytest.skip("plugins add solvers to the lists; the committed file has the package's only")
+    out = io.StringIO()
+    list_benchmarks(BENCH, out)
+    discovered = {b["name"]: b for b in json.loads(out.getvalue())}
+    committed = json.loads((ROOT / "results" / "asv" / "benchmarks.json").read_text())
+    committed.pop("version")
+    hint = "regenerate it: asv run --python=same --bench just-discover; git restore results/asv/*/machine.json"
+    assert set(committed) == set(discovered), hint
+    for name, bench in discovered.items():
+        for key in ("type", "params", "param_names", "unit"):
+            assert committed[name].get(key) == bench.get(key), (name, key, hint)
