@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,12 @@ def test_the_committed_benchmarks_json_is_current():
     for name, bench in discovered.items():
         for key in ("type", "params", "param_names", "unit"):
             assert committed[name].get(key) == bench.get(key), (name, key, hint)
+
+
+def test_ci_runs_the_pytest_benchmark_cases_once_untimed():
+    """CI runs ``python -m pytest``: its test paths hold tests/benchmarks, and pyproject's addopts
+    disable timing (each case runs once; tests/conftest.py re-enables it for timing options)."""
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert any((ROOT / path / "benchmarks" / "test_bench_invert.py").is_file() for path in ini["testpaths"])
+    assert "--benchmark-disable" in ini["addopts"].split()
+    assert (ROOT / ".ci" / "run").read_text().rstrip().splitlines()[-1] == "python -m pytest"
