@@ -60,7 +60,7 @@ SAFETY = 0.5  # the estimated lower bound is this times the smallest value seen 
 CONVERGED = 1e-15  # reach(): the half-width the steps must bring [l, 1] within (float64 rounding level)
 FLOOR = 1e-16  # reach() never designs below this (about the float64 unit roundoff)
 # the lower bounds reach() chooses from: 1, 2 and 5 times the powers of ten, from FLOOR to 1/2
-GRID = tuple(float(f"{m}e{e}") for e in range(-16, 0) for m in (1, 2, 5))
+GRID = tuple(float(f"{m}e{e}") for e in range(round(np.log10(FLOOR)), 0) for m in (1, 2, 5))
 
 
 def chebyshev_step(lo: float, hi: float, degree: int) -> tuple[np.ndarray, float, float]:
