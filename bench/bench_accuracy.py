@@ -30,7 +30,8 @@ class Accuracy:
     timeout = 900
 
     def setup_cache(self):
-        return accuracy_rows(ACCURACY_SOLVERS, ACCURACY_DATASETS, DTYPES, ACCURACY_N_TEST)
+        """The rows of every combination of ``params`` (what asv runs is what is computed)."""
+        return accuracy_rows(*self.params, ACCURACY_N_TEST)
 
     def setup(self, rows, spec, dataset, dtype):
         row = rows[(spec, dataset, dtype)]
@@ -72,4 +73,4 @@ class TrainedAccuracy(Accuracy):
 
     def setup_cache(self):
         with fresh_model_cache():
-            return accuracy_rows(TRAINED_ACCURACY_SOLVERS, TRAINED_DATASETS, DTYPES, ACCURACY_N_TEST)
+            return accuracy_rows(*self.params, ACCURACY_N_TEST)

@@ -9,16 +9,14 @@ the exact size of the weights.
 from __future__ import annotations
 
 from ._cells import Pinned, build, ready, timing_data
-from .names import MEMORY_BATCH, MEMORY_N, UNTRAINED
-
-MEMORY_SOLVER = UNTRAINED[0]
+from .names import MEMORY_BATCH, MEMORY_N, MEMORY_SOLVER
 
 
 class MLPMemory(Pinned):
     """Build a seeded network of width 8 n^2 for n x n matrices and run one forward pass."""
 
-    params = [list(MEMORY_N)]
-    param_names = ["n"]
+    params = (list(MEMORY_N),)
+    param_names = ("n",)
 
     def setup(self, n):
         self._pin()

@@ -42,8 +42,9 @@ class TimeMLPInference(Pinned):
 
     def setup_cache(self):
         models = {}
-        for spec in MLP_SOLVERS:
-            for ds in MLP_DATASETS:
+        solvers, datasets, _ = self.params
+        for spec in solvers:
+            for ds in datasets:
                 try:
                     models[(spec, ds)] = build(spec).fit(timing_data(ds, MLP_BATCH))
                 except NotImplementedError as exc:

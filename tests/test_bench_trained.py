@@ -14,9 +14,7 @@ TRAINED, UNTRAINED = "mlp-2fc[recipe=tiny]", "mlp-2fc[recipe=none]"
 
 
 def test_trained_networks_are_trained_afresh_and_tracked(monkeypatch, _model_cache):
-    monkeypatch.setattr(bench_accuracy, "TRAINED_ACCURACY_SOLVERS", (TRAINED, UNTRAINED))
-    monkeypatch.setattr(bench_accuracy, "TRAINED_DATASETS", (DATASET,))
-    monkeypatch.setattr(bench_accuracy, "DTYPES", (DTYPE,))
+    monkeypatch.setattr(bench_accuracy.TrainedAccuracy, "params", ([TRAINED, UNTRAINED], [DATASET], [DTYPE]))
     monkeypatch.setattr(bench_accuracy, "ACCURACY_N_TEST", 32)
     caches = []
     real = bench_accuracy.accuracy_rows

@@ -11,7 +11,16 @@ from matinv_bench.datasets import make_dataset
 from matinv_bench.errors import UserError
 from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers._hyperpower import hyperpower, scaled_start
-from matinv_bench.solvers.minimax_ns import chebyshev_step, design, scaled_spectrum_min
+from matinv_bench.solvers.minimax_ns import (
+    CONVERGED,
+    GRID,
+    SAFETY,
+    _plan,
+    chebyshev_step,
+    design,
+    reach,
+    scaled_spectrum_min,
+)
 
 
 def _run(solver, A):
@@ -89,6 +98,27 @@ def test_the_minimax_design_needs_fewer_steps_than_classical(degree):
     assert minimax <= 0.6 * classical, (minimax, classical)  # 14 against 25 (degree 1), 9 against 16 (degree 2)
 
 
+def test_a_tiny_lower_bound_keeps_a_positive_interval():
+    """1 - E would round to 0 below lo ~ 1e-16 (the design then raised on [0, 2]): the step's image
+    starts at f(lo) = lo p(1 - lo), which grows by 2 (d + 1)^2 in the first step."""
+    for degree in (1, 2):
+        _, new_lo, new_hi = chebyshev_step(1e-20, 1.0, degree)
+        assert new_lo == pytest.approx(2 * (degree + 1) ** 2 * 1e-20, rel=1e-6) and new_hi == 2.0
+        coefs, half = _plan(40, degree, 1e-20)
+        assert np.isfinite(coefs).all() and half < 1  # still contracting, nowhere near converged
+
+
+@pytest.mark.parametrize("degree", [1, 2, 3])
+def test_reach_is_the_widest_interval_the_steps_bring_to_rounding_level(degree):
+    for steps in (4, 8, 12, 16, 20):
+        lower = reach(steps, degree)
+        assert _plan(steps, degree, lower)[1] <= CONVERGED or lower == GRID[-1]
+        if lower > GRID[0]:  # the next wider interval of the grid is not reached
+            assert _plan(steps, degree, GRID[GRID.index(lower) - 1])[1] > CONVERGED
+    assert [reach(k, 1) for k in (12, 16, 20)] == [5e-5, 1e-7, 5e-10]  # the figures the docstring gives
+    assert reach(2, 1) == GRID[-1] == 0.5 and reach(60, 1) == GRID[0]
+
+
 def test_minimax_ns_converges_in_fewer_steps_than_newton_schulz():
     data = make_dataset("randsvd[n=16,cond=1e3]", n_test=64, seed=0)
     classical = _run(SOLVERS.build("newton-schulz[steps=16]").fit(data), data.A)
@@ -96,8 +126,28 @@ def test_minimax_ns_converges_in_fewer_steps_than_newton_schulz():
     minimax = _run(solver, data.A)
     assert classical.failed.all() and not minimax.failed.any()
     assert np.abs(minimax.X - data.inv_ref).max() < 1e-8 * np.abs(data.inv_ref).max()
-    # the estimated lower bound of the spectrum of A X0 holds on the test matrices
-    assert solver.lower_ <= scaled_spectrum_min(data.A, data.sigma_min).min()
+    # not a box: designed for the widest interval 16 steps reach, not for a train split
+    assert solver.lower_ == reach(16, 1) and "16 steps reach" in solver.lower_from_
+
+
+def test_minimax_ns_on_a_box_designs_for_its_train_split():
+    data = make_dataset("paper-3x3", n_test=256, seed=0)
+    solver = SOLVERS.build("minimax-ns").fit(data)
+    train = data.draw_train(1024)
+    assert solver.lower_ == SAFETY * scaled_spectrum_min(train.A, train.sigma_min).min()
+    assert solver.lower_ <= scaled_spectrum_min(data.A, data.sigma_min).min()  # the estimate holds on the test split
+    assert not _run(solver, data.A).failed.any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_minimax_ns_without_bounds_fails_with_a_reason(dtype):
+    """An ill-conditioned set without a box: no ValueError, matrices outside the designed interval
+    are failures whose reason names the interval."""
+    data = make_dataset("near-singular[n=16,sigma_min=1e-10]", n_test=8, seed=0)
+    res = _run(SOLVERS.build("minimax-ns[steps=16]").fit(data), data.A.astype(dtype))
+    assert res.failed.all() and np.isnan(res.X).all()
+    assert "did not converge in 16 steps" in res.reason
+    assert ">= 1e-07 (the widest 16 steps reach): more steps or a smaller lower=" in res.reason
 
 
 def test_minimax_ns_from_the_base_is_classical():
@@ -109,14 +159,17 @@ def test_minimax_ns_from_the_base_is_classical():
     np.testing.assert_array_equal(_run(solver, data.A).X, hyperpower(A, X0, np.ones((2, 3))).numpy())
 
 
-def test_minimax_ns_on_a_fixed_collection_needs_a_lower_bound():
+def test_minimax_ns_on_a_fixed_collection_runs_and_takes_a_lower_bound():
     data = make_dataset("pascal[n=5]")
-    assert "give lower=" in SOLVERS.build("minimax-ns").skip(data)
-    lam = scaled_spectrum_min(data.A, data.sigma_min).min()
+    lam = scaled_spectrum_min(data.A, data.sigma_min).min()  # 7.4e-9: below what 12 steps reach, above 20 steps'
+    default = SOLVERS.build("minimax-ns")
+    assert default.skip(data) is None
+    res = _run(default.fit(data), data.A)
+    assert res.failed.all() and "the widest 12 steps reach" in res.reason
+    assert reach(20, 1) < lam and not _run(SOLVERS.build("minimax-ns[steps=20]").fit(data), data.A).failed.any()
     solver = SOLVERS.build(f"minimax-ns[lower={lam / 2:.3g},steps=20]")
-    assert solver.skip(data) is None
     res = _run(solver.fit(data), data.A)
-    assert not res.failed.any() and solver.lower_ == float(f"{lam / 2:.3g}")
+    assert not res.failed.any() and solver.lower_ == float(f"{lam / 2:.3g}") and solver.lower_from_ == "given"
 
 
 # ------------------------------------------------------------------------------ learned coefficients
