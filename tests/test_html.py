@@ -275,9 +275,10 @@ def test_no_timed_rows_no_report_and_missing_extra(tmp_path, monkeypatch):
     assert main(["report", "--results", str(root), "--html"]) == 0
     text = (root / "REPORT.html").read_text()
     assert "nothing to explore" in text and "vegaEmbed" not in text and "What the network learned" in text
-    (root / "REPORT.md").write_text("# r\n\n![gone](report/gone.png)\n")
-    with pytest.raises(ReportError, match="gone.png"):
-        html.write_html(root / "REPORT.md", root)
+    for src in ("report/gone.png", "https://example.org/x.png"):  # a figure is embedded, or the page is not written
+        (root / "REPORT.md").write_text(f"# r\n\n![figure]({src})\n")
+        with pytest.raises(ReportError, match=re.escape(src)):
+            html.write_html(root / "REPORT.md", root, tmp_path / "x.html")
     for module in ("vl_convert", "markdown_it"):
         with monkeypatch.context() as m:
             m.setitem(sys.modules, module, None)

@@ -101,7 +101,8 @@ def _slug(text: str, used: set[str]) -> str:
 def render_markdown(text: str, folders: list[Path]) -> tuple[str, list[tuple[int, str, str]]]:
     """(HTML, headings) of the Markdown ``text``: each heading gets an id (the headings are returned
     as (level, id, text)), each image's source becomes a data URI of the file it names (looked up in
-    ``folders``, in order), tables are wrapped to scroll sideways, and numeric cells right-aligned."""
+    ``folders``, in order), tables are wrapped to scroll sideways, numeric cells right-aligned, and
+    only cells longer than :data:`LONG_CELL` characters wrap."""
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -123,8 +124,9 @@ def render_markdown(text: str, folders: list[Path]) -> tuple[str, list[tuple[int
             for child in tok.children or []:
                 if child.type == "image":
                     src = str(child.attrGet("src"))
-                    found = next((f / src for f in folders if (f / src).is_file()), None)
-                    if found is None or re.match(r"^[a-z]+:", src):
+                    local = not re.match(r"^[a-z][a-z0-9+.-]*:", src, re.IGNORECASE)  # no URL, no data URI
+                    found = next((f / src for f in folders if local and (f / src).is_file()), None)
+                    if found is None:
                         raise ReportError(f"{src}: the report links a figure that is not a file beside it")
                     child.attrSet("src", data_uri(found))
     body = md.renderer.render(tokens, md.options, {})
