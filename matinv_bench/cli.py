@@ -77,8 +77,8 @@ def _add_report(sub) -> None:
     p.add_argument("--out", type=Path, default=None, metavar="FILE", help="report file (default: DIR/REPORT.md)")
     p.add_argument("--strict", action="store_true", help="also fail when a section's folder does not exist")
     p.add_argument("--html", action="store_true",
-                   help="also write the work-precision and scaling figures as one interactive, self-contained "
-                        "HTML page beside the report (REPORT.html; needs the html extra)")
+                   help="also write the report as one self-contained HTML page beside it (REPORT.html: its text, "
+                        "tables and figures, and an interactive explorer of the timed rows; needs the html extra)")
     p.add_argument("--docs", action="store_true",
                    help="also rewrite the generated documentation beside DIR: docs/reference.md (from the "
                         "registries) and the README's headline findings (from the result files)")
@@ -93,7 +93,7 @@ def cmd_report(args) -> int:
     if args.html:
         from matinv_bench.reporting.html import write_html
 
-        print(f"wrote {write_html(args.results, report.with_suffix('.html'))}")
+        print(f"wrote {write_html(report, args.results)}")
     if args.docs:
         from matinv_bench.reporting.docs import write_generated
 

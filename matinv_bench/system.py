@@ -5,12 +5,14 @@ is imported here except the version.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import signal
 import socket
 import subprocess
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,13 +111,21 @@ def blas_description() -> str:
 
 
 OUTPUTS = "results"  # the folder of result files: changes there do not make the source tree dirty
+PACKAGE = Path(__file__).resolve().parent  # this package's folder: a checkout's source tree, or an installed copy
+PROJECT = "matinv-bench"  # the name a checkout of this project gives in its pyproject.toml
+INSTALLED_DIFFERS = "+installed-differs"  # git_sha's flag: the installed copy that ran is not that checkout's code
+
+
+def _git(where: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=5,
+                          check=True).stdout.strip()
 
 
 def tree_changes(cwd: Path | None = None) -> list[str] | None:
     """Tracked files with uncommitted changes in the git checkout holding ``cwd`` (default: the
     package source), as ``git status --porcelain`` lines, leaving out the checkout's ``results/``
     folder (what runs write is not the code that made it); None when ``cwd`` is not in a git checkout."""
-    where = cwd or Path(__file__).resolve().parent
+    where = cwd or PACKAGE
     try:
         done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
                                f":(top,exclude){OUTPUTS}"], cwd=where, capture_output=True, text=True, timeout=5)
@@ -130,21 +140,54 @@ def git_sha(cwd: Path | None = None) -> str:
 
     Only a git checkout that tracks the package's files counts: an installed copy (in a
     virtual environment or site-packages, even one that lies inside some other checkout)
-    has no commit, and records '' (its ``package_version`` still says which release it is).
+    has no commit, and records '' (:func:`run_commit` then looks at the working folder).
     ``cwd`` is the folder to ask about (default: this package's folder)."""
-    where = cwd or Path(__file__).resolve().parent
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=5,
-                              check=True).stdout.strip()
-
+    where = cwd or PACKAGE
     try:
-        if not git("ls-files", "--", "."):  # not tracked here: an installed copy, not the source tree
+        if not _git(where, "ls-files", "--", "."):  # not tracked here: an installed copy, not the source tree
             return ""
-        sha = git("rev-parse", "--short=12", "HEAD")
+        sha = _git(where, "rev-parse", "--short=12", "HEAD")
     except (OSError, subprocess.SubprocessError):
         return ""
     return sha + ("+dirty" if tree_changes(where) else "")
+
+
+def project_checkout(where: Path) -> Path | None:
+    """The top folder of the git checkout holding ``where`` when it is a checkout of this project
+    (its ``pyproject.toml`` names :data:`PROJECT` and it holds the package's ``__init__.py``), else
+    None: a user's own repository is never taken for ours."""
+    try:
+        top = Path(_git(where, "rev-parse", "--show-toplevel"))
+        name = tomllib.loads((top / "pyproject.toml").read_text()).get("project", {}).get("name")
+    except (OSError, subprocess.SubprocessError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    return top if name == PROJECT and (top / PACKAGE.name / "__init__.py").is_file() else None
+
+
+def source_digest(package: Path) -> str:
+    """SHA-256 over a package's Python sources: every ``*.py`` below ``package``, its relative path
+    and its bytes, in path order (what a non-editable install copies)."""
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def run_commit(cwd: Path | None = None) -> str:
+    """The commit a run records in ``git_sha``: that of the package's own source tree
+    (:func:`git_sha`); for an installed copy, that of the checkout of this project holding ``cwd``
+    (default: the current folder; see :func:`project_checkout`), with ``+dirty`` as in
+    :func:`git_sha` and :data:`INSTALLED_DIFFERS` appended when the installed package's sources
+    differ from the checkout's ``matinv_bench/`` as it is on disk (:func:`source_digest`); '' when
+    neither is in a checkout of this project."""
+    sha = git_sha(PACKAGE)
+    if sha:
+        return sha
+    top = project_checkout(cwd or Path.cwd())
+    sha = git_sha(top) if top is not None else ""
+    if sha and source_digest(PACKAGE) != source_digest(top / PACKAGE.name):
+        sha += INSTALLED_DIFFERS
+    return sha
 
 
 def cpu_name() -> str:
@@ -164,7 +207,7 @@ def environment() -> dict:
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
         "package_version": __version__,
-        "git_sha": git_sha(),
+        "git_sha": run_commit(),
         "host": socket.gethostname(),
         "cpu": cpu_name(),
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -300,9 +301,13 @@ def test_summary_table_shows_each_varying_grid_column_and_whole_reasons():
 
 def test_summary_header_names_the_version_and_why_there_is_no_commit():
     df = results.to_frame([{"solver": "lu", "package_version": "0.1.0", "git_sha": ""}])
-    assert "matinv-bench 0.1.0 (commit unknown: not a git checkout)" in "\n".join(summary_header(df, "t", "c"))
+    assert ("matinv-bench 0.1.0 (commit unknown: not run from a git checkout of matinv-bench)"
+            in "\n".join(summary_header(df, "t", "c")))
     df = results.to_frame([{"solver": "lu", "package_version": "0.1.0", "git_sha": "abc123"}])
     assert "matinv-bench 0.1.0 (commit abc123)" in "\n".join(summary_header(df, "t", "c"))
+    df = results.to_frame([{"solver": "lu", "package_version": "0.1.0", "git_sha": "abc123+dirty+installed-differs"}])
+    assert ("(commit abc123+dirty+installed-differs: the installed package's sources differ from that checkout's)"
+            in "\n".join(summary_header(df, "t", "c")))
 
 
 def _git(where: Path, *args: str) -> None:
@@ -322,6 +327,57 @@ def test_git_sha_only_for_the_package_own_source_tree(tmp_path):
     assert len(system.git_sha(tmp_path / "pkg")) == 12
     assert system.git_sha(installed) == ""
     assert system.environment()["package_version"]
+
+
+@pytest.fixture
+def fresh_machine():
+    """``runner.machine()`` caches the environment columns per process: read them anew, before and after."""
+    runner.machine.cache_clear()
+    yield
+    runner.machine.cache_clear()
+
+
+def test_a_non_editable_install_run_from_a_checkout_records_its_commit(tmp_path, monkeypatch, fresh_machine):
+    """``pip install . && matinv-bench run`` from a clone: the package lies in site-packages (no git
+    there), the run starts in the clone; the row names the clone's commit, and says when the clone is
+    dirty or when the installed sources are not the clone's."""
+    clone = tmp_path / "clone"
+    shutil.copytree(system.PACKAGE, clone / "matinv_bench", ignore=shutil.ignore_patterns("__pycache__"))
+    (clone / "pyproject.toml").write_text('[project]\nname = "matinv-bench"\n')
+    _git(clone, "init", "-q")
+    _git(clone, "add", "-A")
+    _git(clone, "commit", "-q", "-m", "x")
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=clone, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    installed = tmp_path / "venv" / "site-packages" / "matinv_bench"
+    shutil.copytree(clone / "matinv_bench", installed)
+    monkeypatch.setattr(system, "PACKAGE", installed)
+    monkeypatch.chdir(clone)
+    assert system.git_sha(installed) == ""  # the installed copy alone knows no commit
+    assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--no-timing", "--out", "results/r", *FAST]) == 0
+    assert set(read_results(clone / "results" / "r").git_sha) == {head}  # results/ does not make the tree dirty
+    assert f"(commit {head})" in (clone / "results" / "r" / "summary.md").read_text()
+
+    with (clone / "matinv_bench" / "errors.py").open("a") as f:  # a change in the clone, not installed
+        f.write("# changed\n")
+    assert system.run_commit() == f"{head}+dirty+installed-differs"
+    shutil.copy(clone / "matinv_bench" / "errors.py", installed / "errors.py")  # installed again: the same sources
+    assert system.run_commit() == f"{head}+dirty"
+    runner.machine.cache_clear()
+    assert main(["run", "--solver", "lu", "--dataset", "paper-3x3", "--no-timing", "--out", "results/r2", *FAST]) == 0
+    assert set(read_results(clone / "results" / "r2").git_sha) == {f"{head}+dirty"}
+
+    other = tmp_path / "their-repo"  # a user's own repository is not our commit
+    other.mkdir()
+    (other / "pyproject.toml").write_text('[project]\nname = "their-project"\n')
+    shutil.copytree(installed, other / "matinv_bench")
+    _git(other, "init", "-q")
+    _git(other, "add", "-A")
+    _git(other, "commit", "-q", "-m", "x")
+    monkeypatch.chdir(other)
+    assert system.run_commit() == ""
+    monkeypatch.chdir(tmp_path)  # no checkout at all
+    assert system.run_commit() == ""
 
 
 def test_result_files_get_the_usual_mode(tmp_path):

@@ -14,6 +14,7 @@ import pandas as pd
 
 from matinv_bench.reporting.aggregate import seeds_table
 from matinv_bench.reporting.results import STATUSES, write_text
+from matinv_bench.system import INSTALLED_DIFFERS
 
 SUMMARY = "summary.md"
 
@@ -48,9 +49,15 @@ def summary_table(df: pd.DataFrame, fmt: str = "github", reason_width: int | Non
 
 
 def version_line(env: dict) -> str:
-    """``matinv-bench 0.1.0 (commit 1234abcd)``, or why there is no commit."""
+    """``matinv-bench 0.1.0 (commit 1234abcd)``, or why there is no commit; an installed copy whose
+    sources differ from the checkout it ran in says so (see :func:`~matinv_bench.system.run_commit`)."""
     sha = env.get("git_sha", "")
-    commit = f"commit {sha}" if isinstance(sha, str) and sha else "commit unknown: not a git checkout"
+    if not isinstance(sha, str) or not sha:
+        commit = "commit unknown: not run from a git checkout of matinv-bench"
+    else:
+        commit = f"commit {sha}"
+        if sha.endswith(INSTALLED_DIFFERS):
+            commit += ": the installed package's sources differ from that checkout's"
     return f"matinv-bench {env.get('package_version', '')} ({commit})"
 
 
