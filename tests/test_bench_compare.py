@@ -44,6 +44,7 @@ def run(pytester, monkeypatch, tmp_path):
         return real(self)
 
     monkeypatch.setattr(LU, "invert", invert)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # pytest-benchmark times nothing on an xdist worker
 
     def go(slowdown: float, *options: str):
         _clock["slowdown"] = slowdown
