@@ -49,9 +49,15 @@ def _name(node: ast.expr) -> str | None:
 def _family(body: list[ast.stmt]) -> str | None:
     """The string a class body assigns to ``family`` (``family = "x"`` or ``family: T = "x"``)."""
     for stmt in body:
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        targets = (
+            stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        )
         value = getattr(stmt, "value", None)
-        if any(_name(t) == "family" for t in targets) and isinstance(value, ast.Constant) and isinstance(value.value, str):
+        if (
+            any(_name(t) == "family" for t in targets)
+            and isinstance(value, ast.Constant)
+            and isinstance(value.value, str)
+        ):
             return value.value
     return None
 
@@ -108,7 +114,9 @@ def registered_solvers(package: Path = SOLVER_SOURCES, plugins: list[Path] | Non
         out[group] = {name: _resolve(cls, classes) for name, cls in sorted(names.items())}
         unknown = [name for name, family in out[group].items() if family is None]
         if unknown:
-            raise RuntimeError(f"bench/names.py: no family found for the solvers {unknown} (set family = ... on the class)")
+            raise RuntimeError(
+                f"bench/names.py: no family found for the solvers {unknown} (set family = ... on the class)"
+            )
     return out
 
 
@@ -119,8 +127,12 @@ def tracked(families: dict[str, str]) -> dict[str, tuple[str, ...]]:
         return tuple(s for name, f in families.items() if f in keep for s in TRACKED_AS.get(name, (name,)))
 
     learned = [name for name, f in families.items() if f == "learned"]
-    return {"direct": specs(("direct",)), "approximation": specs(("approximation", "iterative")),
-            "trained": tuple(f"{n}[recipe=quick]" for n in learned), "untrained": tuple(f"{n}[recipe=none]" for n in learned)}
+    return {
+        "direct": specs(("direct",)),
+        "approximation": specs(("approximation", "iterative")),
+        "trained": tuple(f"{n}[recipe=quick]" for n in learned),
+        "untrained": tuple(f"{n}[recipe=none]" for n in learned),
+    }
 
 
 REGISTERED = registered_solvers()

@@ -1,7 +1,8 @@
 """Every error whose message is meant for the user, in one place.
 
 The command line prints any :class:`UserError` as one line (``matinv-bench: error: ...``) and
-exits with status 2 (1 for :class:`NoCellSucceeded`); anything else is a bug and keeps its traceback. Library code raises the
+exits with status 2 (1 for :class:`NoCellSucceeded`); anything else is a bug and keeps its traceback.
+Library code raises the
 most specific subclass, so that callers can catch what they can handle.
 """
 

@@ -74,7 +74,10 @@ def use_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     for p in paths:
         path = Path(p).expanduser().resolve()
         if not path.is_file() or path.suffix != ".py":
-            raise UserError(f"--plugin {str(p)!r}: not a Python file ({'no such file' if not path.exists() else 'expected FILE.py'})")
+            raise UserError(
+                f"--plugin {str(p)!r}: not a Python file "
+                f"({'no such file' if not path.exists() else 'expected FILE.py'})"
+            )
         files.append(path)
     known = env_files()
     os.environ[ENV] = os.pathsep.join(str(p) for p in dict.fromkeys([*known, *files]))

@@ -69,6 +69,8 @@ def test_a_twofold_slowdown_is_flagged(run, tmp_path):
     # pytest reports it as an internal error)
     assert slow.ret != 0 and "PerformanceRegression: Performance has regressed." in out, out
     (line,) = re.findall(r"test_invert\[lu-randsvd\[n=8,cond=1e3\]\] \(0001_\w+\) - (Field 'median' .*)", out)
-    growth, threshold = map(float, re.fullmatch(r"Field 'median' has failed PercentageRegressionCheck: (\S+) > (\S+)", line).groups())
+    growth, threshold = map(
+        float, re.fullmatch(r"Field 'median' has failed PercentageRegressionCheck: (\S+) > (\S+)", line).groups()
+    )
     assert threshold == 50 and growth == pytest.approx(100, abs=0.01)  # twice as slow: +100 %
     assert baseline.name.startswith("0001_")

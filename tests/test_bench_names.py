@@ -85,8 +85,15 @@ def test_the_lists_do_not_depend_on_the_installed_package():
     script = ("import json, sys\nsys.modules['matinv_bench'] = None  # any import of it raises ImportError\n"
               "from bench import names\n"
               f"print(json.dumps({{k: getattr(names, k) for k in {LISTS!r}}}))\n")
-    res = subprocess.run([sys.executable, "-c", script], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         env={k: v for k, v in os.environ.items() if k != names.PLUGINS_ENV})
+    res = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != names.PLUGINS_ENV},
+    )
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout) == {k: list(getattr(names, k)) for k in LISTS}
 

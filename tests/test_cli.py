@@ -77,7 +77,9 @@ def test_bad_arguments_give_one_line(capsys, args, words):
 
 
 def test_list_and_help_via_the_console_entry():
-    out = subprocess.run([sys.executable, "-m", "matinv_bench", "list"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "matinv_bench", "list"], capture_output=True, text=True, check=True
+    ).stdout
     assert "gauss-jordan" in out and "randsvd" in out and "quick" in out
     help_ = subprocess.run([sys.executable, "-m", "matinv_bench", "run", "--help"], capture_output=True, text=True,
                            check=True).stdout

@@ -242,9 +242,16 @@ def test_clock_and_thread_options_out_of_range(tmp_path, capsys, args, words):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("command", [["reproduce", "table1", "--recipe", "tiny"], ["reproduce", "table2", "--recipe", "tiny"],
-                                     ["reproduce", "seeds", "--recipe", "tiny"], ["scaling", "--n", "4"]],
-                         ids=lambda c: c[1] if c[0] == "reproduce" else c[0])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["reproduce", "table1", "--recipe", "tiny"],
+        ["reproduce", "table2", "--recipe", "tiny"],
+        ["reproduce", "seeds", "--recipe", "tiny"],
+        ["scaling", "--n", "4"],
+    ],
+    ids=lambda c: c[1] if c[0] == "reproduce" else c[0],
+)
 @pytest.mark.parametrize("threads", ["0", "-1", str(system.default_threads() + 1)])
 def test_every_command_with_threads_checks_them_before_anything_runs(tmp_path, capsys, command, threads):
     out = tmp_path / "r"
@@ -477,7 +484,9 @@ def test_experiments_refuse_a_huge_grid_at_once(argv, capsys, tmp_path):
 def test_a_command_in_which_no_cell_succeeds_says_so_in_one_line_and_exits_1(argv, tmp_path, capsys):
     assert main([*argv, "--quiet", "--out", str(tmp_path / "run")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("matinv-bench: error: no cell succeeded (") and "first reason: " in err[0]
+    assert (
+        len(err) == 1 and err[0].startswith("matinv-bench: error: no cell succeeded (") and "first reason: " in err[0]
+    )
     assert (tmp_path / "run" / "results.parquet").is_file()  # the rows that say why are kept
 
 

@@ -97,7 +97,9 @@ def test_bad_folder_is_one_line(runs, tmp_path, capsys, make, words):
 def test_malformed_block_times_are_a_data_file_error(runs, tmp_path):
     a, _ = runs
     (tmp_path / "b").mkdir()
-    pd.read_parquet(a / "results.parquet").assign(times_per_matrix_s="[1, oops").to_parquet(tmp_path / "b" / "results.parquet")
+    pd.read_parquet(a / "results.parquet").assign(times_per_matrix_s="[1, oops").to_parquet(
+        tmp_path / "b" / "results.parquet"
+    )
     with pytest.raises(DataFileError, match="malformed times_per_matrix_s"):
         compare.compare_runs(a, tmp_path / "b")
 

@@ -43,7 +43,9 @@ def test_table2_runs_on_dask_workers(tmp_path):
     assert main(["reproduce", "table2", "--recipe", "tiny", "--workers", "2", "--n-matrices", "64", "--seeds", "1",
                  "--no-timing", "--quiet", "--out", str(tmp_path)]) == 0
     rows = read_results(tmp_path / "table2-tiny")
-    assert len(rows) == 3 + len(tables.BASELINES) and (rows.status == "ok").all(), rows.loc[rows.status != "ok", "reason"].tolist()
+    assert len(rows) == 3 + len(tables.BASELINES) and (rows.status == "ok").all(), rows.loc[
+        rows.status != "ok", "reason"
+    ].tolist()
     assert rows.worker.str.startswith("tcp://").all(), "every cell ran on a Dask worker"
     summary = pd.read_csv(tmp_path / "table2-tiny.csv")
     assert set(summary.method) >= {"mlp-2fc[hidden=8]", "mlp-2fc", "mlp-3fc", "linear-approx", "lu"}

@@ -15,7 +15,6 @@ from matinv_bench.errors import ReportError
 from matinv_bench.experiments.where_can import box_spec
 from matinv_bench.reporting.report import build_report
 from matinv_bench.reporting.results import read_results
-from matinv_bench.solvers import SOLVERS
 
 
 @pytest.mark.parametrize("base", ["paper-2x2-1st", "paper-3x3"])
@@ -113,8 +112,16 @@ def test_report_builds_from_files_and_notes_missing_sections(runs, tmp_path):
     for title in ("Where can", "Why can't", "What the network learned"):
         assert f"## {title}" in text
     assert "Made by: `matinv-bench reproduce where-can" in text and "(where-can/where_can.png)" in text
-    assert "Missing sections (no folder yet): paper, regions-paper-net, scaling, gauss-jordan-blocks, where-can-n, out-of-box, seeds." in text
-    with pytest.raises(ReportError, match="missing result folders: paper, regions-paper-net, scaling, gauss-jordan-blocks, where-can-n, out-of-box, seeds"):
+    assert (
+        "Missing sections (no folder yet): paper, regions-paper-net, scaling, gauss-jordan-blocks, where-can-n, "
+        "out-of-box, seeds."
+        in text
+    )
+    with pytest.raises(
+        ReportError,
+        match="missing result folders: paper, regions-paper-net, scaling, gauss-jordan-blocks, where-can-n, "
+        "out-of-box, seeds",
+    ):
         build_report(root, strict=True)
     # the paper's sections first, then one "Beyond the paper" part that holds the open questions
     beyond = text.index("\n## Beyond the paper\n")
@@ -122,13 +129,19 @@ def test_report_builds_from_files_and_notes_missing_sections(runs, tmp_path):
     assert text.count("## Beyond the paper") == 1 and "\n## Where can, as n grows" not in text
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda r: (r / "why-cant" / "moments.parquet").unlink(), "moments.parquet: missing"),
-    (lambda r: (r / "regions" / "census.csv").write_text("pattern,count\n0101,3\n"), "census.csv: malformed, missing columns fraction"),
-    (lambda r: (r / "where-can" / "results.parquet").write_bytes(b"not parquet"), "cannot be read"),
-    (lambda r: (r / "where-can" / "where_can.png").write_bytes(b"GIF89a"), "not a PNG"),
-    (lambda r: (r / "regions" / "summary.md").write_text("# no command here\n"), "no 'Made by"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda r: (r / "why-cant" / "moments.parquet").unlink(), "moments.parquet: missing"),
+        (
+            lambda r: (r / "regions" / "census.csv").write_text("pattern,count\n0101,3\n"),
+            "census.csv: malformed, missing columns fraction",
+        ),
+        (lambda r: (r / "where-can" / "results.parquet").write_bytes(b"not parquet"), "cannot be read"),
+        (lambda r: (r / "where-can" / "where_can.png").write_bytes(b"GIF89a"), "not a PNG"),
+        (lambda r: (r / "regions" / "summary.md").write_text("# no command here\n"), "no 'Made by"),
+    ],
+)
 def test_report_fails_loudly_on_a_missing_or_malformed_file(runs, tmp_path, capsys, damage, message):
     root = tmp_path / "results"
     shutil.copytree(runs, root)
@@ -156,7 +169,9 @@ def test_report_reads_a_folder_of_runs_for_the_paper_tables(runs, tmp_path):
     shutil.copytree(runs, root)
     shutil.copytree(runs / "where-can", root / "paper" / "table9")
     list_sets(root, "where-can", "why-cant", "regions", "paper/table9", files={"paper/table9": ["paper/table9.md"]})
-    (root / "paper" / "table9.md").write_text("# Table 9\n\nMade by: `matinv-bench reproduce table9`\n\n| a |\n|---|\n| 1 |\n")
+    (root / "paper" / "table9.md").write_text(
+        "# Table 9\n\nMade by: `matinv-bench reproduce table9`\n\n| a |\n|---|\n| 1 |\n"
+    )
     text = build_report(root).read_text()
     assert "### paper/table9.md" in text and "Made by: `matinv-bench reproduce table9`" in text
     assert "(paper/table9/where_can.png)" in text
@@ -198,7 +213,11 @@ def test_report_needs_a_manifest_and_reads_only_the_sets_it_lists(runs, tmp_path
     list_sets(root, "where-can", "why-cant", "regions", "scaling")
     text = build_report(root).read_text()
     assert "20260101" not in text and "*Missing: no listed set has a timed results table" in text
-    assert "Missing sections (no folder yet): paper, regions-paper-net, scaling, gauss-jordan-blocks, where-can-n, out-of-box, seeds." in text
+    assert (
+        "Missing sections (no folder yet): paper, regions-paper-net, scaling, gauss-jordan-blocks, where-can-n, "
+        "out-of-box, seeds."
+        in text
+    )
     assert "Made by `matinv-bench reproduce scaling --out results/scaling`" in text  # listed, not made yet
     list_sets(root, "where-can", "why-cant", "regions", "quick-20260101-000000")
     assert "From the timed rows of `quick-20260101-000000/`" in build_report(root).read_text()

@@ -32,7 +32,11 @@ def row(solver, family, dataset, n, **kw):
 def paper_rows() -> pd.DataFrame:
     """Two boxes and an authors' file: classical, matmul-only, two trained nets (3 seeds), and an untrained one."""
     rows = []
-    for dataset, n, scale in (("paper-2x2-1st", 2, 1.0), ("paper-3x3", 3, 3.0), ("paper-dir:x/matrix_2_dataset", 2, 1.0)):
+    for dataset, n, scale in (
+        ("paper-2x2-1st", 2, 1.0),
+        ("paper-3x3", 3, 3.0),
+        ("paper-dir:x/matrix_2_dataset", 2, 1.0),
+    ):
         for seed in range(3):
             def add(solver, family, mae, t):
                 rows.append(row(solver, family, dataset, n, seed=seed, mae=mae * scale * (1 + 0.05 * seed),
@@ -117,9 +121,23 @@ def conditioning_rows() -> pd.DataFrame:
 def per_matrix() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     sigma = 10.0 ** rng.uniform(-5, 0, 400)
-    frames = [pd.DataFrame({"solver": s, "dataset": "uniform[n=2]", "sigma_min": sigma, "mae": err, "rel_fro_err": err,
-                            "failed": False}) for s, err in (("lu", 1e-16 / sigma), ("mlp-2fc[recipe=quick]", 1 + sigma),
-                                                             ("mlp-2fc[recipe=none]", 1e3 + sigma))]
+    frames = [
+        pd.DataFrame(
+            {
+                "solver": s,
+                "dataset": "uniform[n=2]",
+                "sigma_min": sigma,
+                "mae": err,
+                "rel_fro_err": err,
+                "failed": False,
+            }
+        )
+        for s, err in (
+            ("lu", 1e-16 / sigma),
+            ("mlp-2fc[recipe=quick]", 1 + sigma),
+            ("mlp-2fc[recipe=none]", 1e3 + sigma),
+        )
+    ]
     return pd.concat(frames, ignore_index=True)
 
 

@@ -106,7 +106,9 @@ def loads_nothing(text: str) -> list[str]:
     that is not a data URI."""
     found = [f"<{tag} {key}={value}>" for tag, attrs in Tags(text).tags for key, value in attrs.items()
              if value and (key == "src" or (tag == "link" and key == "href")) and not value.startswith("data:")]
-    return found + re.findall(r"url\((?!['\"]?data:)[^)]*\)", "".join(re.findall(r"<style>(.*?)</style>", text, re.DOTALL)))
+    return found + re.findall(
+        r"url\((?!['\"]?data:)[^)]*\)", "".join(re.findall(r"<style>(.*?)</style>", text, re.DOTALL))
+    )
 
 
 def legend(svg: str, chart: int = 0) -> list[tuple[str, str]]:
@@ -257,7 +259,11 @@ def test_report_html_from_the_command_line(tmp_path, capsys):
     assert f"wrote {root / 'REPORT.html'}" in capsys.readouterr().out
     text = (root / "REPORT.html").read_text()
     tags = Tags(text)
-    assert tags.headings[:3] == [(1, "matinv-bench report"), (2, "Headline"), (2, "Tables 1 and 2: the paper's datasets")]
+    assert tags.headings[:3] == [
+        (1, "matinv-bench report"),
+        (2, "Headline"),
+        (2, "Tables 1 and 2: the paper's datasets"),
+    ]
     assert (2, "Scaling: O(n^3) against O(n^4)") in tags.headings and tags.headings[-1] == (2, "Explorer")
     assert "Made by: <code>matinv-bench scaling</code>" in text and loads_nothing(text) == []
     sc = explorer.scaling_points(explorer.timed_rows(root))

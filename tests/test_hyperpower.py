@@ -221,7 +221,9 @@ def test_bad_parameters_are_spec_errors(spec, words):
 
 def test_learned_ns_skips_what_it_cannot_learn_from():
     assert "fixed collection" in SOLVERS.build("learned-ns").skip(make_dataset("pascal[n=5]"))
-    assert "needs a base matrix" in SOLVERS.build("learned-ns[init=base]").skip(make_dataset("spd[n=4,cond=10]", n_test=4))
+    assert "needs a base matrix" in SOLVERS.build("learned-ns[init=base]").skip(
+        make_dataset("spd[n=4,cond=10]", n_test=4)
+    )
 
 
 @pytest.mark.parametrize("spec", ["learned-ns[steps=4,degree=3]", "minimax-ns[steps=4,degree=3]"])

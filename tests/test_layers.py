@@ -37,12 +37,23 @@ def test_the_contracts_hold_on_this_tree(copy):
     assert "3 kept, 0 broken" in res.stdout
 
 
-@pytest.mark.parametrize("module, planted, contract", [
-    # an upward import hidden inside a function: the scoring layer reaching for the CLI
-    ("scoring/metrics.py", "def _planted():\n    from matinv_bench import cli  # noqa\n", "higher layers import lower"),
-    # a cycle between two engine modules (the runner already imports the checkpoints)
-    ("engine/checkpoint.py", "def _planted():\n    from matinv_bench.engine import runner  # noqa\n", "no import cycles"),
-])
+@pytest.mark.parametrize(
+    "module, planted, contract",
+    [
+        # an upward import hidden inside a function: the scoring layer reaching for the CLI
+        (
+            "scoring/metrics.py",
+            "def _planted():\n    from matinv_bench import cli  # noqa\n",
+            "higher layers import lower",
+        ),
+        # a cycle between two engine modules (the runner already imports the checkpoints)
+        (
+            "engine/checkpoint.py",
+            "def _planted():\n    from matinv_bench.engine import runner  # noqa\n",
+            "no import cycles",
+        ),
+    ],
+)
 def test_a_planted_violation_breaks_a_contract(copy, tmp_path, module, planted, contract):
     where = tmp_path / "tree"
     shutil.copytree(copy, where)

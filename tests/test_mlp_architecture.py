@@ -22,4 +22,6 @@ def test_the_net_is_not_a_linear_map():
 def test_flops_and_parameter_counts():
     assert mlp_flops(2, 8, 2) == 2 * (4 * 8 + 8 * 4)
     assert mlp_flops(3, 72, 3) == 2 * (9 * 72 + 72 * 72 + 72 * 9)
-    assert mlp_param_count(2, 8, 2) == (4 * 8 + 8) + (8 * 4 + 4) == sum(p.numel() for p in build_mlp(2, 8, 2).parameters())
+    assert (
+        mlp_param_count(2, 8, 2) == (4 * 8 + 8) + (8 * 4 + 4) == sum(p.numel() for p in build_mlp(2, 8, 2).parameters())
+    )

@@ -129,7 +129,9 @@ def test_the_figure_leaves_out_untrained_nets(run, tmp_path):
     assert "where the linear approximation does" in title or f"linear approximation at c = {linear:g}" in title
     # planted: the linear approximation never breaks -> said apart from the networks
     holds = scored.assign(frac_bad=scored["frac_bad"].where(scored.solver != "linear-approx", 0.0))
-    assert f"break at c = {net:g}, while the linear approximation holds" in out_of_box.finding(holds).replace("\u00a0", " ")
+    assert f"break at c = {net:g}, while the linear approximation holds" in out_of_box.finding(holds).replace(
+        "\u00a0", " "
+    )
 
 
 def test_the_default_scales_pass_theta_1_for_every_base():

@@ -98,7 +98,12 @@ def test_a_delta_output_is_folded_into_the_inverse(tmp_path):
     data = make_dataset("paper-2x2-1st", n_test=64)
     (W1, b1), (W2, b2) = fixed.linear_layers(data.base, data.eps)
     P = np.linalg.inv(data.base).reshape(-1)
-    payload = {"W1": W1.tolist(), "b1": b1.tolist(), "W2": (W2 / data.eps).tolist(), "b2": ((b2 - P) / data.eps).tolist()}
+    payload = {
+        "W1": W1.tolist(),
+        "b1": b1.tolist(),
+        "W2": (W2 / data.eps).tolist(),
+        "b2": ((b2 - P) / data.eps).tolist(),
+    }
     net = SOLVERS.build(f"mlp-2fc[weights={_write(tmp_path, payload)}]").fit(data)  # no "output": delta
     np.testing.assert_allclose(_out(net, data), _out(SOLVERS.build("linear-approx").fit(data), data),
                                rtol=0, atol=1e-14)
@@ -210,7 +215,10 @@ def test_a_warm_start_has_its_own_cache_key():
     recipe = recipes.recipe_for("tiny", 2, 8)
     from matinv_bench.solvers.learned import cache
 
-    assert cache.cache_key(warm.architecture(), 0, data, recipe)[0] != cache.cache_key(cold.architecture(), 0, data, recipe)[0]
+    assert (
+        cache.cache_key(warm.architecture(), 0, data, recipe)[0]
+        != cache.cache_key(cold.architecture(), 0, data, recipe)[0]
+    )
     assert cold.architecture() == {"layers": 2, "hidden": 8, "dtype": "float64"}  # keys of models trained before
 
 

@@ -66,9 +66,29 @@ def test_cli_runs_the_example_plugins(fresh, tmp_path, where):
     extra = {"here": [], "child": ["--cell-timeout", "120"], "dask": ["--workers", "1"]}[where]
     out = tmp_path / "run"
     fresh.chdir(ROOT)
-    rc = cli.main(["--plugin", "docs/examples/my_solver.py", "--plugin", str(DATASET_FILE), "run", "--solver", "my-solver", "lu",
-                   "--dataset", "tridiag[n=8]", "randsvd[n=8,cond=1e3]", "hilbert[n=10]",
-                   "--n-matrices", "8", "--no-timing", "--quiet", "--out", str(out), *extra])
+    rc = cli.main(
+        [
+            "--plugin",
+            "docs/examples/my_solver.py",
+            "--plugin",
+            str(DATASET_FILE),
+            "run",
+            "--solver",
+            "my-solver",
+            "lu",
+            "--dataset",
+            "tridiag[n=8]",
+            "randsvd[n=8,cond=1e3]",
+            "hilbert[n=10]",
+            "--n-matrices",
+            "8",
+            "--no-timing",
+            "--quiet",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
     assert rc == 0
     assert os.environ[plugins.ENV].split(os.pathsep) == [str(SOLVER_FILE), str(DATASET_FILE)]  # absolute
     rows = _rows(out)
@@ -99,7 +119,9 @@ def test_pytest_benchmark_and_asv_pick_up_a_plugin_from_the_environment():
     assert lists["rc"] == 0, out
     assert lists["plugins"] == ["my-solver"]
     assert lists["time"][-1] == "my-solver" and lists["accuracy"][-1] == "my-solver"
-    benchmarks = re.findall(r"^PASSED tests/benchmarks/test_bench_invert.py::test_invert\[(my-solver-[^\]]*\])\]", out, re.M)
+    benchmarks = re.findall(
+        r"^PASSED tests/benchmarks/test_bench_invert.py::test_invert\[(my-solver-[^\]]*\])\]", out, re.M
+    )
     assert len(benchmarks) == 4, out  # 2 datasets x 2 sizes
     for test in ("test_plugin_solvers_are_tracked_by_family", "test_suites_use_the_lists"):
         assert f"PASSED tests/test_bench_names.py::{test}" in out, out

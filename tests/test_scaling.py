@@ -154,7 +154,10 @@ def test_outputs_are_written_and_readable(tiny_run):
     assert slopes[slopes["solver_label"] == "mlp-3fc[hidden=8n^2,recipe=none]"]["slope"].isna().all()  # 2 sizes: no fit
     assert set(cross["baseline"]) == {"lu", "torch-inv"}
     text = (out / "summary.md").read_text()
-    assert "Made by: `matinv-bench scaling --solver lu torch-inv" in text and "Where the networks' weights stop fitting" in text
+    assert (
+        "Made by: `matinv-bench scaling --solver lu torch-inv" in text
+        and "Where the networks' weights stop fitting" in text
+    )
     assert pd.read_csv(out / "results.csv")["status"].tolist() == df["status"].tolist()
 
 
@@ -292,7 +295,9 @@ def test_slopes_bootstrap_over_repetitions_and_say_so(tiny_run):
     # the common range is the one every solver ran: the 3-layer net stopped at n = 4, so it has none
     common = slopes[slopes["fit_range"] == "common"]
     assert common["slope"].notna().sum() == 3 and (common["fit_n_hi"].dropna() == 8).all()
-    assert slopes["fit_range"].tolist().index("common") > max(i for i, r in enumerate(slopes["fit_range"]) if r == "own")
+    assert slopes["fit_range"].tolist().index("common") > max(
+        i for i, r in enumerate(slopes["fit_range"]) if r == "own"
+    )
 
 
 def test_a_single_repetition_bootstraps_its_timed_blocks_and_says_so(tmp_path, small_probe):

@@ -82,9 +82,29 @@ def test_sigkill_then_resume_measures_each_cell_once_and_analyses_all(tmp_path, 
 def test_workers_run_the_cells_on_dask_and_give_the_same_rows(tmp_path, monkeypatch):
     pytest.importorskip("distributed", reason="dask.distributed (the 'dask' extra) is not installed")
     monkeypatch.setattr(scaling, "MATMUL_N", 64)  # travels to the workers in the hook's arguments
-    grid = ["--solver", "lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]",
-            "--n", "2", "4", "--batch", "4", "--max-memory", str(100 * 2**10 / 2**30), "--warmup", "0", "--min-time", "0.02",
-            "--threads", "1", "--repeats", "1", "--quiet"]
+    grid = [
+        "--solver",
+        "lu",
+        "torch-inv",
+        "mlp-2fc[hidden=2n^2,recipe=none]",
+        "mlp-3fc[hidden=8n^2,recipe=none]",
+        "--n",
+        "2",
+        "4",
+        "--batch",
+        "4",
+        "--max-memory",
+        str(100 * 2**10 / 2**30),
+        "--warmup",
+        "0",
+        "--min-time",
+        "0.02",
+        "--threads",
+        "1",
+        "--repeats",
+        "1",
+        "--quiet",
+    ]
     assert main(["scaling", *grid, "--out", str(tmp_path / "local")]) == 0
     assert main(["scaling", *grid, "--workers", "2", "--out", str(tmp_path / "dask")]) == 0
     local, dask = (pd.read_parquet(tmp_path / d / "results.parquet") for d in ("local", "dask"))

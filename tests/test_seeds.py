@@ -188,7 +188,9 @@ def test_the_report_section_reads_the_run(run, tmp_path):
                                         'command = "matinv-bench reproduce seeds --out results/seeds"\n')
     section = next(s for s in report.SECTIONS if s.folder == "seeds")
     text = "\n".join(report.render_section(manifest.load(root / "manifest.toml"), root, section))
-    assert text.startswith(f"### {seeds.TITLE}") and "Made by: `matinv-bench reproduce seeds" in text  # under "Beyond the paper"
+    assert (
+        text.startswith(f"### {seeds.TITLE}") and "Made by: `matinv-bench reproduce seeds" in text
+    )  # under "Beyond the paper"
     assert "(seeds/seeds.png)" in text and "(seeds/warm_start.png)" in text
     (root / "seeds" / "seeds.csv").write_text("seed,mae\n0,1e-4\n")
     with pytest.raises(ReportError, match="seeds.csv: malformed, missing columns affine_mae"):

@@ -32,7 +32,12 @@ def test_table2_writes_ours_beside_the_papers(tmp_path):
     assert (mlps.train_steps == 300).all() and (mlps.mae_mean < 1e-3).all()
     md = (tmp_path / "table2-tiny.md").read_text()
     assert "MAE, published (cited; ± sqrt of the printed variance, ddof=0)" in md and "ddof=1" in md
-    assert "paper T1: the paper's Table 1" in md and "Table 2" in md and "reproduce table2" in md and "2-FC (small, h=8)" in md
+    assert (
+        "paper T1: the paper's Table 1" in md
+        and "Table 2" in md
+        and "reproduce table2" in md
+        and "2-FC (small, h=8)" in md
+    )
 
 
 def test_table1_on_one_box_and_the_authors_test_sets(tmp_path, paper_data):

@@ -76,7 +76,10 @@ def test_the_authors_test_set_shares_the_model_of_its_box(paper_data, box):
     ours = SOLVERS.build("mlp-2fc[recipe=tiny]")
     theirs = make_dataset(f"paper-dir:{paper_data / 'matrix_2_dataset'}")
     recipe = recipes.recipe_for("tiny", 2)
-    assert model_cache.cache_key(ours.architecture(2), ours.seed, box, recipe)[0] == model_cache.cache_key(ours.architecture(2), ours.seed, theirs, recipe)[0]
+    assert (
+        model_cache.cache_key(ours.architecture(2), ours.seed, box, recipe)[0]
+        == model_cache.cache_key(ours.architecture(2), ours.seed, theirs, recipe)[0]
+    )
 
 
 def test_folding_the_standardisation_keeps_the_function():

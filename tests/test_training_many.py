@@ -67,8 +67,9 @@ def _alone_and_together(cache, monkeypatch, spec: str, datas, options: StepOptio
     return alone, together, infos
 
 
-@pytest.mark.parametrize("spec", ["mlp-2fc[hidden=16,recipe=tiny]", "mlp-3fc[hidden=8,recipe=tiny]",
-                                  "mlp-2fc[init=linear,recipe=tiny]"])  # a warm start, moved into the scaled coordinates
+@pytest.mark.parametrize(
+    "spec", ["mlp-2fc[hidden=16,recipe=tiny]", "mlp-3fc[hidden=8,recipe=tiny]", "mlp-2fc[init=linear,recipe=tiny]"]
+)  # a warm start, moved into the scaled coordinates
 def test_seeds_trained_together_get_the_weights_they_get_alone(cache, monkeypatch, spec):
     _variant(monkeypatch, steps=120)
     datas = _datas()

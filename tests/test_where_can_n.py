@@ -94,7 +94,9 @@ def test_the_summary_turns_with_planted_numbers(run, tmp_path):
     df.loc[lin & (df.n == 2), "mae"] = 1.0  # beaten at n = 2 only
     df.loc[lin & (df.n == 3), "mae"] = 1e-12
     where_can_n.write(df, tmp_path, "matinv-bench test")
-    assert "the edge vanishes: the networks win up to n = 2 and not from n = 3 on" in (tmp_path / "summary.md").read_text()
+    assert (
+        "the edge vanishes: the networks win up to n = 2 and not from n = 3 on" in (tmp_path / "summary.md").read_text()
+    )
 
 
 def test_a_resumed_run_reruns_nothing(run, capsys):
@@ -133,7 +135,9 @@ def test_replot_redraws_the_figures(run, capsys):
 
 def test_the_mae_figure_leaves_out_untrained_networks(run):
     df = read_results(run)
-    untrained = df[df.solver.str.startswith("mlp-2fc")].assign(solver="mlp-2fc[recipe=none,seed=0]", train_recipe="none")
+    untrained = df[df.solver.str.startswith("mlp-2fc")].assign(
+        solver="mlp-2fc[recipe=none,seed=0]", train_recipe="none"
+    )
     m = where_can_n.methods(pd.concat([df, untrained], ignore_index=True))
     assert "mlp-2fc[recipe=none]" not in set(m.method) and "mlp-2fc[recipe=tiny]" in set(m.method)
     fig = where_can_n.figure(m, where_can_n.edges(df))

@@ -77,7 +77,9 @@ def main() -> None:
                 if name.startswith("block="):
                     ratio, share = s / t["lu"], flops / s / peak
                     rows.append((name, ratio, share))
-                    print(f"  gauss-jordan[{name}]: {s:.4f} s = {ratio:.2f} x lu, {100 * share:.0f}% of the matmul peak")
+                    print(
+                        f"  gauss-jordan[{name}]: {s:.4f} s = {ratio:.2f} x lu, {100 * share:.0f}% of the matmul peak"
+                    )
     print(f"spread over {args.repeats} repeats (n={args.n}, {args.threads} threads, {args.clock} clock): "
           "min / median / max")
     for name in dict.fromkeys(r[0] for r in rows):

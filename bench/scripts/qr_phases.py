@@ -7,7 +7,8 @@ The ``qr`` solver is ``numpy.linalg.qr`` (geqrf, then orgqr, in numpy's OpenBLAS
 phase is timed apart, per matrix, on the scaling study's data (``spd-box[n=N]``), with every BLAS
 pinned to 1 and then 2 threads (threadpoolctl), by the package's clock
 (:func:`matinv_bench.engine.clock.measure`): geqrf is ``qr(mode="raw")``, geqrf + orgqr is
-``qr(mode="reduced")`` (orgqr alone is not reachable in numpy's OpenBLAS). ``helper``: the CPU time of the process's other threads (the BLAS
+``qr(mode="reduced")`` (orgqr alone is not reachable in numpy's OpenBLAS). ``helper``: the CPU time of the
+process's other threads (the BLAS
 worker threads, from /proc/self/task/*/schedstat) per second of the main thread's, while the
 phase ran with 2 threads: about 0 when the phase never handed work to a second thread. The
 whole table is measured ``--repeats`` times; the load average is printed before and after.

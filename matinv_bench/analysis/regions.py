@@ -220,15 +220,21 @@ def milp_bound(layers: list[Layer], J_ref: np.ndarray, c_ref: np.ndarray, lo: fl
             z[prev] = W[i]
             hi_row = z.copy()
             hi_row[h.start + i] = -1.0  # z - h <= -b  (h >= z)
-            rows.append(hi_row); row_lo.append(-np.inf); row_hi.append(-b[i])
+            rows.append(hi_row)
+            row_lo.append(-np.inf)
+            row_hi.append(-b[i])
             r2 = -z
             r2[h.start + i] = 1.0
             r2[dl.start + i] = -L[i]  # h - z - L delta <= b - L  (h <= z - L (1 - delta))
-            rows.append(r2); row_lo.append(-np.inf); row_hi.append(b[i] - L[i])
+            rows.append(r2)
+            row_lo.append(-np.inf)
+            row_hi.append(b[i] - L[i])
             r3 = np.zeros(n_var)
             r3[h.start + i] = 1.0
             r3[dl.start + i] = -max(U[i], 0.0)  # h <= U delta
-            rows.append(r3); row_lo.append(-np.inf); row_hi.append(0.0)
+            rows.append(r3)
+            row_lo.append(-np.inf)
+            row_hi.append(0.0)
         prev, start = h, start + 2 * m
     cons = LinearConstraint(np.array(rows), np.array(row_lo), np.array(row_hi)) if rows else []
     W, b = layers[-1]

@@ -9,4 +9,14 @@ from matinv_bench.datasets.base import DATASETS, Dataset, MatrixSet, Sample, box
 from matinv_bench.datasets.boxes import BASES
 from matinv_bench.errors import DataFileError
 
-__all__ = ["BASES", "DATASETS", "DataFileError", "Dataset", "MatrixSet", "Sample", "box_theta", "make_dataset", "register"]
+__all__ = [
+    "BASES",
+    "DATASETS",
+    "DataFileError",
+    "Dataset",
+    "MatrixSet",
+    "Sample",
+    "box_theta",
+    "make_dataset",
+    "register",
+]

@@ -34,7 +34,9 @@ def load_npy(path: Path, what: str) -> np.ndarray:
     try:
         with open(path, "rb") as fh:
             version = np.lib.format.read_magic(fh)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
             shape, _fortran, dtype = read_header(fh)
             data_bytes = path.stat().st_size - fh.tell()
     except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, tokenize errors, ...

@@ -15,7 +15,8 @@ around every call, one synchronisation at the end, the L2 cache flushed before e
 do_bench always flushes (there is no warm mode to state), it sizes its repetitions as
 ``rep / estimate`` with a minimum of one, where the protocol needs at least :data:`MIN_BLOCKS`,
 and triton comes only with CUDA builds of torch, so CI (CPU) could not run the code path at all.
-A CUDA test checks that both clocks agree on the same kernel. :func:`device_description` gives the columns that say which GPU,
+A CUDA test checks that both clocks agree on the same kernel. :func:`device_description` gives the
+columns that say which GPU,
 driver and clocks a CUDA row was measured with.
 """
 

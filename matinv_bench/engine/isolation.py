@@ -39,8 +39,14 @@ class CellProcess:
     def _start(self) -> subprocess.Popen:
         # the child finds the package the way this process did (a checkout need not be installed)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
-        proc = subprocess.Popen([sys.executable, "-m", "matinv_bench.engine.isolation", self.target], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "matinv_bench.engine.isolation", self.target],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            env=env,
+        )
         line = proc.stdout.readline()  # imports done: the clock of the first cell starts after this
         if line.strip() != json.dumps(READY):
             proc.kill()

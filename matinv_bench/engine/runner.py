@@ -211,7 +211,9 @@ def run_cell(cell: Cell, data: MatrixSet, *, warmup_s: float, min_run_s: float, 
             row.update(acc)
             if acc["failure_rate"] >= 1.0:
                 return {**row, "status": "failed", "reason": res.reason or "every matrix failed"}
-            if np.isnan(acc["mae" if references else "residual_ratio"]):  # never report an unscored cell as ok with NaN errors
+            if np.isnan(
+                acc["mae" if references else "residual_ratio"]
+            ):  # never report an unscored cell as ok with NaN errors
                 return {**row, "status": "failed",
                         "reason": "cannot score: no matrix has a reference inverse (all exactly singular)"}
             row["reason"] = res.reason

@@ -93,9 +93,15 @@ class OutOfBox(Experiment):
         p.add_argument("--base", nargs="+", default=list(BASE_NAMES), choices=sorted(BASES), help="base matrices A0")
         p.add_argument("--eps", type=float, default=PAPER_EPS,
                        help=f"radius of the training box (default: {PAPER_EPS})")
-        p.add_argument("--c", nargs="+", type=float, default=list(DEFAULT_C), metavar="C",
-                       help=f"scales of the test boxes, radius c eps (default: {', '.join(f'{c:g}' for c in DEFAULT_C)}: "
-                            "0.5 to 8, then doubled until theta passes 1 for each paper box at eps = 0.01)")
+        p.add_argument(
+            "--c",
+            nargs="+",
+            type=float,
+            default=list(DEFAULT_C),
+            metavar="C",
+            help=f"scales of the test boxes, radius c eps (default: {', '.join(f'{c:g}' for c in DEFAULT_C)}: "
+            "0.5 to 8, then doubled until theta passes 1 for each paper box at eps = 0.01)",
+        )
         add_threshold(p, "bad")
 
     def check(self, args: argparse.Namespace) -> None:
@@ -195,8 +201,16 @@ def write(df: pd.DataFrame, out: Path, command: str) -> Path:
                   "training box.", "", table.to_markdown(), ""]
     not_ok = df[df.status != "ok"]
     if len(not_ok):
-        lines += ["## Not run or failed on every matrix", "", not_ok.groupby(["solver", "status", "reason"], dropna=False)
-                  .size().rename("cells").reset_index().to_markdown(index=False), ""]
+        lines += [
+            "## Not run or failed on every matrix",
+            "",
+            not_ok.groupby(["solver", "status", "reason"], dropna=False)
+            .size()
+            .rename("cells")
+            .reset_index()
+            .to_markdown(index=False),
+            "",
+        ]
     return summary.write(out, df, OutOfBox.title, command, lines)
 
 

@@ -157,19 +157,55 @@ def analyse(layers: list, A0: np.ndarray, eps: float, samples: int, seed: int, m
     taylor = R.taylor_remainder_bound(A0, eps)
     lp_all = regions.lp_max_dev_from_linear.max()
     covered = float(regions.fraction.sum())
-    bounds = pd.DataFrame([
-        {"quantity": "max abs(f - lin), LP over the sampled regions", "value": lp_all,
-         "note": f"regions covering {covered:.6f} of the samples"},
-        {"quantity": "max abs(f - lin), MILP over the whole box", "value": float(milp.max()), "note": "exact, all regions"},
-        {"quantity": "max abs(f - lin), sampled", "value": float(np.abs(Y - lin).max()), "note": f"{samples} inputs"},
-        {"quantity": "mean abs(f - lin), sampled", "value": float(np.abs(Y - lin).mean()), "note": f"{samples} inputs"},
-        {"quantity": "Taylor remainder bound max abs(inv - lin)", "value": taylor,
-         "note": "theta^2 / ((1 - theta) sigma_min(A0))"},
-        {"quantity": "max abs(inv - lin), sampled", "value": float(np.abs(inv - lin).max()), "note": f"{samples} inputs"},
-        {"quantity": "bound on max abs(f - inv) (MILP + Taylor)", "value": float(milp.max()) + taylor, "note": "whole box"},
-        {"quantity": "max abs(f - inv), sampled", "value": float(np.abs(Y - inv).max()), "note": f"{samples} inputs"},
-        {"quantity": "MAE abs(f - inv), sampled", "value": float(np.abs(Y - inv).mean()), "note": f"{samples} inputs"},
-    ])
+    bounds = pd.DataFrame(
+        [
+            {
+                "quantity": "max abs(f - lin), LP over the sampled regions",
+                "value": lp_all,
+                "note": f"regions covering {covered:.6f} of the samples",
+            },
+            {
+                "quantity": "max abs(f - lin), MILP over the whole box",
+                "value": float(milp.max()),
+                "note": "exact, all regions",
+            },
+            {
+                "quantity": "max abs(f - lin), sampled",
+                "value": float(np.abs(Y - lin).max()),
+                "note": f"{samples} inputs",
+            },
+            {
+                "quantity": "mean abs(f - lin), sampled",
+                "value": float(np.abs(Y - lin).mean()),
+                "note": f"{samples} inputs",
+            },
+            {
+                "quantity": "Taylor remainder bound max abs(inv - lin)",
+                "value": taylor,
+                "note": "theta^2 / ((1 - theta) sigma_min(A0))",
+            },
+            {
+                "quantity": "max abs(inv - lin), sampled",
+                "value": float(np.abs(inv - lin).max()),
+                "note": f"{samples} inputs",
+            },
+            {
+                "quantity": "bound on max abs(f - inv) (MILP + Taylor)",
+                "value": float(milp.max()) + taylor,
+                "note": "whole box",
+            },
+            {
+                "quantity": "max abs(f - inv), sampled",
+                "value": float(np.abs(Y - inv).max()),
+                "note": f"{samples} inputs",
+            },
+            {
+                "quantity": "MAE abs(f - inv), sampled",
+                "value": float(np.abs(Y - inv).mean()),
+                "note": f"{samples} inputs",
+            },
+        ]
+    )
     return {"census": census, "regions": regions, "bounds": bounds}
 
 
@@ -204,11 +240,15 @@ def beside_the_paper(tables: dict[str, pd.DataFrame], row: pd.Series | None = No
     rows = []
     for pattern, (share, a11) in PAPER_TABLE3_A11.items():
         found = pattern in regions.index
-        rows.append({"region (h0..h7 on)": pattern,
-                     "share": f"{regions.fraction[pattern]:.2%}" if found else "not sampled",
-                     "paper's share": f"{share:.2%}",
-                     "LP max abs(f - lin), a11": f"{regions.lp_11[pattern]:.5g}" if found and "lp_11" in regions else "",
-                     "paper's (Table 3)": f"{a11:.5g}"})
+        rows.append(
+            {
+                "region (h0..h7 on)": pattern,
+                "share": f"{regions.fraction[pattern]:.2%}" if found else "not sampled",
+                "paper's share": f"{share:.2%}",
+                "LP max abs(f - lin), a11": f"{regions.lp_11[pattern]:.5g}" if found and "lp_11" in regions else "",
+                "paper's (Table 3)": f"{a11:.5g}",
+            }
+        )
     figures = [{"figure": "mean abs(f - lin), sampled", "here": f"{bounds['mean abs(f - lin), sampled']:.5g}",
                 "paper's": f"{PAPER_MEAN_DIST_TO_LINEAR:.5g} (Section 5.3)"}]
     if row is not None:

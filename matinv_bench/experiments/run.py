@@ -23,10 +23,12 @@ class Run(Experiment):
     top_level, in_reproduce = True, False
     shared = {"solver": None, "dataset": None, "seeds": None, "dtype": ..., "device": ..., "n_matrices": None,
               "threads": ..., "warmup": ..., "min_time": ..., "no_timing": ..., "retrain": ...}
-    helps = {"solver": "solver specs, e.g. lu 'neumann[order=3]' (replace the suite's solvers)",
-             "dataset": "dataset specs, e.g. paper-3x3 'randsvd[n=64,cond=1e8]' npy:PATH (replace the suite's datasets)",
-             "seeds": "run seeds 0..K-1 (default: the suite's, 1)",
-             "n_matrices": "test matrices per dataset (default: by size, from 1000 for 2x2 down to 8)"}
+    helps = {
+        "solver": "solver specs, e.g. lu 'neumann[order=3]' (replace the suite's solvers)",
+        "dataset": "dataset specs, e.g. paper-3x3 'randsvd[n=64,cond=1e8]' npy:PATH (replace the suite's datasets)",
+        "seeds": "run seeds 0..K-1 (default: the suite's, 1)",
+        "n_matrices": "test matrices per dataset (default: by size, from 1000 for 2x2 down to 8)",
+    }
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--suite", default="quick", choices=sorted(SUITES),

@@ -293,9 +293,15 @@ class ScalingHook(Hook):
                               "larger sizes are not tried"}
         est = self.estimate(cell, solver, n) if self.cell_budget_s is not None else None
         if est is not None and est[0] > self.cell_budget_s:
-            return {**info, "status": "skipped", "n": n, "flops_per_matrix": solver.flops(n), "estimated_cell_s": est[0],
-                    "reason": f"estimated {est[0]:.3g} s, over the cell budget of {self.cell_budget_s:g} s "
-                              f"(--cell-budget): {est[1]}"}
+            return {
+                **info,
+                "status": "skipped",
+                "n": n,
+                "flops_per_matrix": solver.flops(n),
+                "estimated_cell_s": est[0],
+                "reason": f"estimated {est[0]:.3g} s, over the cell budget of {self.cell_budget_s:g} s "
+                f"(--cell-budget): {est[1]}",
+            }
         reset_peak_memory(solver.device)
         return info
 

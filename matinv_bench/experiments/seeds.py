@@ -250,7 +250,9 @@ def summary_lines(df: pd.DataFrame, table: pd.DataFrame, maps: pd.DataFrame, war
     fits = maps.groupby("map", sort=False).agg(fit_matrices=("fit_matrices", "first"), train_mae=("train_mae", "first"),
                                                 train_mse=("train_mse", "first"), mae=("mae", "mean")).reset_index()
     lin_rows = df[(df.solver == "linear-approx") & (df.status == "ok")]
-    fits["linear-approx rows"] = ["" if m != "linear approximation" else _g(lin_rows["mae"].mean()) for m in fits["map"]]
+    fits["linear-approx rows"] = [
+        "" if m != "linear approximation" else _g(lin_rows["mae"].mean()) for m in fits["map"]
+    ]
     lines += ["## The best single affine maps", "",
               f"X(A) = W vec(A - A0)/eps + b, fitted on seed 0's train split (float64 LAPACK inverses): least "
               f"squares on its first {args.ls_matrices:,} matrices, least absolute error (an LP, HiGHS) on its "

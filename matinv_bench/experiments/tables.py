@@ -38,8 +38,12 @@ from matinv_bench.specs import format_spec, parse_spec
 
 PAPER_DATASETS = ("paper-2x2-1st", "paper-2x2-2nd", "paper-3x3", "paper-16x16")
 # the authors' released folders (../shared/paper-data); matrix_16 holds only their base matrix
-PAPER_DIRS = {"paper-2x2-1st": "matrix_2_dataset", "paper-2x2-2nd": "matrix_2_dataset_2", "paper-3x3": "matrix_3_dataset",
-              "paper-16x16": "matrix_16"}
+PAPER_DIRS = {
+    "paper-2x2-1st": "matrix_2_dataset",
+    "paper-2x2-2nd": "matrix_2_dataset_2",
+    "paper-3x3": "matrix_3_dataset",
+    "paper-16x16": "matrix_16",
+}
 OWN_BASE = {"paper-16x16"}  # boxes whose base we drew ourselves: the authors' figures do not apply to them
 BASELINES = ("linear-approx", "neumann[order=2]", "neumann[order=3]", "newton-schulz[init=base,steps=2]",
              "newton-schulz[init=scaled,steps=40]", "minimax-ns", "learned-ns[init=base,steps=2]", "lu")
@@ -119,18 +123,27 @@ def summarize(df: pd.DataFrame, table: str) -> pd.DataFrame:
     for (method, dataset), g in sorted(df.groupby(["method", "dataset"], sort=False), key=lambda kv: order[kv[0]]):
         ok = g[g.status == "ok"]
         reasons = sorted(set(g.loc[g.status != "ok", "reason"].dropna().astype(str)))
-        lines.append({
-            "table": table, "method": method, "paper_name": PAPER_LABELS.get(method, ""), "dataset": dataset,
-            "mae_mean": ok["mae"].mean() if len(ok) else np.nan,
-            "mae_std": ok["mae"].std(ddof=1) if len(ok) > 1 else np.nan,
-            "seeds": len(ok), "n_matrices": g["n_matrices"].max(),
-            **_cited_columns(published(method, dataset)),
-            "train_steps": ok["train_steps"].mean() if "train_steps" in ok else np.nan,
-            "fit_time_s": ok["fit_time_s"].mean() if "train_steps" in ok and ok["train_steps"].notna().any() else np.nan,
-            "time_per_matrix_s": ok["time_per_matrix_s"].median(),
-            "failure_rate": ok["failure_rate"].mean(),
-            "status": ",".join(sorted(set(g.status))), "reason": "; ".join(reasons)[:120],
-        })
+        lines.append(
+            {
+                "table": table,
+                "method": method,
+                "paper_name": PAPER_LABELS.get(method, ""),
+                "dataset": dataset,
+                "mae_mean": ok["mae"].mean() if len(ok) else np.nan,
+                "mae_std": ok["mae"].std(ddof=1) if len(ok) > 1 else np.nan,
+                "seeds": len(ok),
+                "n_matrices": g["n_matrices"].max(),
+                **_cited_columns(published(method, dataset)),
+                "train_steps": ok["train_steps"].mean() if "train_steps" in ok else np.nan,
+                "fit_time_s": ok["fit_time_s"].mean()
+                if "train_steps" in ok and ok["train_steps"].notna().any()
+                else np.nan,
+                "time_per_matrix_s": ok["time_per_matrix_s"].median(),
+                "failure_rate": ok["failure_rate"].mean(),
+                "status": ",".join(sorted(set(g.status))),
+                "reason": "; ".join(reasons)[:120],
+            }
+        )
     return pd.DataFrame(lines)
 
 
@@ -151,19 +164,23 @@ def _mean_std(means, stds) -> list[str]:
 
 def markdown(table: pd.DataFrame, notes: list[str]) -> list[str]:
     """The table as Markdown lines: ours (mean ± std over seeds) beside the paper's published value."""
-    view = pd.DataFrame({
-        "method": table["method"],
-        "paper's name": table["paper_name"],
-        "dataset": table["dataset"],
-        "MAE, ours (mean ± std over seeds, ddof=1)": _mean_std(table["mae_mean"], table["mae_std"]),
-        "seeds": table["seeds"],
-        "MAE, published (cited; ± sqrt of the printed variance, ddof=0)": [v or "n/a" for v in _mean_std(table["published_mae"], table["published_std"])],
-        "cited from": table["published_source"],
-        "train steps": [_fmt(v, ".0f") for v in table["train_steps"]],
-        "train time (s)": [_fmt(v, ".3g") for v in table["fit_time_s"]],
-        "time/matrix (s)": [_fmt(v) for v in table["time_per_matrix_s"]],
-        "note": table["reason"],
-    })
+    view = pd.DataFrame(
+        {
+            "method": table["method"],
+            "paper's name": table["paper_name"],
+            "dataset": table["dataset"],
+            "MAE, ours (mean ± std over seeds, ddof=1)": _mean_std(table["mae_mean"], table["mae_std"]),
+            "seeds": table["seeds"],
+            "MAE, published (cited; ± sqrt of the printed variance, ddof=0)": [
+                v or "n/a" for v in _mean_std(table["published_mae"], table["published_std"])
+            ],
+            "cited from": table["published_source"],
+            "train steps": [_fmt(v, ".0f") for v in table["train_steps"]],
+            "train time (s)": [_fmt(v, ".3g") for v in table["fit_time_s"]],
+            "time/matrix (s)": [_fmt(v) for v in table["time_per_matrix_s"]],
+            "note": table["reason"],
+        }
+    )
     return ["", *notes, "", view.to_markdown(index=False, tablefmt="github"), ""]
 
 

@@ -131,7 +131,11 @@ def _matched(others: pd.DataFrame, flops: float) -> pd.Series:
     """The method of ``others`` with the fewest flops at or above ``flops``, else the most; the most
     accurate of those with that count."""
     above = others[others["flops"] >= flops]
-    pick = above[above["flops"] == above["flops"].min()] if len(above) else others[others["flops"] == others["flops"].max()]
+    pick = (
+        above[above["flops"] == above["flops"].min()]
+        if len(above)
+        else others[others["flops"] == others["flops"].max()]
+    )
     return pick.loc[pick["mae"].idxmin()]
 
 
@@ -177,15 +181,20 @@ def verdict(ns: list[int], ratio: list[float]) -> tuple[str, str]:
     if wins.all():
         if r[-1] > r[0]:
             steady = "" if np.all(np.diff(r) >= 0) else ", not monotonically"
-            return "shrinks", f"the edge shrinks but holds: the networks win at every n, the ratio rising from {span}{steady}"
+            return (
+                "shrinks",
+                f"the edge shrinks but holds: the networks win at every n, the ratio rising from {span}{steady}",
+            )
         return "holds", f"the edge holds: the networks win at every n, the ratio going from {span}"
     last_win = max(i for i in range(len(r)) if wins[i])
     if last_win < len(r) - 1:
         until = "win up to" if wins[:last_win + 1].all() else "last win at"
         return "vanishes", (f"the edge vanishes: the networks {until} n = {ns[last_win]} and not from "
                             f"n = {ns[last_win + 1]} on (ratio {span})")
-    return "mixed", (f"the edge comes and goes: the networks win at n = {', '.join(str(ns[i]) for i in np.flatnonzero(wins))} "
-                     f"only (ratio {span})")
+    return "mixed", (
+        f"the edge comes and goes: the networks win at n = {', '.join(str(ns[i]) for i in np.flatnonzero(wins))} "
+        f"only (ratio {span})"
+    )
 
 
 def answer(e: pd.DataFrame) -> list[str]:
@@ -200,8 +209,10 @@ def answer(e: pd.DataFrame) -> list[str]:
                     else f"{ratio.min():.2g}× the network's flops")
             short = (" (no matmul-only method run has as many flops as the network: where it wins, it wins "
                      "with fewer)") if (ratio < 1).any() else ""
-            lines.append(f"- θ = {theta:g}, at equal flops (against {', '.join(f'`{m}`' for m in dict.fromkeys(g['matched']))}, "
-                         f"{cost}{short}): {verdict(ns, g['flops_edge'].tolist())[1]}.")
+            lines.append(
+                f"- θ = {theta:g}, at equal flops (against {', '.join(f'`{m}`' for m in dict.fromkeys(g['matched']))}, "
+                f"{cost}{short}): {verdict(ns, g['flops_edge'].tolist())[1]}."
+            )
     return lines
 
 

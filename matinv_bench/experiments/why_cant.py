@@ -283,7 +283,9 @@ def moments_finding(moments: pd.DataFrame) -> str:
     by_k: dict = {}
     for f, k in first.items():
         by_k.setdefault(k, []).append(f_label(f, keep=()))
-    parts = [f"from K = {k:g} for F = {_and(fs)}" for k, fs in sorted((k, fs) for k, fs in by_k.items() if k is not None)]
+    parts = [
+        f"from K = {k:g} for F = {_and(fs)}" for k, fs in sorted((k, fs) for k, fs in by_k.items() if k is not None)
+    ]
     converge = f"; every K measured converges for F = {_and(by_k[None])}" if None in by_k else ""
     return "Near a rank-1 matrix, E‖inv(A) − F(A)‖^K diverges " + ", and ".join(parts) + converge
 

@@ -48,5 +48,6 @@ def seeds_table(df: pd.DataFrame, fmt: str = "github") -> str:
     agg = aggregate_seeds(df)
     if agg.empty or agg["seeds"].max() <= 1:
         return ""
-    head = "Over seeds: mean and sample standard deviation (ddof=1) of the ok rows of each cell; `seeds` seeds, `ok` rows ok."
+    head = ("Over seeds: mean and sample standard deviation (ddof=1) of the ok rows of each cell; `seeds` seeds, "
+            "`ok` rows ok.")
     return head + "\n\n" + agg.to_markdown(index=False, tablefmt=fmt, floatfmt=".3g", missingval="")

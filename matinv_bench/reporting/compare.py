@@ -62,7 +62,11 @@ def read_run(folder: Path | str) -> pd.DataFrame:
     except FileNotFoundError:
         raise DataFileError(f"{folder}: not a run folder (no results.parquet or results.csv)") from None
     except Exception as exc:
-        msg = str(exc) if str(exc).startswith(str(folder)) else f"{folder}: results table cannot be read ({type(exc).__name__}: {exc})"
+        msg = (
+            str(exc)
+            if str(exc).startswith(str(folder))
+            else f"{folder}: results table cannot be read ({type(exc).__name__}: {exc})"
+        )
         raise DataFileError(msg.splitlines()[0]) from None
     if df.empty:
         raise DataFileError(f"{folder}: malformed results table, no rows")
@@ -269,12 +273,22 @@ def add_arguments(p) -> None:
     p.add_argument("--match", nargs="+", default=list(MATCH), metavar="COL",
                    help=f"the columns that identify a cell (default: {' '.join(MATCH)}); add a tag column such as "
                         "batch when a run has several rows per cell")
-    p.add_argument("--max-accuracy-ratio", type=float, default=MAX_ACCURACY_RATIO, metavar="R",
-                   help=f"a cell whose MAE in B is more than R times A's is a regression (default: {MAX_ACCURACY_RATIO:g})")
+    p.add_argument(
+        "--max-accuracy-ratio",
+        type=float,
+        default=MAX_ACCURACY_RATIO,
+        metavar="R",
+        help=f"a cell whose MAE in B is more than R times A's is a regression (default: {MAX_ACCURACY_RATIO:g})",
+    )
     p.add_argument("--alpha", type=float, default=ALPHA,
                    help=f"significance level of the Mann-Whitney U test (default: {ALPHA:g})")
-    p.add_argument("--min-change", type=float, default=MIN_CHANGE, metavar="F",
-                   help=f"smallest relative change of the median time called faster or slower (default: {MIN_CHANGE:g})")
+    p.add_argument(
+        "--min-change",
+        type=float,
+        default=MIN_CHANGE,
+        metavar="F",
+        help=f"smallest relative change of the median time called faster or slower (default: {MIN_CHANGE:g})",
+    )
     p.add_argument("--out", type=Path, default=None, metavar="FILE",
                    help="also write the comparison to FILE.md (Markdown) or FILE.csv (every cell, matched or not)")
 

@@ -231,7 +231,9 @@ def precision_chart(points: pd.DataFrame, pick_view: str, pick_family: str):
     if glyphs:
         subtitle.append(f"Networks' training recipe by marker: {glyphs}.")
     chart, palettes = _layer(points, pick_view, pick_family, name, marks, error_y, error_x)
-    return chart.properties(width=760, height=440, title=alt.Title("Error against time per matrix", subtitle=subtitle)), palettes
+    return chart.properties(
+        width=760, height=440, title=alt.Title("Error against time per matrix", subtitle=subtitle)
+    ), palettes
 
 
 def scaling_chart(points: pd.DataFrame, pick_view: str, pick_family: str):
@@ -254,8 +256,13 @@ def scaling_chart(points: pd.DataFrame, pick_view: str, pick_family: str):
     lines = base.mark_line(point=alt.OverlayMarkDef(filled=True, size=45), strokeWidth=2).encode(
         x=x, y=y, detail="label:N", tooltip=tooltip, **look).add_params(highlight)
     chart, palettes = _layer(points, pick_view, pick_family, name, lines, bars)
-    return chart.properties(width=760, height=440, title=alt.Title(
-        "Time per matrix against n", subtitle=["Line: mean over seeds and repetitions; bars: smallest to largest."])), palettes
+    return chart.properties(
+        width=760,
+        height=440,
+        title=alt.Title(
+            "Time per matrix against n", subtitle=["Line: mean over seeds and repetitions; bars: smallest to largest."]
+        ),
+    ), palettes
 
 
 def build_chart(wp: pd.DataFrame, sc: pd.DataFrame):

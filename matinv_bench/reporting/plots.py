@@ -140,8 +140,11 @@ def time_figure(rows: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device: st
         lump = len(labels) + 3 > style.MAX_LEGEND  # room for the guides and the wall; else every label its entry
         for label in labels:
             # one point per size: the median over the sweep's repetitions (one row each)
-            g = (ok[ok["solver_label"] == label].groupby("n", as_index=False)
-                 .agg(time_per_matrix_s=("time_per_matrix_s", "median"), flops_per_matrix=("flops_per_matrix", "first")))
+            g = (
+                ok[ok["solver_label"] == label]
+                .groupby("n", as_index=False)
+                .agg(time_per_matrix_s=("time_per_matrix_s", "median"), flops_per_matrix=("flops_per_matrix", "first"))
+            )
             grp = style.group(fam[label])
             minor = lump and grp == "classical" and label not in BASELINES
             marker = None if minor else style.MARKERS[counts.get(grp, 0) % len(style.MARKERS)]

@@ -251,7 +251,9 @@ def headline(sets: Manifest, root: Path, out: Path) -> list[str]:
     from matinv_bench.reporting.headline import write_headline
 
     lines = ["## Headline", ""]
-    need = {name: listed(sets, root, next(s for s in SECTIONS if s.folder == name)) for name in ("scaling", "where-can")}
+    need = {
+        name: listed(sets, root, next(s for s in SECTIONS if s.folder == name)) for name in ("scaling", "where-can")
+    }
     folders = {name: sets.root / chosen[0].folder for name, chosen in need.items() if chosen}
     absent = [name for name in need if name not in folders or not folders[name].is_dir()]
     if absent:

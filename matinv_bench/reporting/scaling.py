@@ -104,18 +104,26 @@ def _peak_lines(ok: pd.DataFrame, protocol: Protocol) -> list[str]:
             parts.append(f"{library} {dtype} {device}: median {g['peak_gflops'].median():.1f} "
                          f"[{g['peak_gflops'].min():.1f}, {g['peak_gflops'].max():.1f}] over {len(g)} cells; "
                          "median per repetition " + ", ".join(f"{v:.1f}" for v in per_rep))
-        return [f"Matmul probe ({protocol.matmul_n} x {protocol.matmul_n}, GFLOP/s), {protocol.probe_s:g} s timed right after every cell in "
-                "the cell's process: " + "; ".join(parts) + ". A row's `peak_fraction` is its GFLOP/s over its own "
-                "probe, taken in the same minute: a machine that slows down slows both.", ""]
+        return [
+            f"Matmul probe ({protocol.matmul_n} x {protocol.matmul_n}, GFLOP/s), {protocol.probe_s:g} s timed right "
+            "after every cell in "
+            "the cell's process: " + "; ".join(parts) + ". A row's `peak_fraction` is its GFLOP/s over its own "
+            "probe, taken in the same minute: a machine that slows down slows both.",
+            "",
+        ]
     probes = ok.dropna(subset=["peak_gflops"]).groupby(["library", "dtype", "device", "repeat"])["peak_gflops"].first()
     parts = []
     for (library, dtype, device), p in probes.groupby(level=[0, 1, 2], sort=False):
         values = ", ".join(f"{v:.1f}" for v in p)
         parts.append(f"{library} {dtype} {device}: {values}" + (f" (best {p.max():.1f})" if len(p) > 1 else ""))
-    return [f"Matmul probe ({protocol.matmul_n} x {protocol.matmul_n}, GFLOP/s), measured once in each repetition's process, in "
-            "repetition order: " + "; ".join(parts) + ". A row's `peak_fraction` is its GFLOP/s over the probe "
-            "of its own repetition and library; on a shared machine one probe can catch a busy moment that the "
-            "cells around it do not (a fraction above 100 % means the probe read low).", ""]
+    return [
+        f"Matmul probe ({protocol.matmul_n} x {protocol.matmul_n}, GFLOP/s), measured once in each repetition's "
+        "process, in "
+        "repetition order: " + "; ".join(parts) + ". A row's `peak_fraction` is its GFLOP/s over the probe "
+        "of its own repetition and library; on a shared machine one probe can catch a busy moment that the "
+        "cells around it do not (a fraction above 100 % means the probe read low).",
+        "",
+    ]
 
 
 def gj_note(per_cell: bool) -> str:
@@ -165,10 +173,13 @@ def _protocol_line(df: pd.DataFrame, protocol: Protocol) -> str:
     reps = int(df["repeat"].max()) + 1 if len(df) else 0
     blocks = df["timing_blocks"].dropna() if "timing_blocks" in df else pd.Series(dtype=float)
     budget = df["reason"].astype(str).str.contains("--cell-budget").sum()
-    return (f"- protocol: {reps} repetition{'s' if reps != 1 else ''} of the sweep, each in a fresh process; at each "
-            "size the solvers take turns (round robin, starting one later each repetition); every time is the median "
-            f"of at least {protocol.min_blocks} timed blocks" + (f" (fewest here: {int(blocks.min())})" if len(blocks) else "")
-            + f"; {budget} cells skipped for the cell budget (estimated from the previous size)")
+    return (
+        f"- protocol: {reps} repetition{'s' if reps != 1 else ''} of the sweep, each in a fresh process; at each "
+        "size the solvers take turns (round robin, starting one later each repetition); every time is the median "
+        f"of at least {protocol.min_blocks} timed blocks"
+        + (f" (fewest here: {int(blocks.min())})" if len(blocks) else "")
+        + f"; {budget} cells skipped for the cell budget (estimated from the previous size)"
+    )
 
 
 def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, out: Path, command: str,

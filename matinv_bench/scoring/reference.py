@@ -206,7 +206,9 @@ def reference_inverse(A: np.ndarray, kappa: np.ndarray | None = None, method: st
     if change > 1e-12:
         if n <= 32:
             return reference_inverse(A, kappa, "mpmath")
-        return _none(A.shape, f"{name} did not converge (last relative correction {change:.1e}, kappa up to {worst:.1e})")
+        return _none(
+            A.shape, f"{name} did not converge (last relative correction {change:.1e}, kappa up to {worst:.1e})"
+        )
     return X, name
 
 

@@ -103,6 +103,7 @@ class HyperpowerSolver(BaseInverseSolver):
         mark_failed(result.X, result.failed | unconverged)  # overflowed iterates are NaN too, not +-inf
         if unconverged.any():
             result.failed |= unconverged
-            note = f"did not converge in {self.steps} steps (||I - AX||_F > {self.tol:g}): {unconverged.sum()} of {len(res)} matrices"
+            note = (f"did not converge in {self.steps} steps (||I - AX||_F > {self.tol:g}): "
+                    f"{unconverged.sum()} of {len(res)} matrices")
             result.reason = note if result.reason is None else f"{result.reason}; {note}"
         return result

@@ -144,7 +144,9 @@ class MinimaxNS(HyperpowerSolver):
 
     test_spec = "minimax-ns[steps=12]"
     flops_formula = "2 (degree + 1) n^3 steps"
-    flops_source = "hyperpower step X p(I - A X): A X, degree - 1 Horner products for p, then X p; the coefficients are O(1)"
+    flops_source = (
+        "hyperpower step X p(I - A X): A X, degree - 1 Horner products for p, then X p; the coefficients are O(1)"
+    )
 
     def __init__(self, steps: int = 12, degree: int = 1, init: str = "scaled", lower: float | None = None,
                  tol: float = 1e-2, device: str = "auto"):

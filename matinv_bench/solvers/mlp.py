@@ -123,7 +123,9 @@ class MLPSolver(TorchSolver, Trainable):
         if self.fixed_layers is not None:
             n2 = self.fixed_layers[0][0].shape[1]
             if n2 != data.n * data.n:
-                return f"the weights in {self.weights!r} take {n2} inputs; {data.spec!r} has {data.n} x {data.n} matrices"
+                return (
+                    f"the weights in {self.weights!r} take {n2} inputs; {data.spec!r} has {data.n} x {data.n} matrices"
+                )
             if self.fixed_output == "delta" and data.base is None:
                 return f"the weights in {self.weights!r} output (inv(A) - inv(A0)) / eps; {data.spec!r} is not a box"
         if self.init == "linear" and data.base is None:
@@ -150,8 +152,10 @@ class MLPSolver(TorchSolver, Trainable):
         several solvers together (each then loads its own from the cache in :meth:`fit`)."""
         need = self.param_bytes(data.n)
         if need > available_memory():  # refuse before torch allocates (overcommit could end in the OOM killer)
-            raise TooLargeError(f"a {self.name} for {data.n} x {data.n} matrices has {need / 2**30:.1f} GiB of weights; "
-                                f"only {available_memory() / 2**30:.1f} GiB is available")
+            raise TooLargeError(
+                f"a {self.name} for {data.n} x {data.n} matrices has {need / 2**30:.1f} GiB of weights; "
+                f"only {available_memory() / 2**30:.1f} GiB is available"
+            )
         torch.manual_seed(self.seed)
         model = build_mlp(data.n, self.width(data.n), self.layers, TORCH_DTYPES[self.dtype])
         given = None

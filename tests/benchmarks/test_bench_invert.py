@@ -33,7 +33,9 @@ NUMERIC = [_spec(n) for n in SOLVERS if SOLVERS.get(n).family != "learned"]
 # well-conditioned families at two sizes; networks at the paper's boxes, where they are meant to work
 NUMERIC_CASES = [(ds.format(n=n), n) for ds in ("randsvd[n={n},cond=1e3]", "spd[n={n},cond=1e3]") for n in (8, 64)]
 LEARNED_CASES = [("paper-2x2-1st", 2), ("paper-3x3", 3), ("paper-16x16", 16)]
-CASES = [(s, ds, n) for s in NUMERIC for ds, n in NUMERIC_CASES] + [(s, ds, n) for s in LEARNED for ds, n in LEARNED_CASES]
+CASES = [(s, ds, n) for s in NUMERIC for ds, n in NUMERIC_CASES] + [
+    (s, ds, n) for s in LEARNED for ds, n in LEARNED_CASES
+]
 
 
 @lru_cache(maxsize=None)

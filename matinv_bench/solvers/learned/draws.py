@@ -81,7 +81,14 @@ class TrainingSets:
 
     def __init__(self, nets: list[Trainee], datas: list, recipe: Recipe, device: str, dtype: torch.dtype,
                  pool: ThreadPoolExecutor | None):
-        self.nets, self.datas, self.recipe, self.device, self.dtype, self.pool = nets, datas, recipe, device, dtype, pool
+        self.nets, self.datas, self.recipe, self.device, self.dtype, self.pool = (
+            nets,
+            datas,
+            recipe,
+            device,
+            dtype,
+            pool,
+        )
         # drawn on the device: in this thread (the device queue is ordered), no host pool needed
         self.on_device = all(draws_on_device(data, device) for data in datas)
         if self.on_device:

@@ -72,11 +72,17 @@ def _tiny(n: int, hidden: int | None = None) -> Recipe:
     return Recipe("tiny", train_size=4096, batch=256, lr=1e-2, steps=300)
 
 
-RECIPES: dict[str, Callable[[int, int | None], Recipe]] = {"paper": _paper, "fast": _fast, "quick": _quick, "tiny": _tiny}
+RECIPES: dict[str, Callable[[int, int | None], Recipe]] = {
+    "paper": _paper,
+    "fast": _fast,
+    "quick": _quick,
+    "tiny": _tiny,
+}
 
 
 def recipe_for(name: str, n: int, hidden: int | None = None) -> Recipe:
-    """The recipe ``name`` for a net of width ``hidden`` on n x n matrices; SpecError naming the known ones otherwise."""
+    """The recipe ``name`` for a net of width ``hidden`` on n x n matrices; SpecError naming the known
+    ones otherwise."""
     if name not in RECIPES:
         raise SpecError(f"unknown recipe {name!r}; known: none, {', '.join(RECIPES)}")
     return RECIPES[name](n, hidden)
