@@ -76,9 +76,13 @@ def scaling_rows() -> pd.DataFrame:
 
 
 def scaling_slopes(net: float = 4.2, lu: float = 2.3) -> pd.DataFrame:
+    """Compute-bound exponents (``fit_range`` bound): networks over n = 8-32, the classical over 16-64."""
     labels = scaling_rows()["solver_label"].unique()
-    return pd.DataFrame({"solver_label": labels, "dtype": "float64", "device": "cpu",
-                         "slope": [net if str(lab).startswith("mlp") else lu for lab in labels]})
+    mlp = [str(lab).startswith("mlp") for lab in labels]
+    return pd.DataFrame({"solver_label": labels, "dtype": "float64", "device": "cpu", "fit_range": "bound",
+                         "slope": [net if m else lu for m in mlp], "fit_n_lo": [8 if m else 16 for m in mlp],
+                         "fit_n_hi": [32 if m else 64 for m in mlp],
+                         "flops_exponent": [4.0 if m else 3.0 for m in mlp]})
 
 
 THETAS = (0.1, 0.5, 0.9, 1.2, 2.0)
@@ -310,7 +314,8 @@ def test_scaling_time_figure_colours_families_and_marks_the_memory_wall():
     ok = rows[(rows.solver_label == "lu") & (rows.status == "ok")].sort_values("n")
     np.testing.assert_allclose(lu.get_ydata(), ok.time_per_matrix_s / ok.flops_per_matrix * 1e9)
     assert "ns/flop" in flop_ax.get_ylabel() and "(s" in time_ax.get_ylabel()
-    assert title(fig).startswith("A network's time per matrix (about $n^{4.2}$) grows faster than LU's")
+    assert title(fig).startswith("Where compute-bound, a network's time grows as $n^{4.2}$ (n = 8-32, flops $n^{4}$), "
+                                 "LU's as $n^{2.3}$ (n = 16-64, flops $n^{3}$)")
     close(fig)
 
 
@@ -350,11 +355,11 @@ def test_headline_figure_and_its_finding():
     assert any(line.get_xdata()[0] == 1.0 for line in error_ax.get_lines() if not line.get_gid())  # theta = 1
     assert {g for g in gids(time_ax) if g.startswith("memory-wall")} == {
         "memory-wall:mlp-2fc[hidden=2n^2,recipe=none]", "memory-wall:mlp-3fc[hidden=8n^2,recipe=none]"}
-    assert title(fig) == ("Networks' time grows as $n^{4.2}$ (LU's: $n^{2.3}$), and past θ = 1 they fail, as "
-                          "every series does")
+    assert title(fig) == ("Where compute-bound, networks' time grows as $n^{4.2}$ (LU's: $n^{2.3}$), and past θ = 1 "
+                          "they fail, as every series does")
     close(fig)
     fig = headline.headline_figure(scaling_rows(), scaling_slopes(net=2.0), where_rows(network_breaks=False))
-    assert title(fig).startswith("Networks' time grows no faster than LU's")
+    assert title(fig).startswith("Where compute-bound, networks' time grows no faster than LU's")
     assert title(fig).endswith("they hold past θ = 1 in these rows")
     close(fig)
 

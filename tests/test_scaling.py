@@ -231,15 +231,25 @@ def test_default_out_is_a_new_dated_folder(tmp_path, monkeypatch, small_probe):
     assert (made[0] / "summary.md").is_file() and len(list((made[0] / "cells").glob("*.json"))) == 1
 
 
-def test_every_solver_gets_the_same_batch_at_a_size():
-    assert scaling.default_batch(2) == 1024 and scaling.default_batch(512) == 1
-    assert scaling.default_batch(64) == 2**22 // 64**3
+def test_every_solver_gets_the_same_batch_at_every_size():
     cells = scaling.make_cells(["lu", "mlp-2fc[hidden=2n^2,recipe=none]", "neumann[order=2]"], [4, 64, 512],
                                ["float64"], "cpu")
-    by_n = {}
-    for c in cells:
-        by_n.setdefault(scaling.size_of(c), set()).add(c.n_test)
-    assert by_n == {4: {1024}, 64: {16}, 512: {1}}
+    assert {c.n_test for c in cells} == {scaling.BATCH} and dict(cells[0].tags)["batch"] == scaling.BATCH
+    assert {c.n_test for c in scaling.make_cells(["lu"], [4, 512], ["float64"], "cpu", batch=1)} == {1}  # latency
+
+
+def test_a_fixed_batch_sweep_of_dense_layers_scales_as_their_flops(tmp_path, small_probe):
+    # at one batch across n a dense layer n^2 -> 8 n^2 -> n^2 reads its weights once per batch: its time follows
+    # its O(n^4) flops (a batch that shrank with n made the same networks read n^4.9). 256 matrices keep it
+    # compute-bound with a second test process reading memory beside it
+    df = sweep(tmp_path, ["mlp-2fc[hidden=8n^2,recipe=none]", "mlp-3fc[hidden=2n^2,recipe=none]"], [8, 12, 16, 24],
+               "--threads", "1", "--min-time", "0.05", repeats=3, batch=256)
+    assert (df["status"] == "ok").all() and (df["batch"] == 256).all()
+    slopes, _ = analyse(df)
+    own = slopes[slopes["fit_range"] == "own"].set_index("solver_label")
+    for label in own.index:
+        assert own.loc[label, "flops_exponent"] == pytest.approx(4.0, abs=0.2), label
+        assert 3.5 <= own.loc[label, "slope"] <= 4.5, (label, own.loc[label, ["slope", "ci_lo", "ci_hi"]].tolist())
 
 
 def test_a_cell_that_raises_is_a_failed_row_with_every_column(tmp_path, monkeypatch, small_probe):
@@ -288,16 +298,14 @@ def test_each_repetition_runs_in_a_fresh_process(tiny_run):
 def test_slopes_bootstrap_over_repetitions_and_say_so(tiny_run):
     _, _, slopes, *_ = tiny_run
     fitted = slopes[slopes["fit_points"] >= 3]
-    assert set(fitted["fit_range"]) == {"own", "common"}
+    assert set(fitted["fit_range"]) <= {"own", "common", "bound"} and {"own", "common"} <= set(fitted["fit_range"])
     assert fitted["ci_method"].str.startswith("scipy.stats.bootstrap percentile").all()
     assert fitted["ci_method"].str.contains("repetition medians").all()
     assert (fitted["repeats"] == 2).all() and (fitted["ci_lo"] <= fitted["ci_hi"]).all()
     # the common range is the one every solver ran: the 3-layer net stopped at n = 4, so it has none
     common = slopes[slopes["fit_range"] == "common"]
     assert common["slope"].notna().sum() == 3 and (common["fit_n_hi"].dropna() == 8).all()
-    assert slopes["fit_range"].tolist().index("common") > max(
-        i for i, r in enumerate(slopes["fit_range"]) if r == "own"
-    )
+    assert slopes["fit_range"].tolist().index("common") < slopes["fit_range"].tolist().index("own")
 
 
 def test_a_single_repetition_bootstraps_its_timed_blocks_and_says_so(tmp_path, small_probe):
@@ -357,28 +365,54 @@ def _timed_rows(label: str, ns: list[int], exponent: float, repeats: int = 2, li
             for n in ns for r in range(repeats)]
 
 
-def test_solvers_that_ran_three_sizes_from_256_get_an_exponent_fitted_there():
-    df = pd.DataFrame(_timed_rows("lu", [16, 32, 64, 256, 512, 1024], 3.0)
-                      + _timed_rows("mlp-2fc[hidden=2n^2]", [16, 32, 64], 4.0))
-    slopes, _ = analyse(df)
-    large = slopes[slopes["fit_range"] == "large"]
-    assert large["solver_label"].tolist() == ["lu"]  # the net never reached n = 256
-    assert large["slope"].iloc[0] == pytest.approx(3.0, abs=1e-6)
-    assert (large["fit_n_lo"].iloc[0], large["fit_n_hi"].iloc[0]) == (256, 1024)
-    assert slopes["fit_range"].tolist()[-1] == "large"  # after own and common: readers take a label's first row
+def _flop_rows(rows: list[dict], exponent: float, best: float = 50.0) -> list[dict]:
+    """The rows with model flops ~ n^exponent and GFLOP/s rising to ``best`` (half of it below n = 64)."""
+    for r in rows:
+        r.update(family=r.get("family", "direct"), flops_per_matrix=float(r["n"]) ** exponent,
+                 gflops=best if r["n"] >= 64 else best / 4)
+    return rows
 
 
-def test_the_summary_shows_every_repetitions_matmul_probe_and_the_fit_from_256(tmp_path):
-    rows = _timed_rows("lu", [16, 32, 64, 256, 512, 1024], 3.0)
+def test_exponents_are_fitted_where_each_family_is_compute_bound_beside_its_flop_count():
+    lu = _flop_rows(_timed_rows("lu", [16, 32, 64, 256, 512, 1024], 3.0), 3.0)
+    qr = _flop_rows(_timed_rows("qr", [16, 32, 64, 256, 512], 3.0), 3.0)
+    net = [dict(r, family="learned") for r in _timed_rows("mlp-2fc[hidden=2n^2]", [16, 32, 64, 128], 4.0)]
+    net = _flop_rows(net, 4.0)
+    for r in net:
+        r["gflops"] = 50.0 if r["n"] >= 32 else 10.0
+    slopes, _ = analyse(pd.DataFrame(lu + qr + net))
+    bound = slopes[slopes["fit_range"] == "bound"].set_index("solver_label")
+    # classical: every member compute-bound from 64; the shared sizes are those both ran: 64-512
+    assert (bound.loc["lu", "fit_n_lo"], bound.loc["lu", "fit_n_hi"]) == (64, 512)
+    assert (bound.loc["qr", "fit_n_lo"], bound.loc["qr", "fit_n_hi"]) == (64, 512)
+    assert bound.loc["lu", "slope"] == pytest.approx(3.0, abs=1e-6) and bound.loc["lu", "flops_exponent"] == pytest.approx(3.0)
+    assert (bound.loc["mlp-2fc[hidden=2n^2]", "fit_n_lo"], bound.loc["mlp-2fc[hidden=2n^2]", "fit_n_hi"]) == (32, 128)
+    assert bound.loc["mlp-2fc[hidden=2n^2]", "flops_exponent"] == pytest.approx(4.0)
+    common = slopes[slopes["fit_range"] == "common"].set_index("solver_label")
+    assert set(common["fit_n_lo"]) == {16} and set(common["fit_n_hi"]) == {64}  # the sizes all three ran
+    assert slopes["fit_range"].tolist()[0] == "common"  # readers that take a label's first row get the common range
+
+
+def test_a_family_without_a_shared_compute_bound_range_gets_no_exponent_there():
+    lu = _flop_rows(_timed_rows("lu", [16, 32, 64, 128, 256], 3.0), 3.0)  # compute-bound at 64, 128, 256
+    gj = _flop_rows(_timed_rows("gauss-jordan", [256, 512, 1024], 3.0), 3.0)  # shares one of them
+    slopes, _ = analyse(pd.DataFrame(lu + gj))
+    bound = slopes[slopes["fit_range"] == "bound"]
+    assert bound["slope"].isna().all() and (bound["fit_points"] == 0).all()
+
+
+def test_the_summary_shows_every_repetitions_matmul_probe_and_each_exponents_range(tmp_path):
+    rows = _flop_rows(_timed_rows("lu", [16, 32, 64, 256, 512, 1024], 3.0), 3.0)
     for row in rows:
         row.update(peak_gflops=[40.0, 90.0][row["repeat"]], reason="", peak_mem_kind="peak_rss", batch=1,
-                   gflops=1.0, peak_fraction=0.5, ns_per_flop=1.0, peak_mem_bytes=1.0)
+                   peak_fraction=0.5, ns_per_flop=1.0, peak_mem_bytes=1.0)
     df = complete(pd.DataFrame(rows))
     slopes, cross = analyse(df)
     report.write_summary(df, slopes, cross, tmp_path, "matinv-bench scaling", scaling.PROTOCOL)
     text = (tmp_path / "summary.md").read_text()
     assert "numpy float64 cpu: 40.0, 90.0 (best 90.0)" in text
-    assert "| n >= 256: slope [95% CI]" in text and "256-1024" in text
+    assert "| compute-bound " in text and "3.00 [3.00, 3.00] over n = 64-1024" in text
+    assert "flop count's, same sizes" in text
 
 
 def test_gauss_jordan_is_held_to_its_targets_within_each_repetition():

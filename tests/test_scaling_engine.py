@@ -70,8 +70,9 @@ def test_sigkill_then_resume_measures_each_cell_once_and_analyses_all(tmp_path, 
     assert set(SCALING_COLUMNS) <= set(df.columns) and (df["peak_gflops"] > 0).all()
     assert df.loc[df["library"] == "torch", "h2d_s_per_matrix"].notna().all()
     slopes = pd.read_csv(out / "slopes.csv")
-    assert set(slopes["solver_label"]) == set(SOLVERS) and np.isfinite(slopes["slope"]).all()
-    assert slopes["ci_method"].str.contains("repetition medians").all()
+    fitted = slopes[slopes["fit_range"] != "bound"]  # compute-bound: only where a family shares 3 such sizes
+    assert set(slopes["solver_label"]) == set(SOLVERS) and np.isfinite(fitted["slope"]).all()
+    assert fitted["ci_method"].str.contains("repetition medians").all()
     summary = (out / "summary.md").read_text()
     assert "Made by: `matinv-bench scaling --solver lu qr torch-inv" in summary  # the command that set the grid
     assert "30 rows: 30 ok, 0 skipped, 0 failed" in summary

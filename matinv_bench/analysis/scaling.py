@@ -2,9 +2,10 @@
 
 :func:`complete` gives every row every scaling column (:data:`SCALING_COLUMNS`); :func:`analyse`
 fits log-log slopes of time per matrix on n (:mod:`~matinv_bench.analysis.fits`: bootstrap
-intervals over the repetitions) per solver label, dtype and device, over each label's own range,
-over the range common to all labels, and over n >= :data:`LARGE_N`; and finds the size from which
-each network is slower than each of :data:`BASELINES`.
+intervals over the repetitions) per solver label, dtype and device, over the range common to all
+labels, over the range where the label's whole family is compute-bound (beside the exponent of
+the flop count there), and over the label's own larger sizes; and finds the size from which each
+network is slower than each of :data:`BASELINES`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import pandas as pd
 from matinv_bench.analysis import fits
 from matinv_bench.specs import SpecError, parse_spec
 
-BASELINES = ("lu", "torch-inv")  # the crossovers are against these
-LARGE_N = 256  # the classical solvers' exponents are also fitted over n >= this (their n^3 regime, if any)
-FIT_RANGES = {"own": "own", "common": "common", "large": f"n >= {LARGE_N}"}  # fit_range -> summary column
+# the crossovers are against these; closed-form is the fair baseline at n <= 4 (fixed-size cofactor inverses)
+BASELINES = ("lu", "torch-inv", "closed-form")
+# fit_range -> what the summary calls it
+FIT_RANGES = {"common": "every method's common sizes", "bound": "its family's compute-bound sizes",
+              "own": "its own larger sizes"}
+BOUND_SHARE = 0.5  # compute-bound: at least this share of the method's best GFLOP/s over the sizes it ran
 PER_CELL = "after the cell"  # the ``peak_probe`` of a row whose matmul probe ran right after it
 
 # every scaling row has these columns, whatever its status (NaN or None where they do not apply)
@@ -104,28 +108,76 @@ def common_sizes(ok: pd.DataFrame) -> list[int]:
     return fits.asymptotic_sizes(shared).tolist() if len(shared) >= fits.MIN_POINTS else []
 
 
+def group_of(family: str) -> str:
+    """The three families a figure tells apart: ``classical``, ``matmul-only``, ``network``."""
+    return {"direct": "classical", "learned": "network"}.get(str(family), "matmul-only")
+
+
+def bound_sizes(g: pd.DataFrame) -> list[int]:
+    """The sizes where one label is compute-bound: from the smallest size at which its GFLOP/s
+    (the median over repetitions) reaches :data:`BOUND_SHARE` of its best, and stays there, up."""
+    rate = g.groupby("n")["gflops"].median().dropna().sort_index()
+    if rate.empty or not rate.max() > 0:
+        return []
+    low = rate < BOUND_SHARE * rate.max()
+    last_low = low[low].index.max() if low.any() else None
+    return [int(n) for n in rate.index if last_low is None or n > last_low]
+
+
+def shared_bound_sizes(d: pd.DataFrame) -> dict[str, list[int]]:
+    """Per family (:func:`group_of`): the sizes at which every member that is compute-bound at
+    ``fits.MIN_POINTS`` sizes or more is compute-bound, so that the members' exponents there compare
+    like for like; a family without such a shared range of ``fits.MIN_POINTS`` sizes gets none."""
+    out = {}
+    for group, members in d.groupby(d["family"].map(group_of)):
+        sets = [set(s) for _, g in members.groupby("solver_label") if len(s := bound_sizes(g)) >= fits.MIN_POINTS]
+        shared = sorted(set.intersection(*sets)) if sets else []
+        out[group] = shared if len(shared) >= fits.MIN_POINTS else []
+    return out
+
+
+def flop_exponent(g: pd.DataFrame, lo: float, hi: float) -> float:
+    """The slope of log model flops on log n over ``lo..hi``: what the exponent would be if time
+    followed the flop count (4 for a dense layer of width K n^2, 3 for LU)."""
+    if "flops_per_matrix" not in g:
+        return np.nan
+    f = g[(g["n"] >= lo) & (g["n"] <= hi)].groupby("n")["flops_per_matrix"].first().dropna()
+    f = f[f > 0]
+    if len(f) < 2:
+        return np.nan
+    return float(np.polyfit(np.log(f.index.to_numpy(dtype=float)), np.log(f.to_numpy(dtype=float)), 1)[0])
+
+
 def analyse(df: pd.DataFrame, fit_from: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Effective exponents (slopes of log time on log n, 95 % bootstrap intervals) per solver
-    label, dtype and device, over each label's own asymptotic range (``fit_range`` "own") and
-    over the range common to all labels of the dtype ("common"); and the size at which each
-    network becomes slower than LU and torch-inv."""
+    label, dtype and device, over three ranges (``fit_range``): ``common``, the sizes every label
+    of the dtype ran (the families like for like); ``bound``, the sizes at which every member of
+    the label's family is compute-bound (:func:`shared_bound_sizes`), beside ``flops_exponent``, the
+    exponent of the model flop count over the same sizes; ``own``, the larger half of the label's
+    own sizes. Every row names its sizes (``fit_n_lo``..``fit_n_hi``). And the size at which each
+    network becomes slower than each of :data:`BASELINES` that ran beside it."""
     ok = df[(df["status"] == "ok") & df["time_per_matrix_s"].notna()]
     slopes = []
     for dtype, d in ok.groupby("dtype", sort=False):
         common = common_sizes(d)
+        bound = shared_bound_sizes(d) if {"gflops", "family"} <= set(d.columns) else {}
         for (label, device), g in d.groupby(["solver_label", "device"], sort=False):
             g = g.sort_values(["n", "repeat"])
-            large = sorted(n for n in g["n"].unique() if n >= LARGE_N)
-            ranges = [("own", None), ("common", common)] + ([("large", large)] if len(large) >= fits.MIN_POINTS else [])
+            family = group_of(g["family"].iloc[0]) if "family" in g else ""
+            ranges = [("common", common), ("bound", bound.get(family, [])), ("own", None)]
             reps = g.groupby("n")["repeat"].nunique()
             for fit_range, sizes in ranges:
-                f = _fit(g, sizes, fit_from) if sizes is None or len(sizes) else None
-                slopes.append({"solver_label": label, "dtype": dtype, "device": device, "fit_range": fit_range,
+                sizes = None if sizes is None else [n for n in sizes if n in set(g["n"])]
+                usable = sizes is None or len(sizes) >= fits.MIN_POINTS
+                f = _fit(g, sizes, fit_from if fit_range == "own" else None) if usable else None
+                slopes.append({"solver_label": label, "dtype": dtype, "device": device, "family": family,
+                               "fit_range": fit_range,
                                "slope": f.slope if f else np.nan, "ci_lo": f.lo if f else np.nan,
                                "ci_hi": f.hi if f else np.nan, "ci_method": f.ci_method if f else "",
                                "log_c": f.log_c if f else np.nan,
                                "fit_n_lo": f.n_lo if f else pd.NA, "fit_n_hi": f.n_hi if f else pd.NA,
                                "fit_points": f.n_points if f else 0,
+                               "flops_exponent": flop_exponent(g, f.n_lo, f.n_hi) if f else np.nan,
                                "repeats": int(reps[(reps.index >= f.n_lo) & (reps.index <= f.n_hi)].min()
                                               if f else reps.min()),
                                "n_measured": g["n"].nunique(), "n_max_measured": g["n"].max()})
@@ -137,12 +189,15 @@ def analyse(df: pd.DataFrame, fit_from: int | None = None) -> tuple[pd.DataFrame
             for base in BASELINES:
                 if net not in t or base not in t:
                     continue
-                c = fits.crossover(t.index.to_numpy(), t[net].to_numpy(), t[base].to_numpy())
+                both = t[[net, base]].dropna()
+                if both.empty:
+                    continue
+                c = fits.crossover(both.index.to_numpy(), both[net].to_numpy(), both[base].to_numpy())
                 devs = sorted(set(g.loc[g["solver_label"].isin([net, base]), "device"]))
                 cross.append({"network": net, "baseline": base, "dtype": dtype, "device": "/".join(devs),
                               "kind": c.kind, "crossover_n": c.n, "text": c.text()})
     slopes = pd.DataFrame(slopes)
-    if len(slopes):  # "own" first: readers that take a label's first row get its own range
+    if len(slopes):  # in FIT_RANGES order: readers that take a label's first row get the common range
         slopes = slopes.sort_values("fit_range", key=lambda r: r.map({k: i for i, k in enumerate(FIT_RANGES)}),
                                     kind="stable")
         slopes = slopes.reset_index(drop=True)

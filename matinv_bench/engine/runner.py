@@ -264,11 +264,12 @@ class Settings:
     hook_args: dict = field(default_factory=dict)
     fresh_process_per: str | None = None  # a tag: cells run in a child process, a new one when the tag's value changes
     cell_only: tuple[str, ...] = ()  # columns kept in the cell files and the returned rows, not in results.parquet/csv
+    ref: str = "auto"  # how the datasets' reference inverses are computed (scoring.reference; "none": residuals only)
 
 
 @functools.lru_cache(maxsize=32)
-def _dataset(spec: str, n_test: int | None, seed: int) -> MatrixSet:
-    return make_dataset(spec, n_test=n_test, seed=seed)
+def _dataset(spec: str, n_test: int | None, seed: int, ref: str = "auto") -> MatrixSet:
+    return make_dataset(spec, n_test=n_test, seed=seed, ref=ref)
 
 
 @functools.cache
@@ -304,7 +305,7 @@ def run_here(cell: Cell, settings: Settings) -> dict:
         row, extra = _before(cell, settings)
         if row is None:
             try:
-                data = _dataset(cell.dataset, n_test, cell.seed)
+                data = _dataset(cell.dataset, n_test, cell.seed, settings.ref)
             except TooLargeError as exc:  # does not fit this machine: nothing went wrong, it was not run
                 row = {**_base_row(cell, None, None), "status": "skipped",
                        "reason": f"dataset {cell.dataset!r} does not fit in memory: {exc}"}
@@ -415,7 +416,7 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
              resume: bool = False, cell_timeout: float | None = None,
              executor: Executor | None = None, keep_times: bool = False, hook: str | None = None,
              hook_args: dict | None = None, allow_dirty: bool = False,
-             fresh_process_per: str | None = None, cell_only: tuple[str, ...] = (),
+             fresh_process_per: str | None = None, cell_only: tuple[str, ...] = (), ref: str = "auto",
              meta: dict | None = None) -> pd.DataFrame:
     """Run every cell and return the rows in grid order (schema: :data:`results.COLUMNS`).
 
@@ -443,7 +444,7 @@ def run_grid(cells: list[Cell], out: Path | None = None, *, n_test: int | None =
     if cell_timeout is not None and not cell_timeout > 0:
         raise ValueError(f"the cell timeout must be a positive number of seconds, got {cell_timeout!r}")
     settings = Settings(n_test, threads, warmup_s, min_run_s, time_it, cell_timeout, keep_times, hook,
-                        dict(hook_args or {}), fresh_process_per, tuple(cell_only))
+                        dict(hook_args or {}), fresh_process_per, tuple(cell_only), ref)
     load_hook(hook, settings.hook_args)  # a bad hook name fails here, not in every cell
     cells = list(dict.fromkeys(cells))  # a cell named twice runs once
     keys = [cell_key(c, n_test) for c in cells]

@@ -13,7 +13,12 @@ The measurement protocol:
   (``run_grid(fresh_process_per="repeat")``), and within a repetition the solvers take turns at
   each size (round robin, the first solver rotating with the repetition), so that drift of the
   machine hits every solver alike; slope intervals bootstrap over the repetitions;
-- every solver gets the same batch at a given n (:func:`default_batch`, or ``--batch B``);
+- every solver gets the same batch at every n (:data:`BATCH`, or ``--batch B``): large enough that a
+  dense layer is compute-bound (it reads its weights once per batch), so that an exponent measures
+  the flops, not a batch that shrinks with n; a batch that does not fit in memory is a skipped
+  cell with the bytes it needs; ``--batch 1`` is the latency view;
+- the test matrices are scored by their residuals alone (no reference inverse: refining 64
+  references at n = 512 takes minutes and this study times, it does not grade);
 - a cell whose time, extrapolated from the same solver's previous size in the same repetition
   by the model flop ratio, exceeds ``--cell-budget`` is ``skipped`` with its estimate;
 - every row says how loaded the machine was (the runner's ``loadavg_1m_before``/``_after``,
@@ -69,12 +74,13 @@ from matinv_bench.engine.runner import Cell, with_device
 from matinv_bench.experiments import register
 from matinv_bench.experiments.skeleton import Experiment
 from matinv_bench.reporting import scaling as report
-from matinv_bench.solvers import SOLVERS
+from matinv_bench.solvers import SOLVERS, Trainable
 from matinv_bench.solvers._torch import resolve_device
 from matinv_bench.specs import parse_spec
 
-DEFAULT_N = (2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024, 2048)
+DEFAULT_N = (2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512, 1024)
 DEFAULT_SOLVERS = (
+    "closed-form",  # the fair baseline at n <= 4 (skips larger n)
     "lu", "numpy-inv", "cholesky", "qr", "gauss-jordan", "gauss-jordan[block=64]",
     "torch-inv", "gauss-jordan[backend=torch]", "gauss-jordan[backend=torch,block=64]",
     "neumann[order=3]", "newton-schulz[steps=40,init=scaled]",
@@ -87,7 +93,7 @@ DEFAULT_SOLVERS = (
 
 DATASET = "spd-box[n={n}]"
 MEMORY_FRACTION = 0.4  # default limit: this share of the memory available at start (shared machines)
-BATCH_BUDGET = 2**22  # default batch: about this many n^3 flops' worth of matrices, 1 to 1024
+BATCH = 64  # default batch, every solver at every n: a dense layer reads its weights once per 64 matrices
 REPEATS = 3  # independent repetitions of the sweep, each in a fresh process
 CELL_BUDGET_S = 60.0  # default --cell-budget: skip a cell estimated to take longer
 TIMEOUT_PER_BUDGET = 10  # default --cell-timeout: this many cell budgets (a backstop for a wrong estimate)
@@ -100,12 +106,6 @@ def expand(spec: str, n: int) -> str:
     return _WIDTH.sub(lambda m: str(int(m.group(1)) * n * n), spec)
 
 
-def default_batch(n: int) -> int:
-    """About ``BATCH_BUDGET / n^3`` matrices (1 to 1024): the same for every solver at a given
-    n, networks included (``--batch 1`` measures every solver at latency, one matrix a call)."""
-    return int(min(1024, max(1, BATCH_BUDGET // n**3)))
-
-
 def _with_param(spec: str, key: str, value: str) -> str:
     """Add ``key=value`` to a spec that accepts it and does not set it."""
     name, params = parse_spec(spec)
@@ -114,12 +114,15 @@ def _with_param(spec: str, key: str, value: str) -> str:
     return f"{name}[{','.join([*(f'{k}={v}' for k, v in params.items()), f'{key}={value}'])}]"
 
 
+DATA_STACKS = 6  # float64 stacks a scaling dataset holds: A, T, the (empty) reference, the SVD's working copies
+
+
 def memory_need(solver, n: int, batch: int, itemsize: int) -> int:
     """Bytes a cell holds at once: a network's weights and activations, or a direct solver's
-    input, copies and output (4 stacks), plus the dataset's float64 working copies (the
-    refined reference's slices and sums at their peak: about 16 stacks)."""
-    data = 16 * batch * n * n * 8  # make_dataset's copies and the reference's refinement
-    if hasattr(solver, "param_bytes"):
+    input, copies and output (4 stacks), plus the dataset's float64 stacks (:data:`DATA_STACKS`:
+    the study asks for no reference inverse, whose refinement would hold about 16)."""
+    data = DATA_STACKS * batch * n * n * 8
+    if isinstance(solver, Trainable):
         width = solver.width(n)
         act = batch * (2 * n * n + (solver.layers - 1) * width) * itemsize
         return int(solver.param_bytes(n) + 2 * act + data)
@@ -157,12 +160,12 @@ def plan(templates: list[str], ns: list[int], dtypes: list[str], device: str, re
 def make_cells(templates: list[str], ns: list[int], dtypes: list[str], device: str,
                batch: int | None = None, repeats: int = 1) -> list[Cell]:
     """The runner's cells of the sweep, in :func:`plan`'s order: ``DATASET`` at each n, the batch
-    as the cell's test-set size (``batch`` or :func:`default_batch`, the same for every
+    as the cell's test-set size (``batch`` or :data:`BATCH`, the same for every
     solver), ``solver_label``, ``batch`` and ``repeat`` as tag columns. The repetitions of a
     cell measure the same matrices."""
     cells = []
     for c in plan(templates, ns, dtypes, device, repeats):
-        B = batch or default_batch(c["n"])
+        B = batch or BATCH
         cells.append(Cell(c["spec"], DATASET.format(n=c["n"]), 0, c["dtype"], n_test=B,
                           tags=(("solver_label", c["label"]), ("batch", B), ("repeat", c["repeat"]))))
     return cells
@@ -229,7 +232,7 @@ class ScalingHook(Hook):
     def _bytes(self, cell: Cell, solver, n: int, batch: int) -> dict:
         limit, total = self.gpu if str(solver.device).startswith("cuda") else self.host
         return {"library": solver.library,
-                "param_bytes": solver.param_bytes(n) if hasattr(solver, "param_bytes") else None,
+                "param_bytes": solver.param_bytes(n) if isinstance(solver, Trainable) else None,
                 "mem_need_bytes": memory_need(solver, n, batch, np.dtype(cell.dtype).itemsize),
                 "memory_limit_bytes": limit, "memory_total_bytes": total}
 
@@ -320,7 +323,7 @@ class ScalingHook(Hook):
         return extra
 
 
-PROTOCOL = report.Protocol(DATASET, f"about {BATCH_BUDGET} / n^3 matrices (1 to 1024)", MATMUL_N, PROBE_S, MIN_BLOCKS)
+PROTOCOL = report.Protocol(DATASET, f"{BATCH} for every cell", MATMUL_N, PROBE_S, MIN_BLOCKS)
 
 
 class Scaling(Experiment):
@@ -339,8 +342,8 @@ class Scaling(Experiment):
         p.add_argument("--n", nargs="+", type=int, default=list(DEFAULT_N), metavar="N",
                        help=f"matrix sizes (default: {' '.join(map(str, DEFAULT_N))})")
         p.add_argument("--batch", type=int, default=None, metavar="B",
-                       help=f"matrices per batch, for every solver (default: {BATCH_BUDGET} // n^3, clipped to "
-                            "1..1024, the same for every solver at each n; 1: every solver at latency)")
+                       help=f"matrices per batch, the same for every solver at every n (default: {BATCH}: a dense "
+                            "layer is compute-bound; 1: every solver at latency)")
         p.add_argument("--repeats", type=int, default=REPEATS, metavar="R",
                        help=f"independent repetitions of the sweep, each in a fresh process; slope intervals "
                             f"bootstrap over them (default {REPEATS})")
@@ -373,7 +376,8 @@ class Scaling(Experiment):
         budget = options.finite_or_none(args.cell_budget)
         fresh = not args.in_process
         timeout = args.cell_timeout or (TIMEOUT_PER_BUDGET * budget if fresh and budget is not None else None)
-        return {"keep_times": True, "fresh_process_per": "repeat" if fresh else None, "cell_timeout": timeout}
+        return {"keep_times": True, "fresh_process_per": "repeat" if fresh else None, "cell_timeout": timeout,
+                "ref": "none"}
 
     def hook_args(self, args: argparse.Namespace, rows: Path) -> dict:
         limits = memory_limits(args.device, int(args.max_memory * 2**30) if args.max_memory else None)

@@ -92,8 +92,10 @@ def finding(net: float, lu: float, nets_break: bool, series_break: bool) -> str:
     """The headline: how the networks' cost grows against LU's, whether they break down once theta
     passes 1 (see :func:`breakdown`), and whether the series have failed there too (:func:`series_fail`)."""
     if np.isfinite(net) and np.isfinite(lu):
-        cost = (f"Networks' time grows as $n^{{{net:.1f}}}$ (LU's: $n^{{{lu:.1f}}}$)," if net > lu else
-                f"Networks' time grows no faster than LU's ($n^{{{net:.1f}}}$ against $n^{{{lu:.1f}}}$),")
+        cost = (f"Where compute-bound, networks' time grows as $n^{{{net:.1f}}}$ (LU's: $n^{{{lu:.1f}}}$),"
+                if net > lu else
+                f"Where compute-bound, networks' time grows no faster than LU's ($n^{{{net:.1f}}}$ against "
+                f"$n^{{{lu:.1f}}}$),")
     else:
         cost = "Networks against classical and matmul-only inversion:"
     if nets_break:

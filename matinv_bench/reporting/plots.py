@@ -55,31 +55,51 @@ def memory_wall(df: pd.DataFrame) -> pd.DataFrame:
                                       "need_bytes"])
 
 
+FIT = "bound"  # the exponents the figures show: over the sizes where the method's family is compute-bound
+
+
+def exponent(slopes: pd.DataFrame, label: str, dtype: str, device: str, fit_range: str = FIT) -> pd.Series | None:
+    """The ``slopes.csv`` row of one label over ``fit_range`` (a fitted one), or None."""
+    if not {"solver_label", "dtype", "device", "slope", "fit_range"} <= set(slopes.columns):
+        return None
+    s = slopes[(slopes["solver_label"] == label) & (slopes["dtype"] == dtype) & (slopes["device"] == device)
+               & (slopes["fit_range"] == fit_range) & slopes["slope"].notna()]
+    return s.iloc[0] if len(s) else None
+
+
 def _slope(slopes: pd.DataFrame, label: str, dtype: str, device: str) -> float:
-    if not {"solver_label", "dtype", "device", "slope"} <= set(slopes.columns):
-        return np.nan
-    s = slopes[(slopes["solver_label"] == label) & (slopes["dtype"] == dtype) & (slopes["device"] == device)]
-    return float(s["slope"].iloc[0]) if len(s) else np.nan
+    row = exponent(slopes, label, dtype, device)
+    return float(row["slope"]) if row is not None else np.nan
 
 
-def _label(label: str, slope: float) -> str:
+def sizes_text(row: pd.Series) -> str:
+    return f"n = {int(row['fit_n_lo'])}-{int(row['fit_n_hi'])}"
+
+
+def _label(label: str, row: pd.Series | None) -> str:
     text = style.pretty(label)
-    return text if not np.isfinite(slope) else f"{text}: $n^{{{slope:.2f}}}$"
+    return text if row is None else f"{text}: $n^{{{row['slope']:.2f}}}$ ({sizes_text(row)})"
 
 
 def time_finding(slopes: pd.DataFrame, labels: list[str], dtype: str, device: str,
                  ok: pd.DataFrame | None = None) -> str:
-    """The time figure's title: the networks' typical slope against LU's, where both were fitted;
-    without networks, how far the other solvers' times (median over repetitions, ``ok`` rows) are
-    from LU's at the largest size LU and another solver both ran."""
+    """The time figure's title: where they are compute-bound, the networks' exponent (the median of
+    theirs, over their family's shared sizes) and LU's (over the classical solvers' shared sizes),
+    each beside its flop count's; without networks, how far the other solvers' times (median over
+    repetitions, ``ok`` rows) are from LU's at the largest size LU and another solver both ran."""
     where = f"  [{dtype}, {device}]"
-    nets = [s for s in (_slope(slopes, lab, dtype, device) for lab in labels if lab.startswith("mlp"))
-            if np.isfinite(s)]
-    lu = _slope(slopes, "lu", dtype, device)
-    if nets and np.isfinite(lu):
-        verb = "grows faster than" if np.median(nets) > lu else "grows no faster than"
-        return (f"A network's time per matrix (about $n^{{{np.median(nets):.1f}}}$) {verb} LU's "
-                f"($n^{{{lu:.1f}}}$)" + where)
+    nets = [r for r in (exponent(slopes, lab, dtype, device) for lab in labels if lab.startswith("mlp"))
+            if r is not None]
+    lu = exponent(slopes, "lu", dtype, device)
+    if nets and lu is not None:
+        net = pd.DataFrame(nets)
+        flops = net["flops_exponent"].median() if "flops_exponent" in net else np.nan
+        theory = f", flops $n^{{{flops:.0f}}}$" if np.isfinite(flops) else ""
+        lu_flops = lu.get("flops_exponent", np.nan)
+        lu_theory = f", flops $n^{{{lu_flops:.0f}}}$" if np.isfinite(lu_flops) else ""
+        return (f"Where compute-bound, a network's time grows as $n^{{{net['slope'].median():.1f}}}$ "
+                f"({sizes_text(net.iloc[0])}{theory}), LU's as $n^{{{lu['slope']:.1f}}}$ ({sizes_text(lu)}{lu_theory})"
+                + where)
     if ok is not None and not nets and "lu" in labels:
         t = ok.groupby(["n", "solver_label"])["time_per_matrix_s"].median().unstack("solver_label")
         t = t[t["lu"].notna() & (t.drop(columns="lu").notna().sum(axis=1) > 0)]
@@ -158,7 +178,7 @@ def time_figure(rows: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device: st
             if minor:
                 others.append(label)
             else:
-                entries.append((line, _label(label, _slope(slopes, label, dtype, device))))
+                entries.append((line, _label(label, exponent(slopes, label, dtype, device))))
         if others:
             entries.insert(sum(1 for lab in labels if lab in BASELINES),
                            (style.handle(colour[others[0]], lw=0.9), f"{len(others)} other classical solvers"))
@@ -185,7 +205,8 @@ def time_figure(rows: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device: st
             style.size_axis(a, ns)
             style.log_axis(a, "y")
         style.title(fig, time_finding(slopes, labels, dtype, device, ok))
-        style.legend_below(fig, *zip(*entries), ncol=3)
+        long = max(len(text) for _, text in entries) > 34  # a label with its exponent and sizes
+        style.legend_below(fig, *zip(*entries), ncol=2 if long else 3)
     return fig
 
 

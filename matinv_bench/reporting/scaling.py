@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matinv_bench.analysis import fits
-from matinv_bench.analysis.scaling import FIT_RANGES, LARGE_N, PER_CELL, analyse, complete
+from matinv_bench.analysis.scaling import BOUND_SHARE, PER_CELL, analyse, complete
 from matinv_bench.errors import UserError
 from matinv_bench.reporting import plots, results, summary
 from matinv_bench.specs import parse_spec
@@ -182,6 +181,30 @@ def _protocol_line(df: pd.DataFrame, protocol: Protocol) -> str:
     )
 
 
+def exponent_text(row) -> str:
+    """``3.91 [3.86, 4.39] over n = 16-48``, or why there is none."""
+    if not np.isfinite(row["slope"]):
+        return "no range of 3 sizes"
+    ci = f"[{row['ci_lo']:.2f}, {row['ci_hi']:.2f}]" if np.isfinite(row["ci_lo"]) else "[no interval]"
+    return f"{row['slope']:.2f} {ci} over n = {int(row['fit_n_lo'])}-{int(row['fit_n_hi'])}"
+
+
+def exponent_table(slopes: pd.DataFrame) -> pd.DataFrame:
+    """One line per solver label, dtype and device: its exponent over each range, and the flop
+    count's over the compute-bound one."""
+    lines = []
+    for (label, dtype, device), g in slopes.groupby(["solver_label", "dtype", "device"], sort=False):
+        by = g.set_index("fit_range")
+        line = {"solver": label, "dtype": dtype, "device": device}
+        for rng, name in (("common", "common"), ("bound", "compute-bound"), ("own", "own")):
+            line[name] = exponent_text(by.loc[rng]) if rng in by.index else ""
+            if rng == "bound":
+                f = by.loc[rng, "flops_exponent"] if rng in by.index and "flops_exponent" in by else np.nan
+                line["flop count's, same sizes"] = f"{f:.2f}" if np.isfinite(f) else ""
+        lines.append(line)
+    return pd.DataFrame(lines)
+
+
 def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, out: Path, command: str,
                   protocol: Protocol) -> Path:
     """``summary.md``: where and how it ran, slopes, crossovers, the memory wall, the times."""
@@ -202,32 +225,19 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
     lines += _peak_lines(ok, protocol)
     if len(slopes):
         s = slopes.copy()
-        if "fit_range" not in s:  # slopes of an older analysis: one range per solver
-            s["fit_range"], s["ci_method"] = "own", "bootstrap over timed blocks"
-        s["slope [95% CI]"] = [(f"{a:.2f} [{b:.2f}, {c:.2f}]" if np.isfinite(b) else f"{a:.2f} [no interval]")
-                               if np.isfinite(a) else "too few sizes"
-                               for a, b, c in zip(s["slope"], s["ci_lo"], s["ci_hi"])]
-        s["fitted over n"] = [f"{a}-{b}" if not pd.isna(a) else "" for a, b in zip(s["fit_n_lo"], s["fit_n_hi"])]
         env = df.dropna(subset=["cpu"]).iloc[0] if "cpu" in df and df["cpu"].notna().any() else {}
         machine = (f"{env.get('cpu', 'this CPU')} ({env.get('host', '')}), {env.get('threads', '?')} threads, "
                    f"BLAS {env.get('blas', '?')}")
         methods = sorted({m for m in s["ci_method"].astype(str) if m})
-        wide = s.assign(fit_range=s["fit_range"].map(FIT_RANGES)).pivot_table(
-                             index=["solver_label", "dtype", "device"], columns="fit_range",
-                             values=["slope [95% CI]", "fitted over n"], aggfunc="first", sort=False)
-        wide.columns = [f"{rng}: {what}" for what, rng in wide.columns]
-        order = [c for rng in ("common", "own", "large") for c in
-                 (f"{FIT_RANGES[rng]}: slope [95% CI]", f"{FIT_RANGES[rng]}: fitted over n") if c in wide]
         lines += ["## Effective exponents on this machine", "",
                   f"Slopes of log time per matrix on log n measured on {machine}: effective exponents of this "
-                  "machine, its BLAS and these sizes, not asymptotic complexities. `common`: over the sizes every "
-                  "solver ran, so that the families are compared like for like over one range; `own`: over the "
-                  "larger half of the sizes each solver ran (its own asymptotic range)"
-                  + (f"; `n >= {LARGE_N}`: over the sizes from {LARGE_N} up, for the solvers that ran at least "
-                     f"{fits.MIN_POINTS} of them (where the classical solvers would show their n^3 regime)"
-                     if (s["fit_range"] == "large").any() else "") + ". 95 % intervals: "
-                  + "; ".join(methods) + ".",
-                  "", wide[order].fillna("").reset_index().to_markdown(index=False), ""]
+                  "machine, its BLAS and these sizes, not asymptotic complexities. Each is fitted over the sizes "
+                  "its column names: `common`, the sizes every solver ran (the families like for like); "
+                  "`compute-bound`, the sizes at which every solver of its family (classical, matmul-only, "
+                  f"networks) runs at {BOUND_SHARE:.0%} or more of its own best GFLOP/s, beside the exponent of its "
+                  "model flop count over the same sizes (what a compute-bound method's time follows: 4 for a dense "
+                  "layer of width K n^2, 3 for LU); `own`, the larger half of the sizes it ran. 95 % intervals: "
+                  + "; ".join(methods) + ".", "", exponent_table(s).to_markdown(index=False), ""]
     if len(cross):
         lines += ["## Crossovers: the size from which each network is slower", "",
                   "`all n`: slower at every size both ran; `none`: not slower at the largest size both ran.", "",

@@ -36,7 +36,7 @@ REFINE_DOT2_MAX_N = 128  # above this the elementwise Dot2 residual gets slow: O
 REFINE_STEPS = 8
 REFERENCE_BUDGET_FLOPS = 1e12  # refinement costing more (estimated, whole batch) leaves no reference
 NO_REFERENCE = "none"  # the method of a dataset without references starts with this
-METHODS = ("auto", "refined", "lapack", "mpmath")
+METHODS = ("auto", "refined", "lapack", "mpmath", "none")
 
 
 def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +165,8 @@ def reference_inverse(A: np.ndarray, kappa: np.ndarray | None = None, method: st
     (:func:`refinement_flops`) exceeds ``budget_flops`` (default ``REFERENCE_BUDGET_FLOPS``) or
     it does not converge (and n > 32): then there is no reference, NaN, and the method starts
     with ``"none: "`` and says why. ``lapack`` (plain float64, "lapack-float64") is for training
-    targets only, never chosen by ``auto``.
+    targets only, never chosen by ``auto``. ``none`` asks for no reference (a timing study, which
+    checks its results by their residuals alone).
 
     Exactly singular matrices have no inverse: their reference is NaN, and metrics leave them
     out of the error averages.
@@ -183,6 +184,8 @@ def reference_inverse(A: np.ndarray, kappa: np.ndarray | None = None, method: st
             X[~singular], method = reference_inverse(A[~singular], kappa[~singular], method, budget_flops)
         return X, method
     worst = float(np.max(kappa)) if len(kappa) else 1.0
+    if method == NO_REFERENCE:
+        return _none(A.shape, "not asked for (timed for speed; residual ratios only)")
     if method == "auto":
         budget = REFERENCE_BUDGET_FLOPS if budget_flops is None else budget_flops
         if worst * _U > 1e-3 and n <= 32:
@@ -225,5 +228,10 @@ def condition_numbers(A: np.ndarray) -> np.ndarray:
 
 
 def singular_values(A: np.ndarray) -> np.ndarray:
-    """Singular values of each matrix, descending, shape (B, n)."""
-    return np.linalg.svd(np.asarray(A, dtype=np.float64), compute_uv=False)
+    """Singular values of each matrix, descending, shape (B, n). A stack of exactly symmetric
+    matrices takes the absolute values of its eigenvalues (``eigvalsh``: the same numbers, a few
+    times cheaper than an SVD)."""
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim == 3 and A.shape[-1] > 1 and np.array_equal(A, A.transpose(0, 2, 1)):
+        return -np.sort(-np.abs(np.linalg.eigvalsh(A)), axis=-1)
+    return np.linalg.svd(A, compute_uv=False)
