@@ -385,7 +385,8 @@ def test_exponents_are_fitted_where_each_family_is_compute_bound_beside_its_flop
     # classical: every member compute-bound from 64; the shared sizes are those both ran: 64-512
     assert (bound.loc["lu", "fit_n_lo"], bound.loc["lu", "fit_n_hi"]) == (64, 512)
     assert (bound.loc["qr", "fit_n_lo"], bound.loc["qr", "fit_n_hi"]) == (64, 512)
-    assert bound.loc["lu", "slope"] == pytest.approx(3.0, abs=1e-6) and bound.loc["lu", "flops_exponent"] == pytest.approx(3.0)
+    assert bound.loc["lu", "slope"] == pytest.approx(3.0, abs=1e-6)
+    assert bound.loc["lu", "flops_exponent"] == pytest.approx(3.0)
     assert (bound.loc["mlp-2fc[hidden=2n^2]", "fit_n_lo"], bound.loc["mlp-2fc[hidden=2n^2]", "fit_n_hi"]) == (32, 128)
     assert bound.loc["mlp-2fc[hidden=2n^2]", "flops_exponent"] == pytest.approx(4.0)
     common = slopes[slopes["fit_range"] == "common"].set_index("solver_label")
