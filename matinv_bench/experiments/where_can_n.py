@@ -36,25 +36,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matinv_bench.engine import options
 from matinv_bench.engine.runner import Cell
 from matinv_bench.errors import OptionError
 from matinv_bench.experiments import register
 from matinv_bench.experiments.skeleton import Experiment, seeded_grid
 from matinv_bench.reporting import precision, style, summary
 from matinv_bench.reporting.style import save
+from matinv_bench.solvers import SOLVERS, Trainable
+from matinv_bench.solvers.learned.recipes import recipe_for
 from matinv_bench.specs import parse_spec
 
 NAME = "where-can-n"
 NS = (2, 3, 4, 6, 8, 12, 16)
 THETAS = (0.1, 0.3, 0.6)
 COND = 10  # condition number of the SPD base
-SOLVER_SPECS = ("mlp-2fc[recipe={recipe}]", "mlp-3fc[recipe={recipe}]", "linear-approx", "neumann[order=2]",
-                "neumann[order=3]", "newton-schulz[init=base,steps=2]", "learned-ns[init=base,steps=2]", "minimax-ns")
+NETWORKS = ("mlp-2fc[recipe={recipe},steps={steps}]", "mlp-3fc[recipe={recipe},steps={steps}]")
+SOLVER_SPECS = (*NETWORKS, "linear-approx", "neumann[order=2]", "neumann[order=3]", "newton-schulz[init=base,steps=2]",
+                "learned-ns[init=base,steps=2]", "minimax-ns")
 BASELINE = "linear-approx"
-LIMIT_NOTE = ("The default n stops at 16 for the CPU budget: the 3-FC at width 8 n² has about 80 n⁴ weights "
-              "(5.2 million at n = 16) and the `quick` recipe caps each network's training at 1e12 flops, so the "
-              "networks train fewer steps as n grows (see the training table). `--n` takes larger sizes; "
-              "train them with a larger recipe (`fast`, or `paper` on a GPU).")
+STEPS = 1000  # every network, at every n: this many optimiser steps of its recipe's batch
+# the sweep stops before a size whose networks would each need more training flops than this: 3-FC at n = 12
+# with 1,000 steps of 512 matrices is 5.1e12 (3.3 MFLOP per matrix, times 3 for a training step); at n = 16, 1.6e13
+MAX_TRAIN_FLOPS = 6e12
 
 
 def dataset_spec(n: int, theta: float) -> str:
@@ -73,16 +77,25 @@ class WhereCanN(Experiment):
     help = ("accuracy against n at a fixed theta: does the networks' edge over the linear approximation "
             "shrink as n grows?")
     title = "Where can, as n grows"
-    shared = {"solver": None, "recipe": "quick", "seeds": 1, "n_matrices": 1000, "no_timing": ..., "retrain": ...}
-    helps = {"solver": "solver specs (default: 2-FC and 3-FC, linear-approx, Neumann 2-3, Newton-Schulz and "
-                       "learned Newton-Schulz from inv(A0), 2 steps, minimax-ns)",
+    shared = {"solver": None, "recipe": "quick", "seeds": 3, "n_matrices": 1000, "no_timing": ..., "retrain": ...}
+    helps = {"solver": "solver specs (default: 2-FC and 3-FC with --steps, linear-approx, Neumann 2-3, Newton-Schulz "
+                       "and learned Newton-Schulz from inv(A0), 2 steps, minimax-ns)",
+             "recipe": "training recipe of the default networks, its optimiser and batch (default: quick; they train "
+                       "--steps steps of it at every n)",
              "no_timing": "accuracy only: skip the timing (no work-precision figure)"}
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--n", nargs="+", type=int, default=list(NS), metavar="N",
-                       help=f"matrix sizes (default: {' '.join(map(str, NS))}; larger ones run, see --recipe)")
+                       help=f"matrix sizes (default: {' '.join(map(str, NS))}, up to the largest that "
+                            "--max-train-flops allows)")
         p.add_argument("--theta", nargs="+", type=float, default=list(THETAS),
                        help=f"theta = n eps / sigma_min(A0), each in (0, 1) (default: {' '.join(map(str, THETAS))})")
+        p.add_argument("--steps", type=int, default=STEPS, metavar="S",
+                       help=f"optimiser steps of every default network at every n (default: {STEPS}): equal "
+                            "training at every size")
+        p.add_argument("--max-train-flops", type=float, default=MAX_TRAIN_FLOPS, metavar="F",
+                       help=f"stop the sweep before the first n whose networks would each need more training flops "
+                            f"(default: {MAX_TRAIN_FLOPS:g}; inf: every --n)")
 
     def check(self, args: argparse.Namespace) -> None:
         for t in args.theta:
@@ -92,16 +105,33 @@ class WhereCanN(Experiment):
         for n in args.n:
             if n < 2:
                 raise OptionError(f"--n must be at least 2, got {n}")
+        options.require_at_least("--steps", args.steps, 1)
+        options.require_positive("--max-train-flops", args.max_train_flops)
+
+    def specs(self, args: argparse.Namespace) -> list[str]:
+        return [s.format(recipe=args.recipe, steps=args.steps) for s in (args.solver or SOLVER_SPECS)]
+
+    def sizes(self, args: argparse.Namespace) -> tuple[list[int], str]:
+        """The sizes the sweep runs, and why it stops where it does (empty when it runs every --n)."""
+        ns, nets = sorted(set(args.n)), [s for s in self.specs(args) if isinstance(SOLVERS.build(s), Trainable)]
+        for i, n in enumerate(ns):
+            cost = max((training_flops(s, n) for s in nets), default=0.0)
+            if cost > args.max_train_flops:
+                return ns[:i], (f"The sweep stops at n = {ns[i - 1] if i else '(none)'}: at n = {n} a network would "
+                                f"need {cost:.2g} training flops, over --max-train-flops {args.max_train_flops:g}.")
+        return ns, ""
 
     def cells(self, args: argparse.Namespace) -> list[Cell]:
         """Every solver on every box, for each seed; a network gets the cell's seed as its own
         (initialisation and batches), as in the paper tables."""
-        specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVER_SPECS)]
-        datasets = [dataset_spec(n, t) for t in sorted(set(args.theta)) for n in sorted(set(args.n))]
-        return seeded_grid(specs, datasets, args.seeds)
+        ns, stop = self.sizes(args)
+        if stop:
+            print(stop)
+        datasets = [dataset_spec(n, t) for t in sorted(set(args.theta)) for n in ns]
+        return seeded_grid(self.specs(args), datasets, args.seeds)
 
     def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
-        return [write(df, out, command), *self.figures(df, out)]
+        return [write(df, out, command, self.sizes(args)[1]), *self.figures(df, out)]
 
     def figures(self, df: pd.DataFrame, out: Path) -> list[Path]:
         return figures(df, out)
@@ -112,165 +142,225 @@ register(WhereCanN())
 
 # --- the answer, from the rows ------------------------------------------------------------------
 
-def methods(df: pd.DataFrame) -> pd.DataFrame:
-    """Per theta x n x method (spec without seed and device): the mean over seeds of ``mae`` and
-    ``time_per_matrix_s``, with ``flops`` (``flops_per_matrix``), ``family``, ``train_steps`` and
-    ``seeds``. Only ok rows, and never an untrained network."""
+def per_seed(df: pd.DataFrame) -> pd.DataFrame:
+    """The ok rows of trained solvers (never an untrained network) with ``box_theta``, ``n`` and
+    ``method`` (the spec without seed and device)."""
     ok = df[(df["status"] == "ok") & ~precision.untrained(df)]
-    ok = ok.assign(box_theta=ok["dataset"].map(box_theta), n=ok["n"].astype(int),
-                   method=ok["solver"].map(lambda s: style.without(s, "seed", "device")))
-    cols = {"mae": "mean", "time_per_matrix_s": "mean", "flops_per_matrix": "first", "family": "first",
-            "seed": "nunique"}
+    return ok.assign(box_theta=ok["dataset"].map(box_theta), n=ok["n"].astype(int),
+                     method=ok["solver"].map(lambda s: style.without(s, "seed", "device")))
+
+
+def methods(df: pd.DataFrame) -> pd.DataFrame:
+    """Per theta x n x method: the mean over seeds of ``mae`` and ``time_per_matrix_s``, with
+    ``flops`` (``flops_per_matrix``), ``family``, ``train_steps``, ``train_batch`` (matrices per
+    step) and ``seeds``."""
+    ok = per_seed(df)
+    cols = {"mae": ("mae", "mean"), "mae_min": ("mae", "min"), "mae_max": ("mae", "max"),
+            "time_per_matrix_s": ("time_per_matrix_s", "mean"), "flops": ("flops_per_matrix", "first"),
+            "family": ("family", "first"), "seeds": ("seed", "nunique")}
     if "train_steps" in ok:
-        cols["train_steps"] = "mean"
-    g = ok.groupby(["box_theta", "n", "method"], sort=True).agg(cols)
-    return g.rename(columns={"flops_per_matrix": "flops", "seed": "seeds"}).reset_index()
+        ok = ok.assign(train_batch=ok["train_samples"] / ok["train_steps"] if "train_samples" in ok else np.nan)
+        cols.update(train_steps=("train_steps", "mean"), train_batch=("train_batch", "mean"))
+    return ok.groupby(["box_theta", "n", "method"], sort=True).agg(**cols).reset_index()
 
 
 def _matched(others: pd.DataFrame, flops: float) -> pd.Series:
     """The method of ``others`` with the fewest flops at or above ``flops``, else the most; the most
     accurate of those with that count."""
     above = others[others["flops"] >= flops]
-    pick = (
-        above[above["flops"] == above["flops"].min()]
-        if len(above)
-        else others[others["flops"] == others["flops"].max()]
-    )
+    pool = above if len(above) else others
+    pick = pool[pool["flops"] == (pool["flops"].min() if len(above) else pool["flops"].max())]
     return pick.loc[pick["mae"].idxmin()]
+
+
+def seed_ratios(p: pd.DataFrame, theta: float, n: int, method: str, other: str) -> pd.Series:
+    """Per seed: ``method``'s MAE over ``other``'s on the same test split (seed s: its split s)."""
+    at = p[(p["box_theta"] == theta) & (p["n"] == n)]
+    a = at[at["method"] == method].set_index("seed")["mae"]
+    b = at[at["method"] == other].set_index("seed")["mae"]
+    return (a / b).dropna()
 
 
 def edges(df: pd.DataFrame) -> pd.DataFrame:
     """Per theta and n (where a trained network and the linear approximation both have an ok row):
-    the best network (lowest MAE) and ``edge`` = its MAE / the linear approximation's; and
-    ``flops_edge`` = its MAE / the MAE of ``matched``, the matmul-only method picked by
-    :func:`_matched` (``matched_flops_ratio``: its flops over the network's)."""
-    m = methods(df)
+    the best network (lowest mean MAE over seeds) and its ratio to the linear approximation, seed by
+    seed on the same test split: ``edge`` (the mean), ``edge_lo`` and ``edge_hi`` (the smallest and
+    largest over the ``seeds``); the same against ``matched``, the matmul-only method picked by
+    :func:`_matched` at equal flops (``flops_edge``, ``flops_edge_lo``, ``flops_edge_hi``;
+    ``matched_flops_ratio``: its flops over the network's)."""
+    p, m = per_seed(df), methods(df)
     lines = []
     for (theta, n), g in m.groupby(["box_theta", "n"], sort=True):
         nets = g[g["family"].map(style.group) == "network"].dropna(subset=["mae"])
-        lin = g[g["method"] == BASELINE]
-        if nets.empty or lin.empty:
+        if nets.empty or not (g["method"] == BASELINE).any():
             continue
         best = nets.loc[nets["mae"].idxmin()]
+        r = seed_ratios(p, theta, n, best["method"], BASELINE)
         line = {"theta": theta, "n": int(n), "network": best["method"], "network_mae": best["mae"],
-                "network_flops": best["flops"], "linear_mae": lin["mae"].iloc[0],
-                "edge": best["mae"] / lin["mae"].iloc[0]}
+                "network_flops": best["flops"], "linear_mae": g.loc[g["method"] == BASELINE, "mae"].iloc[0],
+                "edge": r.mean(), "edge_lo": r.min(), "edge_hi": r.max(), "seeds": len(r),
+                "train_steps": best.get("train_steps", np.nan), "train_batch": best.get("train_batch", np.nan)}
         series = g[(g["family"].map(style.group) == "matmul-only") & g["flops"].notna()].dropna(subset=["mae"])
         if len(series):
             match = _matched(series, best["flops"])
+            f = seed_ratios(p, theta, n, best["method"], match["method"])
             line.update(matched=match["method"], matched_mae=match["mae"],
-                        matched_flops_ratio=match["flops"] / best["flops"], flops_edge=best["mae"] / match["mae"])
+                        matched_flops_ratio=match["flops"] / best["flops"],
+                        flops_edge=f.mean(), flops_edge_lo=f.min(), flops_edge_hi=f.max())
         lines.append(line)
     # no pair (no trained network ran, or no linear approximation): the columns all the same
     return pd.DataFrame(lines, columns=None if lines else ["theta", "n", "network", "network_mae", "network_flops",
-                                                             "linear_mae", "edge"])
+                                                             "linear_mae", "edge", "edge_lo", "edge_hi", "seeds"])
 
 
-def verdict(ns: list[int], ratio: list[float]) -> tuple[str, str]:
-    """How a ratio (network MAE / other MAE, below 1 where the network wins) moves as n grows: a
-    one-word kind (``never``, ``vanishes``, ``shrinks``, ``holds``, ``mixed``; ``one size`` for a
-    single n) and a sentence."""
-    r = np.asarray(ratio, dtype=float)
-    if len(r) == 1:
-        return "one size", (f"one size only, no trend: at n = {ns[0]} the ratio is {r[0]:.3g}, the networks "
-                            f"{'win' if r[0] < 1 else 'do not win'}")
-    span = f"{r[0]:.3g} at n = {ns[0]} to {r[-1]:.3g} at n = {ns[-1]}"
-    wins = r < 1
-    if not wins.any():
-        return "never", f"the networks never beat it (ratio {span})"
-    if wins.all():
-        if r[-1] > r[0]:
-            steady = "" if np.all(np.diff(r) >= 0) else ", not monotonically"
-            return (
-                "shrinks",
-                f"the edge shrinks but holds: the networks win at every n, the ratio rising from {span}{steady}",
-            )
-        return "holds", f"the edge holds: the networks win at every n, the ratio going from {span}"
-    last_win = max(i for i in range(len(r)) if wins[i])
-    if last_win < len(r) - 1:
-        until = "win up to" if wins[:last_win + 1].all() else "last win at"
-        return "vanishes", (f"the edge vanishes: the networks {until} n = {ns[last_win]} and not from "
-                            f"n = {ns[last_win + 1]} on (ratio {span})")
-    return "mixed", (
-        f"the edge comes and goes: the networks win at n = {', '.join(str(ns[i]) for i in np.flatnonzero(wins))} "
-        f"only (ratio {span})"
-    )
+def standing(lo: float, hi: float) -> str:
+    """``wins`` where every seed's ratio is below 1, ``loses`` where every one is above, else ``open``
+    (the seeds disagree, or one seed gives no interval: no verdict at that n)."""
+    if hi < 1:
+        return "wins"
+    if lo > 1:
+        return "loses"
+    return "open"
+
+
+def verdict(ns: list[int], lo: list[float], hi: list[float], mean: list[float], seeds: int = 3) -> tuple[str, str]:
+    """How the ratio (network MAE / other MAE, seed by seed) moves as n grows, stated only where the
+    seeds' intervals [lo, hi] lie on one side of 1: a kind (``holds``, ``shrinks``, ``never``,
+    ``vanishes``, ``fades``, ``undecided``, ``mixed``; ``one size`` for a single n) and a sentence."""
+    where = [standing(a, b) for a, b in zip(lo, hi)]
+    span = f"{mean[0]:.3g} at n = {ns[0]} to {mean[-1]:.3g} at n = {ns[-1]} (mean over {seeds} seeds)"
+    wins = [i for i, w in enumerate(where) if w == "wins"]
+    loses = [i for i, w in enumerate(where) if w == "loses"]
+    if len(ns) == 1:
+        return "one size", f"one size only, no trend: at n = {ns[0]} the networks {_said(where[0])} (ratio {span})"
+    if len(wins) == len(ns):
+        if mean[-1] > mean[0]:
+            return "shrinks", f"the edge shrinks but holds: every seed wins at every n, the ratio rising from {span}"
+        return "holds", f"the edge holds: every seed wins at every n, the ratio going from {span}"
+    if not wins:
+        if len(loses) == len(ns):
+            return "never", f"the networks never win: every seed loses at every n (ratio {span})"
+        return "undecided", (f"the networks win at no n; the seeds disagree at n = {_sizes(ns, where, 'open')} "
+                             f"(ratio {span})")
+    last = max(wins)
+    after = where[last + 1:]
+    if wins == list(range(last + 1)) and after and all(w == "loses" for w in after):
+        return "vanishes", (f"the edge vanishes: every seed wins up to n = {ns[last]} and loses from "
+                            f"n = {ns[last + 1]} on (ratio {span})")
+    if wins == list(range(last + 1)) and after and all(w != "wins" for w in after):
+        return "fades", (f"every seed wins up to n = {ns[last]}; from n = {ns[last + 1]} on the seeds disagree or "
+                         f"lose, so no verdict there (ratio {span})")
+    return "mixed", f"the networks win at n = {_sizes(ns, where, 'wins')} only (ratio {span})"
+
+
+def _said(standing_: str) -> str:
+    return {"wins": "win on every seed", "loses": "lose on every seed", "open": "win on some seeds only"}[standing_]
+
+
+def _sizes(ns: list[int], where: list[str], kind: str) -> str:
+    return ", ".join(str(n) for n, w in zip(ns, where) if w == kind)
 
 
 def answer(e: pd.DataFrame) -> list[str]:
     """The answer in words, one line per theta at equal theta and one at equal flops."""
     lines = []
     for theta, g in e.groupby("theta", sort=True):
-        ns = g["n"].tolist()
-        lines.append(f"- θ = {theta:g}, against the linear approximation: {verdict(ns, g['edge'].tolist())[1]}.")
+        ns, seeds = g["n"].tolist(), int(g["seeds"].min())
+        kind, text = verdict(ns, g["edge_lo"].tolist(), g["edge_hi"].tolist(), g["edge"].tolist(), seeds)
+        lines.append(f"- θ = {theta:g}, against the linear approximation: {text}.")
         if "flops_edge" in g and g["flops_edge"].notna().all():
             ratio = g["matched_flops_ratio"]
             cost = (f"{ratio.min():.2g}× to {ratio.max():.2g}× the network's flops" if ratio.min() != ratio.max()
                     else f"{ratio.min():.2g}× the network's flops")
             short = (" (no matmul-only method run has as many flops as the network: where it wins, it wins "
                      "with fewer)") if (ratio < 1).any() else ""
-            lines.append(
-                f"- θ = {theta:g}, at equal flops (against {', '.join(f'`{m}`' for m in dict.fromkeys(g['matched']))}, "
-                f"{cost}{short}): {verdict(ns, g['flops_edge'].tolist())[1]}."
-            )
+            text = verdict(ns, g["flops_edge_lo"].tolist(), g["flops_edge_hi"].tolist(), g["flops_edge"].tolist(),
+                           seeds)[1]
+            lines.append(f"- θ = {theta:g}, at equal flops (against "
+                         f"{', '.join(f'`{m}`' for m in dict.fromkeys(g['matched']))}, {cost}{short}): {text}.")
     return lines
 
 
-def training_note(m: pd.DataFrame) -> list[str]:
-    """A line on how many steps each network trained at the smallest and largest n, where that
-    falls with n (the recipe's flop cap): then part of any shrinking edge is the training budget's."""
-    if "train_steps" not in m:
-        return []
-    nets = m[(m["family"].map(style.group) == "network") & m["train_steps"].notna()]
-    steps = nets.groupby(["method", "n"])["train_steps"].mean()
-    parts = []
-    for method, s in steps.groupby(level="method"):
-        s = s.droplevel("method").sort_index()
-        if len(s) > 1 and s.iloc[-1] < s.iloc[0]:
-            parts.append(f"`{method}` {s.iloc[0]:.0f} steps at n = {s.index[0]}, {s.iloc[-1]:.0f} at n = {s.index[-1]}")
-    if not parts:
-        return []
-    return [(f"- Training budget: {'; '.join(parts)}. The recipe trains larger networks for fewer steps, so part "
-             "of any change of the edge with n is the training budget's, not the size's.")]
+def budget(m: pd.DataFrame) -> tuple[list[int], float]:
+    """The networks' distinct step counts, and their matrices per step (NaN where unknown)."""
+    nets = m[(m["family"].map(style.group) == "network") & m["train_steps"].notna()] if "train_steps" in m else m[:0]
+    batch = float(nets["train_batch"].median()) if len(nets) else np.nan
+    return sorted({int(s) for s in nets["train_steps"].round()}), batch
+
+
+def budget_line(m: pd.DataFrame, short: bool = False) -> str:
+    """How the networks trained: the steps and matrices per step (the median: a pass over the
+    training set may end on a smaller batch), and whether they were the same at every n (the point
+    of the recipe's ``steps``)."""
+    steps, batch = budget(m)
+    if not steps:
+        return "No trained network."
+    per = f" of {batch:,.0f} matrices" if np.isfinite(batch) else ""
+    if len(steps) == 1:
+        if short:
+            return f"networks: {steps[0]:,} steps{per}, every n"
+        return f"Every network trained {steps[0]:,} steps{per} at every n and θ."
+    if short:
+        return f"networks: {steps[0]:,} to {steps[-1]:,} steps{per}"
+    return (f"The networks trained between {steps[0]:,} and {steps[-1]:,} steps: the training budget differs with n, "
+            "so part of any change of the edge with n is the budget's (see the training table).")
 
 
 def finding(e: pd.DataFrame) -> str:
-    """The MAE figure's title: the kind of trend at each theta."""
+    """The MAE figure's title: the kind of trend at each theta, stated where the seeds agree."""
     if e.empty:
         return "Mean absolute error against n"
-    kinds = [f"θ = {t:g}: {verdict(g['n'].tolist(), g['edge'].tolist())[0]}" for t, g in e.groupby("theta", sort=True)]
-    return "The best network's edge over the linear approximation as n grows — " + "; ".join(kinds)
+    kinds = [f"θ = {t:g}: "
+             f"{verdict(g['n'].tolist(), g['edge_lo'].tolist(), g['edge_hi'].tolist(), g['edge'].tolist())[0]}"
+             for t, g in e.groupby("theta", sort=True)]
+    return "The best network's edge over the linear approximation as n grows (seeds agreeing) — " + "; ".join(kinds)
 
 
 # --- output -------------------------------------------------------------------------------------
 
+def _interval(mean: pd.Series, lo: pd.Series, hi: pd.Series) -> list[str]:
+    return [f"{m:.3g} [{a:.3g}, {b:.3g}]" if np.isfinite(m) else "" for m, a, b in zip(mean, lo, hi)]
+
+
 def edge_table(e: pd.DataFrame) -> str:
     view = pd.DataFrame({
         "θ": e["theta"].map(lambda t: f"{t:g}"), "n": e["n"], "best network": e["network"].map(lambda s: f"`{s}`"),
-        "network MAE": e["network_mae"], "linear approx. MAE": e["linear_mae"], "edge (ratio)": e["edge"]})
+        "network MAE": e["network_mae"], "linear approx. MAE": e["linear_mae"],
+        "edge, mean [min, max] over seeds": _interval(e["edge"], e["edge_lo"], e["edge_hi"]),
+        "seeds": e["seeds"], "standing": [standing(a, b) for a, b in zip(e["edge_lo"], e["edge_hi"])]})
     if "flops_edge" in e:
         view["equal-flops method"] = e["matched"].map(lambda s: f"`{s}`" if isinstance(s, str) else "")
         view["its flops / net's"] = e["matched_flops_ratio"]
-        view["equal-flops MAE"] = e["matched_mae"]
-        view["edge at equal flops"] = e["flops_edge"]
+        view["edge at equal flops, mean [min, max]"] = _interval(e["flops_edge"], e["flops_edge_lo"],
+                                                                 e["flops_edge_hi"])
     return view.to_markdown(index=False, floatfmt=".3g")
 
 
-def write(df: pd.DataFrame, out: Path, command: str) -> Path:
+def training_flops(spec: str, n: int) -> float:
+    """About what training one network of ``spec`` on n x n matrices costs: three times its forward
+    flops (forward, backward) per matrix, times the matrices it trains on (steps x batch)."""
+    solver = SOLVERS.build(spec)
+    recipe = recipe_for(solver.recipe, n, solver.width(n))
+    steps = solver.steps or recipe.total_steps(solver.flops(n))
+    return 3.0 * solver.flops(n) * recipe.batch * steps
+
+
+def write(df: pd.DataFrame, out: Path, command: str, stop: str = "") -> Path:
     """The Markdown summary: the answer, the edge table, MAE by n x solver per theta, training
-    steps by n."""
+    steps by n; ``stop``: why the sweep ends where it does."""
     m = methods(df)
     e = edges(df)
     lines = ["",
              f"Boxes `spd-box[n=N,cond={COND},theta=T]`: a seeded SPD base A0 per n, eps = θ λ_min(A0) / n, so "
              "θ = n eps / σ_min(A0) < 1 and no matrix of a box is singular. MAE against trustworthy references, the "
-             "mean over seeds; networks at the paper's widths (8 n² hidden units). " + LIMIT_NOTE, "",
+             "mean over seeds; networks at the paper's widths (8 n² hidden units). " + budget_line(m)
+             + (f" {stop}" if stop else ""), "",
              "## The answer", "",
-             ("Edge: the best network's MAE divided by the other method's (below 1: the network is better). At equal "
-              "flops the other method is the matmul-only one whose model flops per matrix are the fewest at or above "
-              "the best network's, else the most."), "",
-             *(answer(e) or ["- No θ and n with both a trained network and the linear approximation."]),
-             *training_note(m), ""]
+             ("Edge: the best network's MAE divided by the other method's on the same test split, seed by seed (below "
+              "1: the network is better). A verdict (wins, loses) is stated at an n only where every seed agrees; "
+              "where they do not, the answer says so. At equal flops the other method is the matmul-only one whose "
+              "model flops per matrix are the fewest at or above the best network's, else the most."), "",
+             *(answer(e) or ["- No θ and n with both a trained network and the linear approximation."]), ""]
     if len(e):
         lines += ["## Edge over the linear approximation, and at equal flops", "", edge_table(e), ""]
     for theta, g in m.groupby("box_theta", sort=True):
@@ -301,8 +391,9 @@ def figures(df: pd.DataFrame, out: Path) -> list[Path]:
 
 
 def figure(m: pd.DataFrame, e: pd.DataFrame):
-    """MAE against n (log-log), one panel per theta, a line per method (curves equal at every
-    theta and n merged into one), coloured by family; networks drawn thicker."""
+    """MAE against n (log-log), one panel per theta, a line per method (the mean over seeds, a bar from
+    the smallest to the largest seed; curves equal at every theta and n merged into one), coloured by
+    family; networks drawn thicker; the networks' training budget in the legend."""
     curves = precision.merge_identical(m, ["box_theta", "n"], "mae", by="method")
     members = curves.drop_duplicates("method").sort_values("family", key=lambda f: f.map(style.group_order),
                                                            kind="stable")
@@ -318,7 +409,10 @@ def figure(m: pd.DataFrame, e: pd.DataFrame):
             for ax, theta in zip(axes[0], thetas):
                 g = curves[(curves["method"] == r.method) & (curves["box_theta"] == theta)].sort_values("n")
                 ax.plot(g["n"], g["mae"], **kw)[0].set_gid(r.method)
+                if (g["seeds"] > 1).any():
+                    ax.vlines(g["n"], g["mae_min"], g["mae_max"], color=kw["color"], lw=1.0, alpha=0.7)
             handles.append((style.handle(kw["color"], kw["marker"], kw["ls"], kw["lw"], ms=3.5), r.label))
+        handles.append((style.handle("none", ls="none"), budget_line(m, short=True)))
         for j, (ax, theta) in enumerate(zip(axes[0], thetas)):
             ax.set(yscale="log", title=f"θ = {theta:g}", xlabel="n (matrix size)",
                    ylabel="mean abs. error" if j == 0 else "")
@@ -326,7 +420,7 @@ def figure(m: pd.DataFrame, e: pd.DataFrame):
             ax.set_xticks(sorted(m["n"].unique()))  # every size run, not only the powers of two
             style.log_axis(ax, "y", max_labels=6)
         style.title(fig, finding(e))
-        style.legend_below(fig, *zip(*handles), ncol=3)
+        style.legend_below(fig, *zip(*handles), ncol=2)
     return fig
 
 

@@ -24,6 +24,9 @@ Initial weights (:mod:`matinv_bench.solvers.learned.fixed`):
   width comes from the file, and the network is not trained.
 
 ``recipe`` defaults to ``quick``, and to ``none`` with ``init=linear`` or ``weights``.
+``steps=S`` (with a recipe) trains for exactly S optimiser steps of the recipe's batch, whatever the
+size, instead of the recipe's budget (``quick`` caps big networks' training flops): networks of
+different sizes then train alike (``reproduce where-can-n``).
 
 ``curve_every=K`` (with a recipe) records a training curve in ``fit_info_["train_curve"]``: the
 MAE on the first ``curve_matrices`` matrices of the dataset's test split (default 10,000) at step
@@ -74,7 +77,7 @@ class MLPSolver(TorchSolver, Trainable):
 
     def __init__(self, hidden: int | None = None, recipe: str | None = None, seed: int = 0,
                  device: str = "auto", dtype: str = "float64", init: str = "random", weights: str | None = None,
-                 curve_every: int = 0, curve_matrices: int = 10_000):
+                 curve_every: int = 0, curve_matrices: int = 10_000, steps: int | None = None):
         super().__init__(device)
         if hidden is not None:
             check_int("hidden", hidden, 1)
@@ -103,9 +106,14 @@ class MLPSolver(TorchSolver, Trainable):
         check_int("curve_matrices", curve_matrices, 1)
         if curve_every and recipe == "none":
             raise ValueError("curve_every records training: give a recipe")
+        if steps is not None:
+            check_int("steps", steps, 1)
+            if recipe == "none":
+                raise ValueError("steps sets how long the network trains: give a recipe")
         self.hidden, self.recipe, self.seed, self.dtype = hidden, recipe, int(seed), dtype
         self.init, self.weights = init, weights
         self.curve_every, self.curve_matrices = int(curve_every), int(curve_matrices)
+        self.steps = None if steps is None else int(steps)
 
     def width(self, n: int) -> int:
         if self.init == "linear":
@@ -169,7 +177,8 @@ class MLPSolver(TorchSolver, Trainable):
             fixed.copy_into(model, given)
         return Trainee(model, self.layers, self.width(data.n), self.dtype, self.seed, self.device,
                        partial(input_features, base=_base(data), eps=data.eps), self.spec, init=self.init,
-                       curve_every=self.curve_every, curve_matrices=self.curve_matrices if self.curve_every else 0)
+                       curve_every=self.curve_every, curve_matrices=self.curve_matrices if self.curve_every else 0,
+                       steps=self.steps)
 
     def features(self, A):
         """The fitted network's input for matrices A (:func:`input_features` of its box)."""

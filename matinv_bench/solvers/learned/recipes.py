@@ -90,8 +90,11 @@ def recipe_for(name: str, n: int, hidden: int | None = None) -> Recipe:
 
 def recipe_of(net: Trainee, name: str, n: int) -> Recipe:
     """The recipe ``name`` as ``net`` trains with it on n x n matrices: :func:`recipe_for` its
-    width, with the training curve its spec asks for (``curve_every``, ``curve_matrices``)."""
+    width, with the training curve its spec asks for (``curve_every``, ``curve_matrices``) and the
+    number of steps it asks for (``steps``: exactly that many, whatever the size; no flop cap)."""
     recipe = recipe_for(name, n, net.hidden)
     if net.curve_every:
         recipe = replace(recipe, curve_every=net.curve_every, curve_matrices=net.curve_matrices)
+    if net.steps:
+        recipe = replace(recipe, steps=int(net.steps), epochs=None, max_flops=None)
     return recipe

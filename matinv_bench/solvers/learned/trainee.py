@@ -30,6 +30,7 @@ class Trainee:
     init: str = "random"
     curve_every: int = 0  # a training curve asked for by the solver's spec (see .recipes.recipe_of)
     curve_matrices: int = 0
+    steps: int | None = None  # optimiser steps asked for by the solver's spec, instead of the recipe's budget
 
     def architecture(self) -> dict:
         return {"layers": self.layers, "hidden": self.hidden, "dtype": self.dtype,
