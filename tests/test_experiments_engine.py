@@ -31,7 +31,7 @@ EXPERIMENTS = ("table1", "table2", "where-can", "where-can-n", "out-of-box", "wh
 # 16 cells: 8 fast LU cells, then 8 MLPs that each train on their own box (about a second each)
 THETAS = ["0.01", "0.02", "0.05", "0.1", "0.2", "0.4", "0.7", "0.9"]
 SWEEP = ["reproduce", "where-can", "--base", "paper-2x2-1st", "--theta", *THETAS,
-         "--solver", "lu", "mlp-2fc[recipe=tiny]", "--n-matrices", "32", "--quiet"]
+         "--solver", "lu", "mlp-2fc[recipe=tiny]", "--n-matrices", "32", "--seeds", "1", "--quiet"]
 
 
 def _cell_rows(out: Path) -> dict[str, dict]:
@@ -92,7 +92,7 @@ def test_where_can_hook_runs_in_the_cell_process(tmp_path, monkeypatch):
     # the hook in this process is broken: with --cell-timeout the cells, hook included, run in a child
     monkeypatch.setattr(where_can.BadFraction, "after", lambda *a: {"frac_bad": -1.0})
     assert main(["reproduce", "where-can", "--base", "paper-3x3", "--theta", "0.1", "2", "--solver", "lu",
-                 "neumann[order=1]", "--n-matrices", "32", "--cell-timeout", "120", "--quiet",
+                 "neumann[order=1]", "--n-matrices", "32", "--seeds", "1", "--cell-timeout", "120", "--quiet",
                  "--out", str(tmp_path)]) == 0
     df = read_results(tmp_path)
     ok = df[df.status == "ok"]

@@ -37,7 +37,7 @@ def test_theta_below_one_keeps_every_sampled_matrix_nonsingular_with_the_weyl_ma
 def runs(tmp_path_factory):
     """One tiny run of each experiment into a results root (untrained nets: the plumbing, not the science)."""
     root = tmp_path_factory.mktemp("results")
-    assert main(["reproduce", "where-can", "--base", "paper-2x2-1st", "--theta", "0.01", "0.1", "2",
+    assert main(["reproduce", "where-can", "--base", "paper-2x2-1st", "--seeds", "1", "--theta", "0.01", "0.1", "2",
                  "--solver", "lu", "mlp-2fc[recipe=none,hidden=8]", "neumann[order=2]", "--n-matrices", "64",
                  "--out", str(root / "where-can"), "--quiet"]) == 0
     assert main(["reproduce", "why-cant", "--recipe", "none", "--dataset", "uniform[n=2]", "--n-matrices", "200",

@@ -370,8 +370,8 @@ def test_where_can_figure():
     panels = check_figure(fig)
     assert len(panels) == 4
     no_untrained(panels, y_below=10)
-    assert title(fig).startswith("The network fails on most matrices from θ = 1.2, the first series "
-                                               "from θ = 0.5, LU never")
+    assert title(fig) == ("The first network fails on most matrices from θ = 1.2 (paper-2x2-1st, paper-3x3); "
+                          "the first series from θ = 0.5 (paper-2x2-1st, paper-3x3); LU never")  # every base named
     close(fig)
 
 

@@ -31,7 +31,8 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("out-of-box")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MATINV_BENCH_CACHE", str(root / "models"))
-        assert main(["reproduce", "out-of-box", "--base", BASE, "--c", "1", "4", "--solver", NET, "linear-approx", "lu",
+        assert main(["reproduce", "out-of-box", "--base", BASE, "--seeds", "1", "--c", "1", "4", "--solver", NET,
+                     "linear-approx", "lu",
                      "--threshold", "1e-3", "--n-matrices", "64", "--quiet", "--out", str(root / "run")]) == 0
         models = len(list((root / "models").glob("*.pt")))
         plain = run_grid(make_grid([NET, "linear-approx", "lu"], [PLAIN]), None, n_test=64, time_it=False,
@@ -123,15 +124,13 @@ def test_the_figure_leaves_out_untrained_nets(run, tmp_path):
     assert drawn == {NET, "linear-approx", "lu"}
     title = out_of_box.finding(scored).replace("\u00a0", " ")  # "c = 4" is never broken across lines
     at = out_of_box.breaks_at(scored)
-    net, linear = at.loc[NET].median(), at.loc["linear-approx"].median()
-    assert title.startswith("Trained at c = 1: the networks break ") and f"c = {net:g}" in title
-    assert (("where the linear approximation does" in title) == at.loc[NET].equals(at.loc["linear-approx"]))
-    assert "where the linear approximation does" in title or f"linear approximation at c = {linear:g}" in title
+    net, linear = at.loc[NET, BASE], at.loc["linear-approx", BASE]  # per base, each named
+    assert title.startswith(f"Trained at c = 1: the first network breaks at c = {net:g} ({BASE})")
+    assert (("the linear approximation at the same c" in title) == (net == linear))
+    assert "at the same c" in title or f"the linear approximation: c = {linear:g} ({BASE})" in title
     # planted: the linear approximation never breaks -> said apart from the networks
     holds = scored.assign(frac_bad=scored["frac_bad"].where(scored.solver != "linear-approx", 0.0))
-    assert f"break at c = {net:g}, while the linear approximation holds" in out_of_box.finding(holds).replace(
-        "\u00a0", " "
-    )
+    assert f"the linear approximation: never ({BASE})" in out_of_box.finding(holds).replace("\u00a0", " ")
 
 
 def test_the_default_scales_pass_theta_1_for_every_base():

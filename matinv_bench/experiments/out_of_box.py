@@ -16,7 +16,7 @@ the box may hold singular matrices; theta passes 1 at c = 6.9, 21.9 and 43.7: c 
 :func:`default_scales` for other bases or eps). Accuracy only
 (no timing), with ``frac_bad`` (the where-can hook): the share of test matrices a solver failed or
 got wrong by a relative error ||X - X*||_F / ||X*||_F above ``--threshold``. A solver *breaks* on a
-base at the smallest c where ``frac_bad`` exceeds one half (the median over seeds).
+base at the smallest c where ``frac_bad`` exceeds one half (the mean over seeds; three by default).
 Writes ``results.parquet``/``.csv``, ``summary.md`` and ``out_of_box.png`` (with its SVG) to ``--out``
 (default: a fresh ``results/out-of-box-<date>-<time>``); ``--replot`` only redraws the figure.
 """
@@ -37,7 +37,8 @@ from matinv_bench.engine import options
 from matinv_bench.engine.runner import Cell
 from matinv_bench.experiments import register
 from matinv_bench.experiments.skeleton import Experiment, seeded_grid
-from matinv_bench.experiments.where_can import BASE_NAMES, BadFraction, add_threshold, draw_curves
+from matinv_bench.experiments.where_can import BASE_NAMES, BadFraction, add_threshold, by_method, draw_curves, per_base
+from matinv_bench.experiments.where_can import breaks_at as where_breaks_at
 from matinv_bench.reporting import precision, style, summary
 from matinv_bench.reporting.style import save
 from matinv_bench.specs import parse_spec
@@ -84,7 +85,7 @@ class OutOfBox(Experiment):
     order = 22
     help = "trained on the eps box, tested on boxes of radius c eps: where each method breaks"
     title = "Out of the training box"
-    shared = {"solver": None, "recipe": "quick", "seeds": 1, "n_matrices": 1000, "retrain": ...}
+    shared = {"solver": None, "recipe": "quick", "seeds": 3, "n_matrices": 1000, "retrain": ...}
     helps = {"solver": "solver specs (default: 2-FC, 3-FC, linear-approx, Neumann 2-3, Newton-Schulz and the "
                        "learned iteration from inv(A0), LU)"}
     hook = f"{__name__}:TestScale"
@@ -148,21 +149,16 @@ def scored(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def curves(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per solver, base and c of :func:`scored` rows: the median over seeds of ``mae`` and
-    ``frac_bad``, with ``theta``, ``family``, ``label`` (the pretty solver name)."""
-    g = rows.groupby(["solver", "base", "c"], as_index=False).agg(
-        mae=("mae", "median"), frac_bad=("frac_bad", "median"), theta=("theta", "first"), family=("family", "first"))
+    """One row per method (the solver without its seed), base and c of :func:`scored` rows: the mean
+    over seeds (:func:`~matinv_bench.experiments.where_can.by_method`), with ``label``."""
+    g = by_method(rows, "c")
     return g.assign(label=g.solver.map(lambda s: style.pretty(s, keep=("recipe",))))
 
 
 def breaks_at(rows: pd.DataFrame) -> pd.DataFrame:
-    """Solver x base, from :func:`scored` rows: the smallest c where the median ``frac_bad`` over
-    seeds exceeds :data:`BROKEN` (inf where it never does, NaN where the solver has no row on that base)."""
-    cv = curves(rows)
-    first = cv[cv.frac_bad > BROKEN].groupby(["solver", "base"]).c.min()
-    table = cv.groupby(["solver", "base"]).c.max().rename("c").to_frame().assign(c=np.inf)
-    table.loc[first.index, "c"] = first
-    return table.c.unstack("base")
+    """Method x base, from :func:`scored` rows: the smallest c where the mean ``frac_bad`` over
+    seeds exceeds :data:`BROKEN` (inf where it never does, NaN where the method has no row on that base)."""
+    return where_breaks_at(curves(rows), "c")
 
 
 def _break_cell(c: float, theta_per_c: float, largest: float) -> str:
@@ -181,15 +177,16 @@ def write(df: pd.DataFrame, out: Path, command: str) -> Path:
              "radius c eps; the networks see T = (A - A0) / eps, in [-c, c]. theta = n c eps / sigma_min(A0): "
              "below 1 the tested box holds no singular matrix. MAE against trustworthy references, over the "
              "matrices a method did not fail on (an iteration flags the ones it did not converge on); "
-             f"`frac_bad`: failed or relative error above {threshold}. Medians over seeds; untrained "
-             "networks left out.", ""]
+             f"`frac_bad`: failed or relative error above {threshold}. Means over "
+             f"{rows.seed.nunique() if len(rows) else 0} seeds; untrained networks left out.", ""]
     if len(rows):
         cv = curves(rows)
         theta = cv.groupby(["c", "base"]).theta.first().unstack("base")
         lines += ["## theta of each tested box", "", theta.to_markdown(floatfmt=".3g"), ""]
         for base, g in cv.groupby("base"):
-            pivot = g.pivot_table(index="c", columns="solver", values="mae", aggfunc="median", dropna=False)
-            lines += [f"## {base}: MAE", "", pivot.to_markdown(floatfmt=".3g"), ""]
+            for metric, name in (("mae", "MAE over converged matrices"), ("failure_rate", "failed share")):
+                pivot = g.pivot_table(index="c", columns="solver", values=metric, aggfunc="first", dropna=False)
+                lines += [f"## {base}: {name}", "", pivot.to_markdown(floatfmt=".3g"), ""]
         at = breaks_at(rows)
         per_c = (cv.theta / cv.c).groupby(cv.base).first()
         largest = cv.groupby("base").c.max()
@@ -215,29 +212,23 @@ def write(df: pd.DataFrame, out: Path, command: str) -> Path:
 
 
 def finding(rows: pd.DataFrame) -> str:
-    """The figure's title: where the first network breaks (per base; the median over bases), whether
-    that is where the linear approximation breaks on every base, and where the most robust
+    """The figure's title, per base (each named; never a median that hides one): where the first
+    network breaks, whether that is where the linear approximation breaks, and where the most robust
     matmul-only method breaks."""
     at = breaks_at(rows)
-    group = rows.drop_duplicates("solver").set_index("solver")["family"].map(style.group)[at.index]
+    group = curves(rows).drop_duplicates("solver").set_index("solver")["family"].map(style.group)[at.index]
     nets, matmul = at[group == "network"], at[group == "matmul-only"]
     if nets.empty:
         return "Where each method breaks outside its training box"
     first = nets.min()  # per base: the first network to break
-    text = (f"the networks break at c = {first.median():g}" if np.isfinite(first.median())
-            else "the networks hold at every c tested")
+    parts = [f"the first network breaks at {per_base(first, 'c')}"]
     if "linear-approx" in at.index:
         linear = at.loc["linear-approx"]
-        text = (f"the networks break where the linear approximation does (c = {first.median():g})"
-                if linear.equals(first) else text + (f", the linear approximation at c = {linear.median():g}"
-                                                     if np.isfinite(linear.median())
-                                                     else ", while the linear approximation holds"))
-    parts = [text]
+        parts.append("the linear approximation at the same c" if linear.equals(first)
+                     else f"the linear approximation: {per_base(linear, 'c')}")
     if len(matmul):
-        last = matmul.max().median()  # per base: the last matmul-only method to break
-        parts.append(f"the most robust matmul-only method at c = {last:g}" if np.isfinite(last)
-                     else "a matmul-only method never breaks")
-    text = "Trained at c = 1: " + "; ".join(parts) + " (median over bases)"
+        parts.append(f"the most robust matmul-only method: {per_base(matmul.max(), 'c')}")
+    text = "Trained at c = 1: " + "; ".join(parts)
     return re.sub(r"c = (\S+)", "c\u00a0=\u00a0\\1", text)  # no line break inside "c = 16"
 
 
@@ -255,9 +246,9 @@ def figure(rows: pd.DataFrame):
             for ax in (top, bottom):
                 ax.axvline(1.0, color=style.GUIDE, lw=1.2, alpha=0.5)
                 ax.axvline(1.0 / per_c[base], color=style.GUIDE, lw=1, ls=":")
-            top.set(yscale="log", title=base, ylabel="mean abs. error" if j == 0 else "")
-            bottom.set(ylim=(-0.03, 1.03), xlabel="c = test radius / training radius",
-                       ylabel=f"share with rel. error > {rows.threshold.dropna().iloc[0]:g}" if j == 0 else "")
+            top.set(yscale="log", title=base, ylabel="mean abs. error,\nconverged matrices" if j == 0 else "")
+            bad = f"share failed or with\nrel. error > {rows.threshold.dropna().iloc[0]:g}"
+            bottom.set(ylim=(-0.03, 1.03), xlabel="c = test radius / training radius", ylabel=bad if j == 0 else "")
             style.size_axis(bottom, cv.c)  # c on a log axis, ticks at powers of two (shared with the top row)
             style.log_axis(top, "y", max_labels=5)
         handles += [(style.handle(style.GUIDE, lw=1.2, alpha=0.5), "c = 1: the training box"),

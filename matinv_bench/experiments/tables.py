@@ -169,7 +169,9 @@ def markdown(table: pd.DataFrame, notes: list[str]) -> list[str]:
             "method": table["method"],
             "paper's name": table["paper_name"],
             "dataset": table["dataset"],
-            "MAE, ours (mean ± std over seeds, ddof=1)": _mean_std(table["mae_mean"], table["mae_std"]),
+            "MAE, ours, over converged matrices (mean ± std over seeds, ddof=1)": _mean_std(table["mae_mean"],
+                                                                                       table["mae_std"]),
+        "failed (share)": [_fmt(v, ".2g") for v in table["failure_rate"]],
             "seeds": table["seeds"],
             "MAE, published (cited; ± sqrt of the printed variance, ddof=0)": [
                 v or "n/a" for v in _mean_std(table["published_mae"], table["published_std"])

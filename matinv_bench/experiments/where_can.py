@@ -69,7 +69,7 @@ class WhereCan(Experiment):
     order = 20
     help = "box sweep: error of every method against theta = n eps / sigma_min(A0)"
     title = "Where can: the box sweep"
-    shared = {"solver": None, "recipe": "quick", "seeds": 1, "n_matrices": 1000, "retrain": ...}
+    shared = {"solver": None, "recipe": "quick", "seeds": 3, "n_matrices": 1000, "retrain": ...}
     helps = {"solver": "solver specs (default: LU, linear-approx, Neumann 1-3, Newton-Schulz 1-3, the learned "
                        "iteration, mlp-2fc)"}
     hook = f"{__name__}:BadFraction"
@@ -106,15 +106,30 @@ register(WhereCan())
 
 
 def write(df: pd.DataFrame, out: Path, command: str) -> list[Path]:
-    """The Markdown summary: MAE and ``frac_bad`` by theta x solver, per base."""
+    """The Markdown summary: per base, where each method breaks, and the MAE (converged matrices),
+    failed share and ``frac_bad`` by theta x method, the mean over seeds."""
     ok = df[df.status == "ok"].copy()
+    seeds = int(ok.seed.nunique()) if len(ok) else 0
     lines = ["", "theta = n eps / sigma_min(A0); theta < 1 proves the box holds no singular matrix. "
-             "Errors against trustworthy references; `frac_bad`: failed or relative error above "
-             f"{df['threshold'].dropna().iloc[0] if df['threshold'].notna().any() else '?'}.", ""]
+             "Errors against trustworthy references. `mae`: over the matrices a method did not fail on (an "
+             "iteration flags those it did not converge on), beside `failure_rate`, the share it failed on; "
+             "`frac_bad`: the share failed or with a relative error above "
+             f"{df['threshold'].dropna().iloc[0] if df['threshold'].notna().any() else '?'}. "
+             f"Each number is the mean over {seeds} seed{'s' if seeds != 1 else ''} (seed s: network seed s, test "
+             "split s).", ""]
+    if len(ok):
+        curves = by_method(ok[~precision.untrained(ok)], "theta")
+        at = breaks_at(curves)
+        table = at.map(lambda v: "" if np.isnan(v) else "never" if not np.isfinite(v) else f"{v:g}")
+        lines += ["## Where each method breaks", "",
+                  f"The smallest θ at which over half ({BROKEN:g}) of the test matrices are bad (`frac_bad`, the mean "
+                  "over seeds), per base.", "", table.to_markdown(), ""]
     for base, g in ok.groupby("base"):
-        for metric in ("mae", "frac_bad"):
-            pivot = g.pivot_table(index="theta", columns="solver", values=metric, aggfunc="median")
-            lines += [f"## {base}: {metric}", "", pivot.to_markdown(floatfmt=".3g"), ""]
+        g = by_method(g, "theta")
+        for metric, name in (("mae", "MAE over converged matrices"), ("failure_rate", "failed share"),
+                             ("frac_bad", "frac_bad")):
+            pivot = g.pivot_table(index="theta", columns="solver", values=metric, aggfunc="first")
+            lines += [f"## {base}: {name}", "", pivot.to_markdown(floatfmt=".3g"), ""]
     not_ok = df[df.status != "ok"]
     if len(not_ok):
         lines += ["## Not run", "", not_ok.groupby(["solver", "status", "reason"], dropna=False).size()
@@ -123,45 +138,73 @@ def write(df: pd.DataFrame, out: Path, command: str) -> list[Path]:
 
 
 BROKEN = 0.5  # a method has broken down where over half its matrices are bad (frac_bad)
+MOSTLY_FAILED = 0.5  # a point where over half the matrices failed is drawn hollow, off the line
 
 
-def breaks_at(ok: pd.DataFrame) -> pd.Series:
-    """Per solver: the median over bases of the smallest theta where ``frac_bad`` reaches
-    :data:`BROKEN` (inf where it never does)."""
-    first = (ok.groupby(["solver", "base"]).apply(lambda g: g.loc[g.frac_bad >= BROKEN, "theta"].min(),
-                                                  include_groups=False).fillna(np.inf))
-    return first.groupby("solver").median()
+def by_method(rows: pd.DataFrame, x: str) -> pd.DataFrame:
+    """One line per method (the solver spec without its seed), base and ``x``: the mean over seeds
+    of ``mae`` (over the matrices the method did not fail on), ``failure_rate`` and ``frac_bad``,
+    with ``frac_bad_min`` / ``frac_bad_max`` over the seeds, ``seeds``, ``family``, ``theta``."""
+    rows = rows.assign(method=rows["solver"].map(lambda s: style.without(s, "seed", "device")))
+    if "failure_rate" not in rows:
+        rows = rows.assign(failure_rate=np.nan)
+    g = rows.groupby(["method", "base", x], as_index=False).agg(
+        mae=("mae", "mean"), failure_rate=("failure_rate", "mean"), frac_bad=("frac_bad", "mean"),
+        frac_bad_min=("frac_bad", "min"), frac_bad_max=("frac_bad", "max"), seeds=("seed", "nunique"),
+        family=("family", "first"), theta=("theta", "first"))
+    return g.rename(columns={"method": "solver"})
 
 
-def finding(ok: pd.DataFrame) -> str:
-    """The figure's title: where the network breaks down, against the series and LU."""
-    at = breaks_at(ok)
-    family = ok.drop_duplicates("solver").set_index("solver")["family"]
-    nets = at[family[at.index] == "learned"]
-    series = at[family[at.index].isin(["approximation", "iterative"])]
+def breaks_at(curves: pd.DataFrame, x: str = "theta") -> pd.DataFrame:
+    """Solver x base, from :func:`by_method` rows: the smallest ``x`` where the mean ``frac_bad``
+    over seeds exceeds :data:`BROKEN` (inf where it never does, NaN where the solver has no row on
+    that base). Per base: never a median across bases, which could hide one that behaves otherwise."""
+    first = curves[curves.frac_bad > BROKEN].groupby(["solver", "base"])[x].min()
+    table = curves.groupby(["solver", "base"])[x].max().rename(x).to_frame().assign(**{x: np.inf})
+    table.loc[first.index, x] = first
+    return table[x].unstack("base")
+
+
+def per_base(values: pd.Series, unit: str = "θ") -> str:
+    """``θ = 0.9 (paper-2x2-1st), θ = 1.2 (paper-2x2-2nd, paper-3x3), never (...)``: the value of
+    every base, each named (bases with the same value together)."""
+    groups: dict[float, list[str]] = {}
+    for base, v in values.dropna().items():
+        groups.setdefault(float(v), []).append(str(base))
+    return ", ".join(f"{unit} = {v:g} ({', '.join(b)})" if np.isfinite(v) else f"never ({', '.join(b)})"
+                     for v, b in sorted(groups.items()))
+
+
+def finding(curves: pd.DataFrame) -> str:
+    """The figure's title: per base, where the first network breaks down (over half its matrices
+    bad), where the first matmul-only series does, and whether LU ever does."""
+    at = breaks_at(curves)
+    group = curves.drop_duplicates("solver").set_index("solver")["family"].map(style.group)[at.index]
+    nets, series = at[group == "network"], at[group == "matmul-only"]
     if nets.empty:
         return "Where each method breaks down: over half its matrices off by more than the threshold"
-    net = "the network never fails on most matrices" if not np.isfinite(nets.min()) else \
-        f"the network fails on most matrices from θ = {nets.min():g}"
-    parts = [net[0].upper() + net[1:]]
-    if len(series) and np.isfinite(series.min()):
-        parts.append(f"the first series from θ = {series.min():g}")
-    if "lu" in at and not np.isfinite(at["lu"]):
+    parts = [f"The first network fails on most matrices from {per_base(nets.min())}"]
+    if len(series):
+        parts.append(f"the first series from {per_base(series.min())}")
+    if "lu" in at.index and not np.isfinite(at.loc["lu"]).any():
         parts.append("LU never")
-    return ", ".join(parts)
+    return "; ".join(parts)
 
 
 def draw_curves(curves: pd.DataFrame, x: str, bases: list[str]) -> tuple:
-    """Two rows of panels, one column per base: ``mae`` (top) and ``frac_bad`` (bottom) against the
-    column ``x``, one line per solver of ``curves`` (with ``label`` and ``family``), coloured by
-    family, a line style per solver name within a family. Returns (figure, axes, legend handles);
-    call inside ``style.context()``."""
+    """Two rows of panels, one column per base: ``mae`` (top) and ``frac_bad`` (bottom, with a bar
+    from the smallest to the largest seed) against the column ``x``, one line per solver of
+    ``curves`` (:func:`by_method` rows with ``label``), coloured by family, a line style per solver
+    name within a family. A point where over half the matrices failed (``failure_rate``) is drawn
+    hollow and off the line in the top row: its MAE covers the few that converged. Returns
+    (figure, axes, legend handles); call inside ``style.context()``."""
     members = curves.drop_duplicates("solver").sort_values("family", key=lambda f: f.map(style.group_order),
                                                            kind="stable")
     colour = style.colours(zip(members["solver"], members["family"]))
     names: dict = {}
     fig, axes = style.subplots(2, len(bases), figsize=(style.WIDTH, 5.6), squeeze=False, sharex=True)
     handles = []
+    hollow = False
     for i, r in enumerate(members.itertuples(index=False)):
         name = r.solver.split("[")[0]
         ls = ("-", "--", ":", "-.")[names.setdefault((style.group(r.family), name), len(
@@ -170,25 +213,37 @@ def draw_curves(curves: pd.DataFrame, x: str, bases: list[str]) -> tuple:
                   lw=2.0 if r.family == "learned" else 1.3)
         for j, base in enumerate(bases):
             g = curves[(curves.solver == r.solver) & (curves.base == base)].sort_values(x)
-            axes[0, j].plot(g[x], g.mae, **kw)[0].set_gid(r.solver)
+            failed = g.failure_rate.fillna(0) > MOSTLY_FAILED
+            axes[0, j].plot(g[x], g.mae.where(~failed), **kw)[0].set_gid(r.solver)
+            if failed.any():
+                hollow = True
+                axes[0, j].plot(g.loc[failed, x], g.loc[failed, "mae"], ls="none", marker=kw["marker"], ms=4.5,
+                                mfc="none", mec=kw["color"])
             axes[1, j].plot(g[x], g.frac_bad, **kw)[0].set_gid(r.solver)
+            if (g.seeds > 1).any():
+                axes[1, j].vlines(g[x], g.frac_bad_min, g.frac_bad_max, color=kw["color"], lw=0.9, alpha=0.6)
         handles.append((style.handle(kw["color"], kw["marker"], kw["ls"], kw["lw"], ms=3.5), r.label))
+    if hollow:
+        handles.append((style.handle("0.4", "o", ls="none", ms=4.5, mfc="none"),
+                        "hollow: over half the matrices failed"))
     return fig, axes, handles
 
 
 def figure(ok: pd.DataFrame):
-    """Top row: MAE against theta (log-log) over the matrices a method did not fail on, with a slope-2
-    guide on the linear approximation. Bottom row: ``frac_bad``, where each method breaks down.
-    One line per solver (curves identical to another's at every theta merged into one; untrained
-    networks left out), one column per base; theta = 1 marked. Title: :func:`finding`."""
+    """Top row: MAE against theta (log-log) over the matrices a method did not fail on (hollow where
+    it failed on most), with a slope-2 guide on the linear approximation. Bottom row: ``frac_bad``,
+    where each method breaks down. One line per method, the mean over seeds (curves identical to
+    another's at every theta merged into one; untrained networks left out), one column per base;
+    theta = 1 marked. Title: :func:`finding`."""
     ok = ok[~precision.untrained(ok)]  # made for timing only: their accuracy is never drawn
-    curves = precision.merge_identical(ok.sort_values(["base", "theta"]), ["base", "theta"], "mae", keep=("recipe",))
+    curves = by_method(ok, "theta").sort_values(["base", "theta"])
+    curves = precision.merge_identical(curves, ["base", "theta"], "mae", keep=("recipe",))
     bases = list(dict.fromkeys(ok["base"]))
     with style.context():
         fig, axes, handles = draw_curves(curves, "theta", bases)
         for j, base in enumerate(bases):
             top, bottom = axes[0, j], axes[1, j]
-            lin = ok[(ok.base == base) & (ok.solver == "linear-approx")].sort_values("theta")
+            lin = curves[(curves.base == base) & (curves.solver == "linear-approx")].sort_values("theta")
             if len(lin):
                 t0, e0 = lin.theta.iloc[0], lin.mae.iloc[0]
                 th = np.array([t0, 1.0])
@@ -196,13 +251,13 @@ def figure(ok: pd.DataFrame):
             for ax in (top, bottom):
                 ax.axvline(1.0, color=style.GUIDE, lw=1, ls=":")
                 ax.set_xscale("log")
-            top.set(yscale="log", title=base, ylabel="mean abs. error" if j == 0 else "")
+            top.set(yscale="log", title=base, ylabel="mean abs. error,\nconverged matrices" if j == 0 else "")
             bottom.set(ylim=(-0.03, 1.03), xlabel="θ = n ε / σ_min(A0)",
-                       ylabel=f"share with rel. error > {ok.threshold.iloc[0]:g}" if j == 0 else "")
+                       ylabel=f"share failed or with\nrel. error > {ok.threshold.iloc[0]:g}" if j == 0 else "")
             style.log_axis(top, "y", max_labels=5)
             style.log_axis(bottom, "x", max_labels=4)
-        if len(lin):
+        if (curves.solver == "linear-approx").any():
             handles.append((style.handle(style.GUIDE, ls=(0, (4, 2)), lw=0.9), "guide: slope 2 (θ²)"))
-        style.title(fig, finding(ok))
+        style.title(fig, finding(curves))
         style.legend_below(fig, *zip(*handles), ncol=3)
     return fig

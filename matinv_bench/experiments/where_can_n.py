@@ -283,8 +283,10 @@ def answer(e: pd.DataFrame) -> list[str]:
 
 def budget(m: pd.DataFrame) -> tuple[list[int], float]:
     """The networks' distinct step counts, and their matrices per step (NaN where unknown)."""
-    nets = m[(m["family"].map(style.group) == "network") & m["train_steps"].notna()] if "train_steps" in m else m[:0]
-    batch = float(nets["train_batch"].median()) if len(nets) else np.nan
+    if "train_steps" not in m:
+        return [], np.nan
+    nets = m[(m["family"].map(style.group) == "network") & m["train_steps"].notna()]
+    batch = float(nets["train_batch"].median()) if len(nets) and "train_batch" in nets else np.nan
     return sorted({int(s) for s in nets["train_steps"].round()}), batch
 
 
