@@ -218,6 +218,12 @@ def no_untrained(panels, y_below: float) -> None:
                 assert np.nanmax(y) < y_below, line.get_gid()
 
 
+def vertical_at(ax, x: float) -> bool:
+    """Whether the panel has a guide line (no gid) drawn at ``x`` from bottom to top."""
+    return any(line.get_transform() != ax.transData and np.allclose(np.asarray(line.get_xdata(), float), x)
+               for line in ax.get_lines() if not line.get_gid())
+
+
 def title(fig) -> str:
     return fig._suptitle.get_text().replace("\n", " ")
 
@@ -379,10 +385,43 @@ def test_why_cant_figures():
     close(fig)
     m = moments()
     fig = why_cant.moments_figure(m[m.F != "mlp-2fc[recipe=none]"])
-    check_figure(fig)
-    assert title(fig) == ("Near a rank-1 matrix, E‖inv(A) − F(A)‖^K diverges from K = 1, for the "
-                                        "network as for F = 0")
+    (ax,) = check_figure(fig, max_panels=1)
+    assert title(fig) == ("Near a rank-1 matrix, E‖inv(A) − F(A)‖^K diverges from K = 1, for the network as for F = 0, "
+                          "below Theorem 3.2's K > n² = 4 (no K above it measured)")
+    # one line per F (not per F, r and K), at the growth per decade toward the singular set: K - 1 here
+    lines = {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
+    assert set(lines) == {"zero", "mlp-2fc[recipe=quick]"}
+    np.testing.assert_allclose(lines["zero"].get_xdata(), [0.5, 1.0, 2.0])
+    np.testing.assert_allclose(lines["zero"].get_ydata(), [-0.5, 0.0, 1.0], atol=1e-9)
+    assert vertical_at(ax, 4.0)  # K = n^2
     close(fig)
+
+
+def test_the_growth_per_decade_is_the_decade_slope_toward_the_singular_set():
+    m = moments()
+    growth = why_cant.growth_toward(m).set_index(["F", "r", "K"])["growth"]
+    assert len(growth) == 3 * 2 * 3  # per F, r and K
+    for (f, r, k), g in growth.items():
+        assert g == pytest.approx(k - 1, abs=1e-9), (f, r, k)  # contributions ~ t^(1 - K): K - 1 per decade closer
+    steeper = m.assign(contribution=np.where(m.F == "zero", m.contribution * m.t_hi.clip(lower=1e-9) ** -1.0,
+                                             m.contribution))
+    growth = why_cant.growth_toward(steeper).set_index(["F", "r", "K"])["growth"]
+    assert growth[("zero", 0.01, 0.5)] == pytest.approx(0.5) and growth[("zero", 0.01, 2.0)] == pytest.approx(2.0)
+
+
+def test_the_moments_title_says_where_theorem_3_2_stands():
+    def growth(values):
+        return pd.DataFrame([{"F": f, "r": r, "K": k, "growth": g} for (f, k), g in values.items() for r in (0.1, 0.5)])
+
+    # every F diverges at K = 6 > n^2 and one already at K = 1
+    g = growth({("zero", 1.0): 0.0, ("zero", 6.0): 5.0, ("lu-float64", 1.0): -1.0, ("lu-float64", 6.0): 4.0})
+    assert why_cant.threshold_finding(g, 4) == ": as Theorem 3.2 says for K > n² = 4, and already below it"
+    # one F converges above n^2: the title says so, naming it
+    g = growth({("zero", 6.0): 5.0, ("mlp-2fc[recipe=quick]", 6.0): -0.5})
+    assert why_cant.threshold_finding(g, 4) == "; against Theorem 3.2 (K > n² = 4), it converges above it for F = 2-FC"
+    # a growth below -DIVERGES at one radius only is not divergence
+    g = growth({("zero", 6.0): 5.0}).assign(growth=[5.0, -0.5])
+    assert why_cant.threshold_finding(g, 4).startswith("; against Theorem 3.2")
 
 
 def test_save_keeps_the_png_within_budget(tmp_path):
