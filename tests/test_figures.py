@@ -586,6 +586,14 @@ def fixture_results(tmp_path):
                       f'command = "matinv-bench x --out results/{folder}"\n')
     scaling_slopes().to_csv(root / "scaling" / "slopes.csv", index=False)
     (root / "where-can" / "where_can.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    pd.DataFrame({"method": ["mlp-2fc", "mlp-3fc", "lu"], "dataset": "paper-dir:x/matrix_2_dataset",
+                  "published_mae": [1e-5, 1e-4, np.nan], "published_std": [2e-6, np.nan, np.nan]}).to_csv(
+        root / "paper" / "table9.csv", index=False)
+    blocks[0] += 'files = ["results/paper/table9.csv"]\n'
+    (root / "asv" / "vm").mkdir(parents=True)
+    (root / "asv" / "vm" / "machine.json").write_text('{"machine": "vm"}')
+    (root / "asv" / "benchmarks.json").write_text("{}")
+    blocks.append('[[set]]\nname = "asv"\nfolder = "results/asv"\nmade_by = "asv run"\n')
     (root / "manifest.toml").write_text("\n".join(blocks))
     return root
 
@@ -593,7 +601,12 @@ def fixture_results(tmp_path):
 def test_report_draws_the_headline_and_one_figure_per_question(fixture_results):
     text = build_report(fixture_results).read_text()
     figures = fixture_results / "report"
-    for name in ("headline", "work_precision", "work_precision-conditioning", "conditioning"):
+    # ours against published, in the tables' section; where each method breaks, in where-can's
+    tables, where = text.index("## Tables 1 and 2"), text.index("## Where can")
+    assert tables < text.index("](report/published.png)") < where < text.index("](report/breakdown.png)")
+    assert "*No asv result files yet" in text.split("## Regression tracking across commits (asv)")[1]
+    for name in ("headline", "work_precision", "work_precision-conditioning", "conditioning", "published",
+                 "breakdown"):
         png = figures / f"{name}.png"
         assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size <= style.MAX_PNG_BYTES, name
         assert (figures / f"{name}.svg").is_file(), name
