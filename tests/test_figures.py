@@ -477,6 +477,11 @@ def test_ours_against_published_counts_the_points_below_y_equals_x_per_recipe():
     assert published.finding(published.points(worse)).endswith("1 of 2 with the quick recipe")
 
 
+def test_ours_against_published_leaves_out_what_a_log_axis_cannot_show():
+    tables = [(t, r.assign(mae=np.where(r.solver == "linear-approx", 0.0, r.mae))) for t, r in paper_tables()]
+    assert "linear-approx" not in set(published.points(tables).method)
+
+
 def test_ours_against_published_on_our_own_split_when_no_authors_file():
     tables = [(t[~t.dataset.str.startswith("paper-dir")], r) for t, r in paper_tables()]
     assert set(published.points(tables).dataset) == {"paper-2x2-1st"}
@@ -521,6 +526,7 @@ def test_break_thetas_are_computed_per_base():
     # exactly half is not broken: "more than half"
     half = break_rows().assign(frac_bad=lambda d: np.where(d.solver == "lu", 0.5, d.frac_bad))
     assert breakdown.break_thetas(half).set_index("solver").loc["lu", "never"].all()
+    assert breakdown.break_thetas(paper_rows()).empty  # no theta, no frac_bad: not a sweep
 
 
 def test_breakdown_figure_and_its_finding():

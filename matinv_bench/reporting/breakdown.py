@@ -47,9 +47,12 @@ def scored(df: pd.DataFrame) -> pd.DataFrame:
 def break_thetas(df: pd.DataFrame) -> pd.DataFrame:
     """Per solver x base of the rows ``df`` (a sweep's results): ``theta``, the first theta where the
     median ``frac_bad`` over seeds exceeds :data:`BROKEN` (NaN where it never does), ``largest``
-    (the largest theta tested on that base), ``never`` and ``family``."""
-    rows = scored(df)
+    (the largest theta tested on that base), ``never`` and ``family``; empty for rows without
+    ``theta`` and ``frac_bad``."""
     cols = ["solver", "base", "theta", "largest", "never", "family"]
+    if not {"theta", "frac_bad"} <= set(df.columns):  # not a box sweep
+        return pd.DataFrame(columns=cols)
+    rows = scored(df)
     if rows.empty:
         return pd.DataFrame(columns=cols)
     curve = rows.groupby(["solver", "base", "theta"], as_index=False).agg(

@@ -40,11 +40,13 @@ def table_points(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 def points(tables: list[tuple[pd.DataFrame, pd.DataFrame]]) -> pd.DataFrame:
     """The points drawn, from (table, results rows) pairs (see :func:`table_points`): per method x
     dataset the row of the first recipe of :data:`RECIPES` that has it (then any other recipe, in
-    name order); only the authors' test files (``paper-dir:``) when there are any among them."""
+    name order); only the authors' test files (``paper-dir:``) when there are any among them; a
+    point with a zero MAE (ours or published) is left out, as a log axis cannot show it."""
     frames = [table_points(t, r) for t, r in tables]
     every = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["method", "dataset", "published_mae", "published_std", "family", "n", "mae", "mae_lo",
                  "mae_hi", "seeds", "recipe"])
+    every = every[(every["published_mae"] > 0) & (every["mae_lo"] > 0)]  # drawn on log axes
     if every["dataset"].astype(str).str.startswith(AUTHORS).any():
         every = every[every["dataset"].astype(str).str.startswith(AUTHORS)]
     rank = every["recipe"].map(lambda r: RECIPES.index(r) if r in RECIPES else len(RECIPES))
