@@ -305,7 +305,8 @@ def growth_toward(moments: pd.DataFrame) -> pd.DataFrame:
     with warnings.catch_warnings():  # a (F, r, K) with one stratum has no slope: NaN
         warnings.simplefilter("ignore", RuntimeWarning)
         slopes = decade_slopes(moments).dropna(subset=["log10_growth_per_decade_outward"])
-    return slopes.assign(growth=-slopes["log10_growth_per_decade_outward"])[["F", "r", "K", "growth"]]
+    return slopes.assign(growth=-slopes["log10_growth_per_decade_outward"]).drop(
+        columns="log10_growth_per_decade_outward")
 
 
 def diverges(growth: pd.DataFrame) -> pd.Series:
