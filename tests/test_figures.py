@@ -14,7 +14,7 @@ import pytest
 
 from matinv_bench.cli import main
 from matinv_bench.experiments import where_can, why_cant
-from matinv_bench.reporting import headline, plots, precision, results, style
+from matinv_bench.reporting import breakdown, headline, plots, precision, published, results, style
 from matinv_bench.reporting.report import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,6 +222,12 @@ def no_untrained(panels, y_below: float) -> None:
                 assert np.nanmax(y) < y_below, line.get_gid()
 
 
+def vertical_at(ax, x: float) -> bool:
+    """Whether the panel has a guide line (no gid) drawn at ``x`` from bottom to top."""
+    return any(line.get_transform() != ax.transData and np.allclose(np.asarray(line.get_xdata(), float), x)
+               for line in ax.get_lines() if not line.get_gid())
+
+
 def title(fig) -> str:
     return fig._suptitle.get_text().replace("\n", " ")
 
@@ -384,9 +390,168 @@ def test_why_cant_figures():
     close(fig)
     m = moments()
     fig = why_cant.moments_figure(m[m.F != "mlp-2fc[recipe=none]"])
-    check_figure(fig)
-    assert title(fig) == ("Near a rank-1 matrix, E‖inv(A) − F(A)‖^K diverges from K = 1, for the "
-                                        "network as for F = 0")
+    (ax,) = check_figure(fig, max_panels=1)
+    assert title(fig) == ("Near a rank-1 matrix, E‖inv(A) − F(A)‖^K diverges from K = 1, for the network as for F = 0, "
+                          "below Theorem 3.2's K > n² = 4 (no K above it measured)")
+    # one line per F (not per F, r and K), at the growth per decade toward the singular set: K - 1 here
+    lines = {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
+    assert set(lines) == {"zero", "mlp-2fc[recipe=quick]"}
+    np.testing.assert_allclose(lines["zero"].get_xdata(), [0.5, 1.0, 2.0])
+    np.testing.assert_allclose(lines["zero"].get_ydata(), [-0.5, 0.0, 1.0], atol=1e-9)
+    assert vertical_at(ax, 4.0)  # K = n^2
+    close(fig)
+
+
+def test_the_growth_per_decade_is_the_decade_slope_toward_the_singular_set():
+    m = moments()
+    growth = why_cant.growth_toward(m).set_index(["F", "r", "K"])["growth"]
+    assert len(growth) == 3 * 2 * 3  # per F, r and K
+    for (f, r, k), g in growth.items():
+        assert g == pytest.approx(k - 1, abs=1e-9), (f, r, k)  # contributions ~ t^(1 - K): K - 1 per decade closer
+    steeper = m.assign(contribution=np.where(m.F == "zero", m.contribution * m.t_hi.clip(lower=1e-9) ** -1.0,
+                                             m.contribution))
+    growth = why_cant.growth_toward(steeper).set_index(["F", "r", "K"])["growth"]
+    assert growth[("zero", 0.01, 0.5)] == pytest.approx(0.5) and growth[("zero", 0.01, 2.0)] == pytest.approx(2.0)
+
+
+def test_the_moments_title_says_where_theorem_3_2_stands():
+    def growth(values):
+        return pd.DataFrame([{"F": f, "r": r, "K": k, "growth": g} for (f, k), g in values.items() for r in (0.1, 0.5)])
+
+    # every F diverges at K = 6 > n^2 and one already at K = 1
+    g = growth({("zero", 1.0): 0.0, ("zero", 6.0): 5.0, ("lu-float64", 1.0): -1.0, ("lu-float64", 6.0): 4.0})
+    assert why_cant.threshold_finding(g, 4) == ": as Theorem 3.2 says for K > n² = 4, and already below it"
+    # one F converges above n^2: the title says so, naming it
+    g = growth({("zero", 6.0): 5.0, ("mlp-2fc[recipe=quick]", 6.0): -0.5})
+    assert why_cant.threshold_finding(g, 4) == "; against Theorem 3.2 (K > n² = 4), it converges above it for F = 2-FC"
+    # a growth below -DIVERGES at one radius only is not divergence
+    g = growth({("zero", 6.0): 5.0}).assign(growth=[5.0, -0.5])
+    assert why_cant.threshold_finding(g, 4).startswith("; against Theorem 3.2")
+
+
+# --- ours against the published values (Tables 1-2) ----------------------------------------
+
+AUTHORS = "paper-dir:x/matrix_2_dataset"
+
+
+def table(recipe: str, ours: dict[str, float], published_: dict[str, tuple[float, float]]):
+    """A paper table (its CSV's columns) and its results rows: three seeds per method at ``ours``
+    x (0.9, 1.0, 1.1), on our own split and on the authors' file."""
+    rows, cited = [], []
+    for dataset in ("paper-2x2-1st", AUTHORS):
+        for method, mae in ours.items():
+            family = "approximation" if method == "linear-approx" else "learned"
+            for seed, f in enumerate((0.9, 1.0, 1.1)):
+                spec = method if family != "learned" else f"{method[:-1] if method.endswith(']') else method + '['}" \
+                    f"{',' if method.endswith(']') else ''}recipe={recipe},seed={seed}]"
+                rows.append(row(spec, family, dataset, 2, seed=seed, mae=mae * f, time_per_matrix_s=1e-7))
+            pub, std = published_.get(method, (np.nan, np.nan))
+            cited.append({"method": method, "dataset": dataset, "published_mae": pub, "published_std": std})
+    return pd.DataFrame(cited), results.to_frame(rows)
+
+
+def paper_tables():
+    return [table("quick", {"mlp-2fc": 3e-5, "mlp-3fc": 9e-6, "linear-approx": 2e-4},
+                  {"mlp-2fc": (2e-5, 5e-6), "mlp-3fc": (1e-5, 5e-6), "linear-approx": (2.1e-4, np.nan)}),
+            table("paper", {"mlp-2fc": 1.5e-5, "mlp-2fc[hidden=8]": 9e-5},
+                  {"mlp-2fc": (2e-5, 5e-6), "mlp-2fc[hidden=8]": (7e-5, np.nan)})]
+
+
+def test_ours_against_published_counts_the_points_below_y_equals_x_per_recipe():
+    points = published.points(paper_tables())
+    # the authors' files only; 2-FC from the paper recipe's table (which has it), the rest from quick's
+    assert set(points.dataset) == {AUTHORS}
+    assert sorted(zip(points.method, points.recipe)) == [("linear-approx", "quick"), ("mlp-2fc", "paper"),
+                                                         ("mlp-2fc[hidden=8]", "paper"), ("mlp-3fc", "quick")]
+    two = points.set_index("method").loc["mlp-2fc"]
+    assert (two.mae, two.mae_lo, two.mae_hi) == pytest.approx((1.5e-5, 1.35e-5, 1.65e-5))
+    counts = published.below(points)
+    assert list(counts.index) == ["paper", "quick"]
+    assert counts.to_dict("index") == {"paper": {"points": 2, "below": 1}, "quick": {"points": 2, "below": 2}}
+    fig = published.figure(points)
+    (ax,) = check_figure(fig, max_panels=1)
+    assert title(fig) == ("Our MAE is below the published one (under y = x) at 3 of 4 points: 1 of 2 with the paper "
+                          "recipe; 2 of 2 with the quick recipe")
+    marks = {line.get_gid(): (line.get_xdata()[0], line.get_ydata()[0]) for line in ax.get_lines() if line.get_gid()}
+    assert marks[f"mlp-2fc {AUTHORS} paper"] == pytest.approx((2e-5, 1.5e-5))
+    assert any(np.allclose(np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float))
+               for line in ax.get_lines() if not line.get_gid())  # y = x
+    close(fig)
+    # a network made worse than published moves above the line, and the title follows
+    worse = [(t, r.assign(mae=np.where(r.solver.str.startswith("mlp-3fc"), 1.0, r.mae))) for t, r in paper_tables()]
+    assert published.finding(published.points(worse)).endswith("1 of 2 with the quick recipe")
+
+
+def test_ours_against_published_leaves_out_what_a_log_axis_cannot_show():
+    tables = [(t, r.assign(mae=np.where(r.solver == "linear-approx", 0.0, r.mae))) for t, r in paper_tables()]
+    assert "linear-approx" not in set(published.points(tables).method)
+
+
+def test_ours_against_published_on_our_own_split_when_no_authors_file():
+    tables = [(t[~t.dataset.str.startswith("paper-dir")], r) for t, r in paper_tables()]
+    assert set(published.points(tables).dataset) == {"paper-2x2-1st"}
+
+
+# --- the theta at which each method breaks ---------------------------------------------------
+
+def break_rows() -> pd.DataFrame:
+    """Three bases; the network breaks at theta 1.2 on two and never on the third; linear-approx at
+    0.5 (over half of the seeds' median), LU never; one cell failed on every matrix (no frac_bad)."""
+    rows = []
+    for base in ("paper-2x2-1st", "paper-2x2-2nd", "paper-3x3"):
+        for theta in THETAS:
+            for seed in range(3):
+                def add(solver, family, bad, **kw):
+                    rows.append(row(solver, family, f"box[base={base},eps={theta / 10}]", 2, seed=seed, base=base,
+                                    theta=theta, frac_bad=bad, mae=1e-3, threshold=0.01, **kw))
+                add("lu", "direct", 0.0)
+                add("linear-approx", "approximation", (0.6, 0.9, 0.2)[seed] if theta >= 0.5 else 0.0)
+                add("mlp-2fc[recipe=quick]", "learned", 0.8 if theta > 1 and base != "paper-3x3" else 0.4)
+                add("mlp-2fc[recipe=none]", "learned", 1.0)  # untrained: never drawn
+                if theta == 0.9 and base == "paper-3x3":
+                    rows.append(row("neumann[order=2]", "approximation", f"box[base={base},eps={theta / 10}]", 2,
+                                    seed=seed, theta=np.nan, status="failed", failure_rate=1.0, reason="diverged"))
+                else:
+                    add("neumann[order=2]", "approximation", 0.0)
+    return results.to_frame(rows)
+
+
+def test_break_thetas_are_computed_per_base():
+    at = breakdown.break_thetas(break_rows()).set_index(["solver", "base"])
+    assert "mlp-2fc[recipe=none]" not in at.index.get_level_values("solver")
+    net = at.loc["mlp-2fc[recipe=quick]"]
+    assert net.loc["paper-2x2-1st", "theta"] == 1.2 and net.loc["paper-2x2-2nd", "theta"] == 1.2
+    assert net.loc["paper-3x3", "never"] and np.isnan(net.loc["paper-3x3", "theta"])  # not hidden by a median
+    assert net.loc["paper-3x3", "largest"] == 2.0
+    assert (at.loc["linear-approx", "theta"] == 0.5).all()  # the median over seeds (0.6, 0.9, 0.2) is over half
+    assert at.loc["lu", "never"].all()
+    # a cell that failed on every matrix counts as all bad, at its dataset's theta (and base from its spec)
+    assert at.loc[("neumann[order=2]", "paper-3x3"), "theta"] == 0.9
+    assert at.loc[("neumann[order=2]", "paper-2x2-1st"), "never"]
+    # exactly half is not broken: "more than half"
+    half = break_rows().assign(frac_bad=lambda d: np.where(d.solver == "lu", 0.5, d.frac_bad))
+    assert breakdown.break_thetas(half).set_index("solver").loc["lu", "never"].all()
+    assert breakdown.break_thetas(paper_rows()).empty  # no theta, no frac_bad: not a sweep
+
+
+def test_breakdown_figure_and_its_finding():
+    sweeps = {"fitted on its box (where-can)": breakdown.break_thetas(break_rows()),
+              "fitted at c = 1 (out-of-box)": breakdown.break_thetas(where_rows())}
+    fig = breakdown.figure(sweeps)
+    panels = check_figure(fig, max_panels=2)
+    assert len(panels) == 2
+    no_untrained(panels, y_below=np.inf)
+    marks = gids(panels[0])
+    assert "mlp-2fc[recipe=quick]:paper-2x2-1st" in marks and "never:mlp-2fc[recipe=quick]:paper-3x3" in marks
+    assert {m for m in marks if m.startswith("never:lu")} == {f"never:lu:{b}" for b in
+                                                             ("paper-2x2-1st", "paper-2x2-2nd", "paper-3x3")}
+    never = next(line for line in panels[0].get_lines() if line.get_gid() == "never:mlp-2fc[recipe=quick]:paper-3x3")
+    assert never.get_xdata()[0] == 2.0  # at the largest theta tested on that base
+    assert vertical_at(panels[0], 1.0)
+    assert title(fig) == (
+        "Fitted on its box (where-can), the network breaks at θ = 1.2 on 2 of 3 bases, never on 1 (linear approx. "
+        "0.5; most robust matmul-only 0.9 on 1 of 3 bases, never on 2; LU never). Fitted at c = 1 (out-of-box), the "
+        "network breaks at θ = 1.2 (linear approx. 0.5; most robust matmul-only 1.2; LU never)")
     close(fig)
 
 
@@ -432,6 +597,14 @@ def fixture_results(tmp_path):
                       f'command = "matinv-bench x --out results/{folder}"\n')
     scaling_slopes().to_csv(root / "scaling" / "slopes.csv", index=False)
     (root / "where-can" / "where_can.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    pd.DataFrame({"method": ["mlp-2fc", "mlp-3fc", "lu"], "dataset": "paper-dir:x/matrix_2_dataset",
+                  "published_mae": [1e-5, 1e-4, np.nan], "published_std": [2e-6, np.nan, np.nan]}).to_csv(
+        root / "paper" / "table9.csv", index=False)
+    blocks[0] += 'files = ["results/paper/table9.csv"]\n'
+    (root / "asv" / "vm").mkdir(parents=True)
+    (root / "asv" / "vm" / "machine.json").write_text('{"machine": "vm"}')
+    (root / "asv" / "benchmarks.json").write_text("{}")
+    blocks.append('[[set]]\nname = "asv"\nfolder = "results/asv"\nmade_by = "asv run"\n')
     (root / "manifest.toml").write_text("\n".join(blocks))
     return root
 
@@ -439,7 +612,12 @@ def fixture_results(tmp_path):
 def test_report_draws_the_headline_and_one_figure_per_question(fixture_results):
     text = build_report(fixture_results).read_text()
     figures = fixture_results / "report"
-    for name in ("headline", "work_precision", "work_precision-conditioning", "conditioning"):
+    # ours against published, in the tables' section; where each method breaks, in where-can's
+    tables, where = text.index("## Tables 1 and 2"), text.index("## Where can")
+    assert tables < text.index("](report/published.png)") < where < text.index("](report/breakdown.png)")
+    assert "*No asv result files yet" in text.split("## Regression tracking across commits (asv)")[1]
+    for name in ("headline", "work_precision", "work_precision-conditioning", "conditioning", "published",
+                 "breakdown"):
         png = figures / f"{name}.png"
         assert png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_size <= style.MAX_PNG_BYTES, name
         assert (figures / f"{name}.svg").is_file(), name

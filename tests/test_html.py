@@ -234,7 +234,8 @@ def test_page_in_a_browser_shows_text_and_figures_from_its_top(page, tmp_path):
     assert console == [], console  # no uncaught error, no Vega warning
     tags = Tags(dom)
     count = {name: sum(t == name for t, _ in tags.tags) for name in ("h1", "h2", "img", "svg", "canvas", "select")}
-    assert count["h1"] == 1 and count["h2"] >= 10 and count["img"] == 18
+    figures = (RESULTS / "REPORT.md").read_text().count("![")  # every figure of the report, drawn
+    assert count["h1"] == 1 and count["h2"] >= 10 and count["img"] == figures > 0
     assert count["select"] == 3 and count["svg"] >= 1 and 'class="marks"' in dom and "JavaScript Error" not in dom
     for chart in (0, 1):
         assert 2 <= len(legend(dom, chart)) <= style.MAX_LEGEND

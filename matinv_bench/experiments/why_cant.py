@@ -267,13 +267,11 @@ DIVERGES = 0.1  # log10 growth per decade outward at or below this: the moment d
 
 def moments_finding(moments: pd.DataFrame) -> str:
     """The moments figure's title: from which K the moments diverge, and whether F changes that."""
-    with warnings.catch_warnings():  # a (F, r, K) with one stratum has no slope: NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        slopes = decade_slopes(moments).dropna(subset=["log10_growth_per_decade_outward"])
-    if slopes.empty:  # too few strata near the singular set to tell
+    growth = growth_toward(moments)
+    if growth.empty:  # too few strata near the singular set to tell
         return "Contributions to E‖inv(A) − F(A)‖^K by distance to a rank-1 matrix's singular set"
-    div = slopes.groupby(["F", "K"]).log10_growth_per_decade_outward.max() <= DIVERGES
-    first = {F: min((k for (f, k), d in div.items() if f == F and d), default=None) for F in slopes.F.unique()}
+    div = diverges(growth)
+    first = {F: min((k for (f, k), d in div.items() if f == F and d), default=None) for F in growth.F.unique()}
     ks = set(first.values())
     if ks == {None}:
         return "Near a rank-1 matrix every moment E‖inv(A) − F(A)‖^K measured here converges"
@@ -299,32 +297,65 @@ def f_label(f: str, keep: tuple[str, ...] = ("recipe",)) -> str:
     return "0" if f == "zero" else style.pretty(f, keep=keep)
 
 
-def moments_figure(moments: pd.DataFrame):
-    """Each stratum's contribution to E||inv(A) - F(A)||^K against its distance |t - t*| to the
-    singular set: one panel per radius r, a colour per K, a line style per F (median over
-    replicates). A contribution that does not shrink toward the singular set (0 on the left)
-    means the moment diverges. Title: :func:`moments_finding`."""
-    import matplotlib.pyplot as plt
+def growth_toward(moments: pd.DataFrame) -> pd.DataFrame:
+    """Per (F, r, K), from :func:`decade_slopes`: ``growth``, the log10 change of a stratum's
+    contribution to E||inv(A) - F(A)||^K per decade toward the singular set (minus the growth
+    outward): at or above -:data:`DIVERGES`, every decade closer adds about as much or more, so the
+    moment diverges. Rows without a slope (one stratum) are dropped."""
+    with warnings.catch_warnings():  # a (F, r, K) with one stratum has no slope: NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        slopes = decade_slopes(moments).dropna(subset=["log10_growth_per_decade_outward"])
+    return slopes.assign(growth=-slopes["log10_growth_per_decade_outward"]).drop(
+        columns="log10_growth_per_decade_outward")
 
-    m = moments[(moments.stratum > 0) & (moments.t_hi <= 1) & (moments.contribution > 0)]
-    m = m.groupby(["F", "r", "K", "t_lo"]).contribution.median().reset_index()
-    Ks, Fs, radii = sorted(m.K.unique()), list(dict.fromkeys(m.F)), sorted(m.r.unique())
-    colour = {k: plt.get_cmap("viridis")(x) for k, x in zip(Ks, np.linspace(0.0, 0.85, len(Ks)))}
-    dash = {f: ("-", "--", ":", "-.")[i % 4] for i, f in enumerate(sorted(Fs, key=lambda f: f != "zero"))}
+
+def diverges(growth: pd.DataFrame) -> pd.Series:
+    """Per (F, K) of :func:`growth_toward`: whether the moment diverges at every radius (a growth
+    toward the singular set of at least -:data:`DIVERGES` per decade)."""
+    return growth.groupby(["F", "K"]).growth.min() >= -DIVERGES
+
+
+def threshold_finding(growth: pd.DataFrame, n2: int) -> str:
+    """The title's second half, from :func:`growth_toward`: whether every F diverges at every K above
+    Theorem 3.2's threshold n^2 (at every radius), and whether some F does already at or below it."""
+    div = diverges(growth)
+    above = div[div.index.get_level_values("K") > n2]
+    below = div[div.index.get_level_values("K") <= n2]
+    if len(above) and not above.all():
+        held = sorted({f_label(f, keep=()) for f, _ in above[~above].index})
+        return f"; against Theorem 3.2 (K > n² = {n2}), it converges above it for F = {_and(held)}"
+    if len(above):
+        return f": as Theorem 3.2 says for K > n² = {n2}" + (", and already below it" if below.any() else "")
+    return f", below Theorem 3.2's K > n² = {n2} (no K above it measured)" if below.any() else \
+        f" (Theorem 3.2: K > n² = {n2}; no K above it measured)"
+
+
+def moments_figure(moments: pd.DataFrame):
+    """The growth per decade toward the singular set (:func:`growth_toward`) against K, one line per
+    F through the median over the ball radii r, with a bar from the smallest to the largest radius'
+    value; zero growth (the border of divergence) and Theorem 3.2's threshold K = n^2 marked.
+    Title: :func:`moments_finding`, with the threshold."""
+    g = growth_toward(moments)
+    Fs = sorted(dict.fromkeys(g.F), key=lambda f: (f != "zero", not f.startswith("lu"), f))
+    colour = style.colours((f, "learned" if style.recipe(f) else "other" if f == "zero" else "direct") for f in Fs)
+    n2 = A_SINGULAR.shape[0] ** 2
+    look = {f: dict(color=colour[f], marker=style.MARKERS[i % len(style.MARKERS)], ls=("-", "--", ":", "-.")[i % 4],
+                    mfc="none" if i % 2 else colour[f]) for i, f in enumerate(Fs)}  # F = 0 and the net coincide
     with style.context():
-        ncols = min(4, len(radii))
-        fig, axes = style.subplots(int(np.ceil(len(radii) / ncols)), ncols, figsize=(style.WIDTH, 3.6),
-                                   squeeze=False, sharex=True)
-        for ax, r in zip(axes.flat, radii):
-            for (f, k), g in m[m.r == r].groupby(["F", "K"]):
-                ax.plot(g.t_lo, g.contribution, color=colour[k], ls=dash[f], lw=1.4)[0].set_gid(f"{f} K={k:g}")
-            ax.set(xscale="log", yscale="log", title=f"ball radius r = {r:g}", xlabel="|t − t*| of the stratum")
-            style.log_axis(ax, "x", max_labels=3)
-            style.log_axis(ax, "y", max_labels=5)
-        axes[0, 0].set_ylabel("contribution to the moment")
-        handles = [style.handle(colour[k]) for k in Ks] + [style.handle("0.3", ls=dash[f]) for f in Fs]
-        labels = [f"K = {k:g}" for k in Ks] + [f"F = {f_label(f)}"
-                                               for f in Fs]
-        style.title(fig, moments_finding(moments))
-        style.legend_below(fig, handles, labels, ncol=4)
+        fig, ax = style.subplots(figsize=(style.WIDTH, 4.4))
+        for i, f in enumerate(Fs):
+            s = g[g.F == f].groupby("K").growth.agg(["median", "min", "max"]).sort_index().astype(float)
+            ax.errorbar(s.index.to_numpy(float), s["median"].to_numpy(), yerr=[s["median"] - s["min"],
+                        s["max"] - s["median"]], ms=6 - i, lw=1.5, capsize=2, elinewidth=0.9, **look[f])[0].set_gid(f)
+        ax.axhline(0.0, color=style.GUIDE, lw=1)
+        ax.axvline(n2, color=style.WALL, lw=1.2, ls="--")
+        ax.set(xlabel="moment order K", ylabel="log10 growth of a stratum's contribution\nper decade toward the "
+               "singular set\n(median over the radii r; bar: min to max)")
+        ax.set_xticks(sorted(g.K.unique()), [f"{k:g}" for k in sorted(g.K.unique())])
+        handles = [style.handle(look[f]["color"], look[f]["marker"], look[f]["ls"], mfc=look[f]["mfc"]) for f in Fs]
+        labels = [f"F = {f_label(f)}" for f in Fs]
+        handles += [style.handle(style.GUIDE, lw=1), style.handle(style.WALL, ls="--", lw=1.2)]
+        labels += ["growth 0: at or above, the moment diverges", f"Theorem 3.2: diverges for K > n² = {n2}"]
+        style.title(fig, moments_finding(moments) + threshold_finding(g, n2))
+        style.legend_below(fig, handles, labels, ncol=3)
     return fig

@@ -18,13 +18,14 @@ the listed sets. Nothing is recomputed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from matinv_bench.errors import ReportError
-from matinv_bench.reporting import manifest, results
+from matinv_bench.reporting import asv_results, manifest, results
 from matinv_bench.reporting.manifest import Manifest, ResultSet
 from matinv_bench.reporting.summary import MADE_BY
 
@@ -43,6 +44,7 @@ class Section:
     files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     collection: bool = False  # a folder of runs: Markdown tables and run subfolders (see render_collection)
     beyond: bool = False  # a question the paper leaves open: rendered under "Beyond the paper"
+    render: Callable[[Path], list[str]] | None = None  # the body of a folder another tool wrote (no summary.md)
 
 
 SECTIONS = (
@@ -65,11 +67,21 @@ SECTIONS = (
             {"census.csv": ("pattern", "count", "fraction"),
              "regions.csv": ("pattern", "fraction", "max_coef_diff_T", "lp_max_dev_from_linear"),
              "bounds.csv": ("quantity", "value")}),
+    Section("regions-fast", "What the network learned: activation regions, fast recipe",
+            "matinv-bench reproduce regions --recipe fast",
+            {"census.csv": ("pattern", "count", "fraction"),
+             "regions.csv": ("pattern", "fraction", "max_coef_diff_T", "lp_max_dev_from_linear"),
+             "bounds.csv": ("quantity", "value")}),
     Section("scaling", "Scaling: O(n^3) against O(n^4)",
             "the scaling study (`matinv-bench scaling`), writing to results/scaling/", {"results": ()}),
+    Section("scaling-float32", "Scaling in float32",
+            "the scaling study in float32 (`matinv-bench scaling --dtype float32`), writing to "
+            "results/scaling-float32/", {"results": ()}),
     Section("gauss-jordan-blocks", "Blocked Gauss-Jordan: block size, and its targets against LU and the matmul peak",
             "`matinv-bench scaling` with the Gauss-Jordan blocks (see manifest.toml), writing to "
             "results/gauss-jordan-blocks/", {"results": ()}),
+    Section("asv", "Regression tracking across commits (asv)", "asv (see docs/benchmarks.md)",
+            {"benchmarks.json": ()}, render=asv_results.section),
     Section("where-can-n", "Where can, as n grows", "matinv-bench reproduce where-can-n",
             {"results": (), "where_can_n.png": ()}, beyond=True),
     Section("out-of-box", "Out of the training box", "matinv-bench reproduce out-of-box",
@@ -194,18 +206,26 @@ def render_collection(sets: Manifest, root: Path, section: Section) -> list[str]
     return lines
 
 
-def render_section(sets: Manifest, root: Path, section: Section) -> list[str]:
+def render_section(sets: Manifest, root: Path, section: Section, out: Path | None = None) -> list[str]:
+    """A section's lines: heading, ``Made by:`` line, the report's own figures for it (drawn into
+    ``out``'s figures folder when ``out`` is given, see :data:`EXTRAS`), the folder's figures and
+    its summary (or, for a folder another tool wrote, what ``section.render`` makes of it)."""
     lines = [f"{'###' if section.beyond else '##'} {section.title}", ""]
     chosen = listed(sets, root, section)
+    extra = EXTRAS.get(section.folder) if out is not None else None
     if section.collection and chosen:
-        return lines + render_collection(sets, root, section)
+        return lines + (extra(sets, root, out) if extra else []) + render_collection(sets, root, section)
     if not chosen or not (sets.root / chosen[0].folder).is_dir():
         return lines + [_missing_note(sets, root, section, chosen[0] if chosen else None), ""]
     folder = sets.root / chosen[0].folder
     for name, cols in section.files.items():
         check_file(folder, name, cols)
+    if section.render is not None:
+        return lines + [f"Made by: {chosen[0].command or chosen[0].made_by}; files in `{_path(root, folder)}/`.",
+                        "", *section.render(folder)]
     command, body = made_by(folder)
     lines += [f"Made by: `{command}` (files in `{_path(root, folder)}/`)", ""]
+    lines += extra(sets, root, out) if extra else []
     for png in sorted(folder.glob("*.png")):
         check_file(folder, png.name)
         lines += [f"![{png.stem}]({_path(root, png)})", ""]
@@ -308,6 +328,67 @@ def work_precision(sets: Manifest, root: Path, out: Path) -> list[str]:
     return lines
 
 
+def published_figure(sets: Manifest, root: Path, out: Path) -> list[str]:
+    """Ours against the published MAE (:mod:`~matinv_bench.reporting.published`), from the table
+    files (``tableK-RECIPE.csv``) and results folders of the listed sets under ``paper/``."""
+    from matinv_bench.reporting import published, style
+
+    section = next(s for s in SECTIONS if s.folder == "paper")
+    tables, used = [], []
+    for s in listed(sets, root, section):
+        folder = sets.root / s.folder
+        csvs = [sets.root / f for f in s.files if f.endswith(".csv")]
+        if not folder.is_dir() or not csvs:
+            continue
+        check_file(folder, "results")
+        for csv in csvs:
+            tables.append((_check_table(csv, ("method", "dataset", "published_mae", "published_std")),
+                           results.read_results(folder)))
+            used.append(_path(root, csv))
+    points = published.points(tables)
+    if points.empty:
+        return []
+    paths = style.save(published.figure(points), out.parent / FIGURES / "published.png")
+    return ["### Ours against the published values", "",
+            f"From {', '.join(f'`{u}`' for u in used)} (the published values they cite) and each table's "
+            "results folder (ours): x the paper's MAE (bar: ± its printed spread, where it prints one), y ours (mean "
+            "over seeds; bar: smallest to largest seed), one marker per method and dataset, from the table of the "
+            f"first recipe of {', '.join(published.RECIPES)} that has it"
+            + (", on the authors' test files (`paper-dir:`) on which the published values were measured"
+               if points["dataset"].str.startswith(published.AUTHORS).all() else "")
+            + "; vector version beside it (`.svg`).", "", *_figure_lines(paths, out, "ours against published")]
+
+
+def breakdown_figure(sets: Manifest, root: Path, out: Path) -> list[str]:
+    """The theta at which each method breaks, per base (:mod:`~matinv_bench.reporting.breakdown`),
+    from the listed where-can and (where listed) out-of-box sets."""
+    from matinv_bench.reporting import breakdown, style
+
+    sweeps, used = {}, []
+    for folder, name in (("where-can", "fitted on its box (where-can)"),
+                         ("out-of-box", "fitted at c = 1 (out-of-box)")):
+        chosen = listed(sets, root, next(s for s in SECTIONS if s.folder == folder))
+        path = sets.root / chosen[0].folder if chosen else None
+        if path is None or not path.is_dir():
+            continue
+        check_file(path, "results")
+        at = breakdown.break_thetas(results.read_results(path))
+        if len(at):
+            sweeps[name] = at
+            used.append(_path(root, path))
+    if not sweeps:
+        return []
+    paths = style.save(breakdown.figure(sweeps), out.parent / FIGURES / "breakdown.png")
+    return [f"From the rows of {' and '.join(f'`{u}/`' for u in used)}: per method and base, the first θ tested at "
+            f"which more than half ({breakdown.BROKEN:g}) of the matrices are bad (`frac_bad`, median over seeds; a "
+            "cell that failed on every matrix counts as all bad); vector version beside it (`.svg`).", "",
+            *_figure_lines(paths, out, "where each method breaks")]
+
+
+EXTRAS: dict[str, Callable[[Manifest, Path, Path], list[str]]] = {
+    "paper": published_figure, "where-can": breakdown_figure}  # the report's own figures, per section
+
+
 def build_report(root: Path | str = "results", out: Path | str | None = None, strict: bool = False) -> Path:
     """Write the report (default ``root/REPORT.md``) from the sets ``root/manifest.toml`` lists, and
     return its path.
@@ -337,7 +418,7 @@ def build_report(root: Path | str = "results", out: Path | str | None = None, st
     for section in SECTIONS:
         if section.beyond and section is next(s for s in SECTIONS if s.beyond):
             lines += BEYOND
-        lines += render_section(sets, root, section)
+        lines += render_section(sets, root, section, out)
     lines += work_precision(sets, root, out)
     results.write_text(out, "\n".join(lines))
     return out

@@ -208,6 +208,14 @@ def legend_below(fig, handles: Sequence, labels: Sequence[str], ncol: int = 3, l
     return fig.legend(handles, labels, loc="outside lower center", ncol=ncol, **kw)
 
 
+def legend_beside(fig, handles: Sequence, labels: Sequence[str], **kw):
+    """One legend for the whole figure, right of its one panel (a square panel leaves room there):
+    at most :data:`MAX_LEGEND` entries (ValueError beyond)."""
+    if len(labels) > MAX_LEGEND:
+        raise ValueError(f"{len(labels)} legend entries; a figure shows at most {MAX_LEGEND}")
+    return fig.legend(handles, labels, loc="outside right center", ncol=1, **kw)
+
+
 def title(fig, finding: str) -> None:
     """The figure's title: the finding, left-aligned above the panels, wrapped to the figure's width."""
     text = fig.suptitle(finding, x=0.01, ha="left")
