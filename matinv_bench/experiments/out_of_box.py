@@ -37,8 +37,9 @@ from matinv_bench.engine import options
 from matinv_bench.engine.runner import Cell
 from matinv_bench.experiments import register
 from matinv_bench.experiments.skeleton import Experiment, seeded_grid
-from matinv_bench.experiments.where_can import BASE_NAMES, BadFraction, add_threshold, by_method, draw_curves, per_base
-from matinv_bench.experiments.where_can import breaks_at as where_breaks_at
+from matinv_bench.analysis.breakdown import BROKEN, by_method
+from matinv_bench.analysis.breakdown import breaks_at as breaks_over
+from matinv_bench.experiments.where_can import BASE_NAMES, BadFraction, add_threshold, draw_curves, per_base
 from matinv_bench.reporting import precision, style, summary
 from matinv_bench.reporting.style import save
 from matinv_bench.specs import parse_spec
@@ -48,7 +49,6 @@ SCALES = (0.5, 1.0, 2.0, 4.0, 8.0)
 MAX_DOUBLINGS = 20  # the default scales stop doubling here even where theta never passes 1
 SOLVERS = ("mlp-2fc[recipe={recipe}]", "mlp-3fc[recipe={recipe}]", "linear-approx", "neumann[order=2]",
            "neumann[order=3]", "newton-schulz[init=base,steps=2]", "learned-ns[init=base,steps=2]", "lu")
-BROKEN = 0.5  # a solver is broken where over half its test matrices are bad (frac_bad > BROKEN)
 
 
 def box_spec(base: str, eps: float, c: float) -> str:
@@ -158,7 +158,7 @@ def curves(rows: pd.DataFrame) -> pd.DataFrame:
 def breaks_at(rows: pd.DataFrame) -> pd.DataFrame:
     """Method x base, from :func:`scored` rows: the smallest c where the mean ``frac_bad`` over
     seeds exceeds :data:`BROKEN` (inf where it never does, NaN where the method has no row on that base)."""
-    return where_breaks_at(curves(rows), "c")
+    return breaks_over(curves(rows), "c")
 
 
 def _break_cell(c: float, theta_per_c: float, largest: float) -> str:

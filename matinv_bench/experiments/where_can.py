@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matinv_bench.analysis.breakdown import BROKEN, breaks_at, by_method
 from matinv_bench.datasets.boxes import BASES
 from matinv_bench.engine import options
 from matinv_bench.engine.hooks import Hook
@@ -137,32 +138,7 @@ def write(df: pd.DataFrame, out: Path, command: str) -> list[Path]:
     return [summary.write(out, df, WhereCan.title, command, lines)]
 
 
-BROKEN = 0.5  # a method has broken down where over half its matrices are bad (frac_bad)
 MOSTLY_FAILED = 0.5  # a point where over half the matrices failed is drawn hollow, off the line
-
-
-def by_method(rows: pd.DataFrame, x: str) -> pd.DataFrame:
-    """One line per method (the solver spec without its seed), base and ``x``: the mean over seeds
-    of ``mae`` (over the matrices the method did not fail on), ``failure_rate`` and ``frac_bad``,
-    with ``frac_bad_min`` / ``frac_bad_max`` over the seeds, ``seeds``, ``family``, ``theta``."""
-    rows = rows.assign(method=rows["solver"].map(lambda s: style.without(s, "seed", "device")))
-    if "failure_rate" not in rows:
-        rows = rows.assign(failure_rate=np.nan)
-    g = rows.groupby(["method", "base", x], as_index=False).agg(
-        mae=("mae", "mean"), failure_rate=("failure_rate", "mean"), frac_bad=("frac_bad", "mean"),
-        frac_bad_min=("frac_bad", "min"), frac_bad_max=("frac_bad", "max"), seeds=("seed", "nunique"),
-        family=("family", "first"), theta=("theta", "first"))
-    return g.rename(columns={"method": "solver"})
-
-
-def breaks_at(curves: pd.DataFrame, x: str = "theta") -> pd.DataFrame:
-    """Solver x base, from :func:`by_method` rows: the smallest ``x`` where the mean ``frac_bad``
-    over seeds exceeds :data:`BROKEN` (inf where it never does, NaN where the solver has no row on
-    that base). Per base: never a median across bases, which could hide one that behaves otherwise."""
-    first = curves[curves.frac_bad > BROKEN].groupby(["solver", "base"])[x].min()
-    table = curves.groupby(["solver", "base"])[x].max().rename(x).to_frame().assign(**{x: np.inf})
-    table.loc[first.index, x] = first
-    return table[x].unstack("base")
 
 
 def per_base(values: pd.Series, unit: str = "θ") -> str:

@@ -1,8 +1,9 @@
 """The theta at which each method breaks, per base: a dot plot from the box sweeps' rows.
 
 A method breaks on a base at the first theta (smallest first) where more than half
-(:data:`BROKEN`) of its test matrices are bad (``frac_bad``: failed, or relative error above the
-sweep's threshold; a cell that failed on every matrix counts as all bad), the median over seeds.
+(:data:`~matinv_bench.analysis.breakdown.BROKEN`) of its test matrices are bad (``frac_bad``:
+failed, or relative error above the sweep's threshold; a cell that failed on every matrix counts
+as all bad), the mean over seeds.
 :func:`break_thetas` computes it per method and base, never pooled over bases; a method that
 never breaks is ``never`` with the largest theta tested. :func:`figure` draws one panel per sweep
 (where-can: each method fitted on the box it is tested on; out-of-box: fitted on a small box,
@@ -16,11 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from matinv_bench.analysis.breakdown import breaks_at, by_method
 from matinv_bench.errors import SpecError
 from matinv_bench.reporting import precision, style
 from matinv_bench.specs import parse_spec
 
-BROKEN = 0.5  # broken where more than this share of the matrices is bad
 
 
 def _base(dataset: str) -> str | None:
@@ -45,21 +46,22 @@ def scored(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def break_thetas(df: pd.DataFrame) -> pd.DataFrame:
-    """Per solver x base of the rows ``df`` (a sweep's results): ``theta``, the first theta where the
-    median ``frac_bad`` over seeds exceeds :data:`BROKEN` (NaN where it never does), ``largest``
-    (the largest theta tested on that base), ``never`` and ``family``; empty for rows without
-    ``theta`` and ``frac_bad``."""
+    """Per method x base of the rows ``df`` (a sweep's results): ``theta``, the first theta where the
+    mean ``frac_bad`` over seeds exceeds :data:`~matinv_bench.analysis.breakdown.BROKEN` (NaN where it
+    never does; see
+    :mod:`matinv_bench.analysis.breakdown`), ``largest`` (the largest theta tested on that base),
+    ``never`` and ``family``; empty for rows without ``theta`` and ``frac_bad``."""
     cols = ["solver", "base", "theta", "largest", "never", "family"]
     if not {"theta", "frac_bad"} <= set(df.columns):  # not a box sweep
         return pd.DataFrame(columns=cols)
     rows = scored(df)
     if rows.empty:
         return pd.DataFrame(columns=cols)
-    curve = rows.groupby(["solver", "base", "theta"], as_index=False).agg(
-        frac_bad=("frac_bad", "median"), family=("family", "first"))
-    out = curve.groupby(["solver", "base"], as_index=False).agg(largest=("theta", "max"), family=("family", "first"))
-    first = curve[curve["frac_bad"] > BROKEN].groupby(["solver", "base"])["theta"].min().rename("theta")
-    out = out.merge(first.reset_index(), on=["solver", "base"], how="left")
+    curves = by_method(rows, "theta")
+    at = breaks_at(curves, "theta").stack().rename("theta").reset_index()
+    out = curves.groupby(["solver", "base"], as_index=False).agg(largest=("theta", "max"), family=("family", "first"))
+    out = out.merge(at, on=["solver", "base"], how="left")
+    out["theta"] = out["theta"].where(np.isfinite(out["theta"]))
     return out.assign(never=out["theta"].isna())[cols]
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from matinv_bench.errors import ReportError
+from matinv_bench.analysis.breakdown import BROKEN
 from matinv_bench.reporting import asv_results, manifest, results
 from matinv_bench.reporting.manifest import Manifest, ResultSet
 from matinv_bench.reporting.summary import MADE_BY
@@ -380,7 +381,7 @@ def breakdown_figure(sets: Manifest, root: Path, out: Path) -> list[str]:
         return []
     paths = style.save(breakdown.figure(sweeps), out.parent / FIGURES / "breakdown.png")
     return [f"From the rows of {' and '.join(f'`{u}/`' for u in used)}: per method and base, the first θ tested at "
-            f"which more than half ({breakdown.BROKEN:g}) of the matrices are bad (`frac_bad`, median over seeds; a "
+            f"which more than half ({BROKEN:g}) of the matrices are bad (`frac_bad`, mean over seeds; a "
             "cell that failed on every matrix counts as all bad); vector version beside it (`.svg`).", "",
             *_figure_lines(paths, out, "where each method breaks")]
 
