@@ -1,0 +1,73 @@
+"""The README's findings: computed from result files, naming recipe, dataset and seeds, and saying
+"beats" only where the seeds' intervals do not overlap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from matinv_bench.reporting import findings
+from matinv_bench.reporting.findings import Interval, compare
+
+AUTHORS_2X2 = "paper-dir:../shared/paper-data/matrix_2_dataset"
+
+
+@pytest.mark.parametrize("a, b, verdict", [
+    ((1.0, 2.0), (3.0, 4.0), "beats"),
+    ((3.0, 4.0), (1.0, 2.0), "loses"),
+    ((1.0, 3.0), (2.0, 4.0), "overlaps"),
+    ((1.0, 2.0), (2.0, 3.0), "overlaps"),  # touching intervals: no verdict
+])
+def test_beats_only_where_the_intervals_separate(a, b, verdict):
+    assert compare(Interval(sum(a) / 2, *a, 3), Interval(sum(b) / 2, *b, 3)) == verdict
+
+
+def _table(root: Path, table: str, recipe: str, maes: dict[str, list[float]], dataset: str = AUTHORS_2X2,
+           published: dict[str, float] | None = None) -> None:
+    folder = root / "paper" / f"{table}-{recipe}"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for method, values in maes.items():
+        for seed, mae in enumerate(values):
+            name, _, params = method.partition("[")
+            spec = f"{name}[recipe={recipe},seed={seed}{',' + params[:-1] if params else ''}]" \
+                if name.startswith("mlp") else method
+            rows.append({"solver": spec, "dataset": dataset, "seed": seed, "mae": mae, "status": "ok"})
+    pd.DataFrame(rows).to_parquet(folder / "results.parquet")
+    pd.DataFrame([{"method": m, "dataset": dataset, "published_mae": (published or {}).get(m)} for m in maes]) \
+        .to_csv(root / "paper" / f"{table}-{recipe}.csv", index=False)
+
+
+def test_a_box_finding_says_beats_only_where_every_seed_agrees(tmp_path):
+    _table(tmp_path, "table2", "paper", {"mlp-2fc": [1e-5, 2e-5, 3e-5], "mlp-3fc": [1e-5, 5e-4, 2e-5],
+                                         "linear-approx": [1e-4, 1.1e-4, 0.9e-4]},
+           published={"mlp-2fc": 2.05e-5, "linear-approx": 1.97e-4})
+    (line,) = findings.headline_markdown(tmp_path).strip().splitlines()
+    assert line.startswith("- **With the paper's recipe, on the authors' 2x2 (1st) test set (3 seeds):**")
+    assert "the 2-FC beats the linear approximation" in line  # every seed below every seed of the baseline
+    assert "the 3-FC and the linear approximation overlap over the seeds (no verdict)" in line
+    assert "3-FC beats" not in line and "2.00e-05 [1.00e-05, 3.00e-05] (the paper's 2.05e-05)" in line
+    assert "(the paper's Table 2: 1.97e-04)" in line and "results/paper/table2-paper.md" in line
+
+
+def test_the_sixteen_by_sixteen_result_is_a_headline_and_our_recipes_are_labelled_ours(tmp_path):
+    _table(tmp_path, "table1", "quick", {"mlp-2fc": [2e-4, 2.1e-4, 1.9e-4], "mlp-3fc": [7e-4, 8e-4, 7.5e-4],
+                                         "linear-approx": [4.5e-5, 4.6e-5, 4.4e-5]},
+           dataset="paper-dir:../shared/paper-data/matrix_16")
+    (line,) = findings.headline_markdown(tmp_path).strip().splitlines()
+    assert line.startswith("- **At 16x16, with our `quick` recipe (not the paper's), on a 16x16 box around the "
+                           "authors' base (3 seeds):**")
+    assert "the 2-FC does not beat the linear approximation (every seed is worse)" in line
+
+
+def test_missing_files_leave_their_finding_out(tmp_path):
+    assert findings.headline_markdown(tmp_path) == "\n"
+
+
+def test_the_committed_results_give_a_headline_that_names_recipe_and_seeds():
+    root = Path(__file__).resolve().parents[1] / "results"
+    lines = findings.headline_markdown(root).strip().splitlines()
+    assert lines and all(" seed" in line and "](results/" in line for line in lines)
+    assert any(line.startswith("- **At 16x16") for line in lines)
