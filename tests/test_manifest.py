@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from matinv_bench import cli, system
@@ -115,6 +116,27 @@ def test_reproduce_all_stops_at_the_first_failing_command(monkeypatch, tmp_path,
     assert real_main(["reproduce", "all", "--only", "table2-quick", "--paper-data", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "not made by matinv-bench" in err[0] and "--paper-data" in err[1]
+
+
+def test_reproduce_all_refuses_networks_trained_by_other_training_code(monkeypatch, tmp_path, capsys):
+    from matinv_bench.reporting.results import now
+    from matinv_bench.solvers.learned.cache import training_fingerprint
+
+    def fake_main(argv):  # the set's command: rows of networks trained under some fingerprint, now
+        out = tmp_path / "results" / "where-can"
+        out.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"solver": ["mlp-2fc[seed=0]", "lu"], "train_fingerprint": [fingerprint, None],
+                      "timestamp": [now(), now()]}).to_parquet(out / "results.parquet")
+        return 0
+
+    real_main = cli.main
+    monkeypatch.setattr(cli, "main", fake_main)
+    fingerprint = "0123456789abcdef"
+    assert real_main(["reproduce", "all", "--only", "where-can", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "trained by other training code (fingerprint 0123456789abcdef" in err and "--only where-can" in err
+    fingerprint = training_fingerprint()
+    assert real_main(["reproduce", "all", "--only", "where-can", "--root", str(tmp_path)]) == 0
 
 
 TINY = """[[set]]

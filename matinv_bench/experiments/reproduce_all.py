@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from matinv_bench.engine import options
 from matinv_bench.engine.progress import Progress, eta_text
 from matinv_bench.errors import DirtyTreeError, ManifestError, UserError
@@ -26,6 +28,8 @@ from matinv_bench.experiments import register
 from matinv_bench.experiments.skeleton import Command
 from matinv_bench.reporting import manifest
 from matinv_bench.reporting.manifest import ResultSet
+from matinv_bench.reporting.results import now
+from matinv_bench.solvers.learned.cache import training_fingerprint
 
 NAME = "all"
 
@@ -57,6 +61,26 @@ def listing(sets: list[ResultSet]) -> str:
     lines.append(f"{len(runnable)} sets to re-make, {cost_text(total)} on 2 CPU cores with an empty model cache "
                  "(less when earlier sets trained the same nets)")
     return "\n".join(lines)
+
+
+def other_training(folder: Path, since: str) -> str:
+    """Why the rows a set's command just wrote in ``folder`` (their ``timestamp`` not before
+    ``since``) cannot stand beside the others, or "": every row of a trained network must have been
+    trained by this code (``train_fingerprint``, a hash of the training code:
+    :func:`~matinv_bench.solvers.learned.cache.training_fingerprint`). The cache key holds the
+    fingerprint, so another code's network is never loaded; this says so if one was."""
+    current = training_fingerprint()
+    for path in sorted(folder.rglob("results.parquet")):
+        rows = pd.read_parquet(path)
+        if "train_fingerprint" not in rows or "timestamp" not in rows:
+            continue
+        trained = rows.loc[rows["timestamp"].astype(str) >= since, "train_fingerprint"].dropna().astype(str)
+        other = sorted(set(trained) - {current})
+        if other:
+            return (f"{(trained != current).sum()} rows in {path} come from networks trained by other training "
+                    f"code (fingerprint {', '.join(other)}; this code's is {current}): empty the model cache and "
+                    "re-make the set")
+    return ""
 
 
 def command_argv(s: ResultSet, paper_data: Path | None, allow_dirty: bool) -> list[str]:
@@ -125,8 +149,12 @@ def run(args: argparse.Namespace) -> int:
         for i, s in enumerate(sets, 1):
             argv = command_argv(s, paper_data, args.allow_dirty)
             step.say(f"set {i} of {len(sets)}: {s.name} ({cost_text(s.cost_s)}): matinv-bench {shlex.join(argv)}")
-            t0 = time.monotonic()
+            t0, since = time.monotonic(), now()
             status = main(argv)
+            stale = other_training(root / s.folder, since) if not status else ""
+            if stale:
+                print(f"matinv-bench: error: {s.name}: {stale}", file=sys.stderr)
+                status = 2
             if status:
                 rest = " ".join(t.name for t in sets[i - 1:])
                 print(f"matinv-bench: reproduce all stopped: {s.name} exited with status {status}; to go on from "

@@ -46,7 +46,8 @@ PAPER_DIRS = {
 }
 OWN_BASE = {"paper-16x16"}  # boxes whose base we drew ourselves: the authors' figures do not apply to them
 BASELINES = ("linear-approx", "neumann[order=2]", "neumann[order=3]", "newton-schulz[init=base,steps=2]",
-             "newton-schulz[init=scaled,steps=40]", "minimax-ns", "learned-ns[init=base,steps=2]", "lu")
+             "newton-schulz[init=scaled,steps=40]", "minimax-ns", "learned-ns[init=base,steps=2]", "lu",
+             "closed-form")  # closed-form: the fixed-size cofactor inverse, the fair classical baseline at n <= 4
 PAPER_TEST_SIZE = 10_000  # the authors' test sets hold 10,000 matrices
 
 
