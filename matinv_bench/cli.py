@@ -178,16 +178,29 @@ def _check_out(args: argparse.Namespace) -> None:
     results.check_out_dir(out)
 
 
+def _plugin_files(argv: list[str]) -> list[str]:
+    """The ``--plugin FILE`` values of a command line, read before the parser is built (a plugin may
+    add an experiment, that is, a command)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--plugin", action="append", default=[])
+    return p.parse_known_args(argv)[0].plugin
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        plugins.use_files(_plugin_files(argv))  # sets $MATINV_BENCH_PLUGINS: cell processes and Dask workers too
+    except UserError as exc:
+        print(f"matinv-bench: error: {exc}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # what experiments record as their command
+    args.argv = argv  # what experiments record as their command
     args.main = main  # how commands that run others in this process ('reproduce all', 'reproduce gpu') call them
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        plugins.use_files(args.plugin)  # sets $MATINV_BENCH_PLUGINS: cell processes and Dask workers import them too
         _check_out(args)
         with system.sigterm_interrupts():  # `kill` and `timeout` stop a run as Ctrl-C does
             return args.func(args)

@@ -34,7 +34,7 @@ from pathlib import Path
 from matinv_bench.errors import UserError
 
 ENV = "MATINV_BENCH_PLUGINS"
-GROUPS = ("matinv_bench.solvers", "matinv_bench.datasets")
+GROUPS = ("matinv_bench.solvers", "matinv_bench.datasets", "matinv_bench.experiments")
 
 log = logging.getLogger(__name__)
 _lock = threading.RLock()

@@ -13,6 +13,7 @@ import importlib
 import pkgutil
 from typing import TypeVar
 
+from matinv_bench import plugins
 from matinv_bench.experiments.skeleton import Command
 
 EXPERIMENTS: dict[str, Command] = {}
@@ -33,8 +34,11 @@ def register(command: C) -> C:
 
 
 def load_all() -> dict[str, Command]:
-    """Import every module of this package (registration happens on import)."""
+    """Import every module of this package (registration happens on import), then the plugins: the
+    files of ``MATINV_BENCH_PLUGINS`` (``--plugin``) and the entry points of the group
+    ``matinv_bench.experiments`` (:mod:`matinv_bench.plugins`), whose experiments register alike."""
     for name in sorted(info.name for info in pkgutil.iter_modules(__path__)):
         if not name.startswith("_") and name not in _HELPERS:
             importlib.import_module(f"{__name__}.{name}")
+    plugins.load("matinv_bench.experiments")
     return dict(sorted(EXPERIMENTS.items(), key=lambda kv: (kv[1].order, kv[0])))
