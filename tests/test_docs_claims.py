@@ -24,7 +24,7 @@ from matinv_bench.reporting import manifest
 from matinv_bench.reporting.results import COLUMNS, read_results
 from matinv_bench.solvers import SOLVERS
 
-from test_plugins import fresh  # noqa: F401  (a fixture: the registries as in a new process)
+from tests.test_plugins import fresh  # noqa: F401  (a fixture: the registries as in a new process)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

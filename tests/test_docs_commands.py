@@ -42,7 +42,7 @@ from matinv_bench.engine import options
 from matinv_bench.experiments import EXPERIMENTS, scaling
 from matinv_bench.solvers import SOLVERS
 
-from test_plugins import fresh  # noqa: F401  (a fixture: the registries as in a new process)
+from tests.test_plugins import fresh  # noqa: F401  (a fixture: the registries as in a new process)
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER_DATA = ROOT.parent / "shared" / "paper-data"
