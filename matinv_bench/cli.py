@@ -11,11 +11,11 @@ from matinv_bench.engine import options
 from matinv_bench.errors import DataFileError, UserError
 
 EPILOG = """examples:
-  matinv-bench run                                  # the quick suite, results in results/quick-<time>/
+  matinv-bench run                                  # the quick suite, results in results/quick-<date>-<time>/
   matinv-bench run --solver lu gauss-jordan --dataset 'randsvd[n=64,cond=1e8]' --seeds 3
   matinv-bench run --solver 'gauss-jordan[backend=torch]' --device cuda --dtype float32
   matinv-bench list solvers
-  matinv-bench run --resume results/quick-20260101-120000  # finish an interrupted run (the folder it wrote)
+  matinv-bench run --resume results/run-20260101-120000    # finish an interrupted run (the folder a run wrote)
   matinv-bench run --workers 2 --cell-timeout 600          # a local Dask cluster; kill cells after 10 min
 """
 

@@ -6,8 +6,9 @@ point, from the repository root and in manifest order: the same engine, progress
 folders and costs, ``--paper-data DIR`` stands for ``../shared/paper-data`` in the commands, and
 ``--allow-dirty`` is passed on to every command (a dirty work tree is otherwise refused before
 anything runs). ``--root DIR`` runs the commands in DIR instead, e.g. an empty scratch folder, to
-compare re-made sets with the committed ones. A set made by another tool (``made_by``) is skipped.
-Stops at the first command that fails, with its exit status.
+compare re-made sets with the committed ones; the authors' data is still found beside the repository
+(``../shared/paper-data`` from its root, or ``--paper-data DIR``), not beside DIR. A set made by
+another tool (``made_by``) is skipped. Stops at the first command that fails, with its exit status.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ class ReproduceAll(Command):
                     helps={"paper_data": f"the authors' data, wherever the commands say {manifest.PAPER_DATA}"})
         p.add_argument("--root", type=Path, default=None, metavar="DIR",
                        help="run the commands in DIR instead of the repository root (created if missing), e.g. to "
-                            "compare re-made sets with the committed ones; nothing there is protected")
+                            "compare re-made sets with the committed ones; nothing there is protected. The authors' "
+                            f"data is still looked for at {manifest.PAPER_DATA} from the repository root (or "
+                            "--paper-data)")
 
     def run(self, args: argparse.Namespace) -> int:
         return run(args)
@@ -139,10 +142,14 @@ def run(args: argparse.Namespace) -> int:
             raise DirtyTreeError(f"refusing to re-make committed result sets from a dirty work tree ({state}): "
                                  "commit first, or give --allow-dirty (the rows then say allow_dirty=True)")
     paper_data = args.paper_data.resolve() if args.paper_data is not None else None
-    data_dir = paper_data or root / manifest.PAPER_DATA
+    if paper_data is None and args.root is not None:  # the commands' relative path means beside the repository
+        paper_data = (found.root / manifest.PAPER_DATA).resolve()
+    data_dir = paper_data or found.root / manifest.PAPER_DATA
     needing = [s.name for s in sets if "paper-data" in s.needs]
     if needing and not data_dir.is_dir():
-        raise UserError(f"{', '.join(needing)} need the authors' data, not found at {data_dir}: give --paper-data DIR")
+        which = f"set {needing[0]} needs" if len(needing) == 1 else f"sets {', '.join(needing)} need"
+        raise UserError(f"{which} the authors' data, not found at {data_dir} ({manifest.PAPER_DATA} from the "
+                        f"repository root {found.root}): give --paper-data DIR")
     root.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with contextlib.chdir(root), Progress(True, len(sets), "sets", lines=True) as step:
