@@ -48,7 +48,7 @@ DEFAULT_LISTS = [
     ("reproducing.md", "Beside them, on the same", tables.BASELINES),
     ("reproducing.md", "- **where-can** builds", [s.format(recipe=_recipe("where-can")) for s in where_can.SOLVERS]),
     ("reproducing.md", "- **where-can-n** runs",
-     [s.format(recipe=_recipe("where-can-n")) for s in where_can_n.SOLVER_SPECS]),
+     [s.format(recipe=_recipe("where-can-n"), steps=where_can_n.STEPS) for s in where_can_n.SOLVER_SPECS]),
     ("reproducing.md", "- **out-of-box** fits", [s.format(recipe=_recipe("out-of-box")) for s in out_of_box.SOLVERS]),
     ("reproducing.md", "- **why-cant**, part 1", [s.format(recipe=_recipe("why-cant")) for s in why_cant.SOLVERS_]),
 ]

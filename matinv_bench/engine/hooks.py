@@ -20,6 +20,8 @@ import importlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from matinv_bench import plugins
+
 if TYPE_CHECKING:
     from matinv_bench.datasets import MatrixSet
     from matinv_bench.solvers import Inversion, Solver
@@ -50,7 +52,13 @@ def _load(path: str, args_json: str) -> Hook:
     module, sep, name = path.partition(":")
     if not sep or not name:
         raise ValueError(f"a hook is named 'package.module:Name', got {path!r}")
-    cls = getattr(importlib.import_module(module), name)
+    try:
+        imported = importlib.import_module(module)
+    except ModuleNotFoundError:  # a hook of a plugin file: a fresh process imports the plugins first
+        for group in plugins.GROUPS:
+            plugins.load(group)
+        imported = importlib.import_module(module)
+    cls = getattr(imported, name)
     hook = cls(**json.loads(args_json))
     if not isinstance(hook, Hook):
         raise TypeError(f"{path} is not a matinv_bench.engine.hooks.Hook")
