@@ -14,18 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from matinv_bench.specs import SpecError, format_spec, parse_spec
+from matinv_bench.analysis.rows import method_of
 
 BROKEN = 0.5  # a method has broken down where over half its matrices are bad (frac_bad)
-
-
-def method_of(spec: str) -> str:
-    """A solver spec without its ``seed`` and ``device``: the method a row measures."""
-    try:
-        name, params = parse_spec(str(spec))
-    except SpecError:
-        return str(spec)
-    return format_spec(name, {k: v for k, v in params.items() if k not in ("seed", "device")})
 
 
 def by_method(rows: pd.DataFrame, x: str) -> pd.DataFrame:

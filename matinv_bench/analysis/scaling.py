@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from matinv_bench.analysis import fits
+from matinv_bench.analysis.rows import group_of
 from matinv_bench.specs import SpecError, parse_spec
 
 # the crossovers are against these; closed-form is the fair baseline at n <= 4 (fixed-size cofactor inverses)
@@ -106,11 +107,6 @@ def common_sizes(ok: pd.DataFrame) -> list[int]:
         return []
     shared = sorted(set.intersection(*sets))
     return fits.asymptotic_sizes(shared).tolist() if len(shared) >= fits.MIN_POINTS else []
-
-
-def group_of(family: str) -> str:
-    """The three families a figure tells apart: ``classical``, ``matmul-only``, ``network``."""
-    return {"direct": "classical", "learned": "network"}.get(str(family), "matmul-only")
 
 
 def bound_sizes(g: pd.DataFrame) -> list[int]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matinv_bench.analysis.rows import untrained  # noqa: F401  (the figures' callers read it here)
 from matinv_bench.errors import SpecError
 from matinv_bench.reporting import style
 from matinv_bench.specs import parse_spec
@@ -27,14 +28,6 @@ RECIPE_MARKERS = {"quick": "o", "fast": "s", "paper": "^"}
 GLYPHS = {"quick": "●", "fast": "■", "paper": "▲"}  # the same markers as text, for a one-entry key
 SWEEP_PARAMS = ("cond", "sigma_min")  # the dataset parameters a conditioning sweep varies
 WITHIN = 10.0  # "within 10 kappa u": a forward error this small for every kappa is stable
-
-
-def untrained(df: pd.DataFrame) -> pd.Series:
-    """True for rows of untrained networks: spec with ``recipe=none``, or ``train_recipe`` none."""
-    spec = df["solver"].astype(str).map(style.recipe) == "none"
-    if "train_recipe" in df:
-        spec |= df["train_recipe"].astype(str).str.lower() == "none"
-    return spec
 
 
 def accuracy_rows(df: pd.DataFrame) -> pd.DataFrame:

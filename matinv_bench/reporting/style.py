@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator  # noqa: E402
 
+from matinv_bench.analysis.rows import GROUPS, group_of, recipe_of  # noqa: E402, F401  (GROUPS: the figures' families)
 from matinv_bench.reporting.results import atomic_write  # noqa: E402
 from matinv_bench.specs import SpecError, parse_spec  # noqa: E402
 
@@ -50,8 +51,6 @@ RC = {
     "axes.titlelocation": "left", "figure.constrained_layout.use": True,
 }
 
-GROUPS = ("classical", "matmul-only", "network")
-_GROUP_OF = {"direct": "classical", "iterative": "matmul-only", "approximation": "matmul-only", "learned": "network"}
 _CMAP = {"classical": "Blues", "matmul-only": "Greens", "network": "Reds", "other": "Greys"}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 GUIDE = "0.35"  # colour of guide lines (n^3, slope 2, theta = 1)
@@ -70,9 +69,7 @@ def subplots(*args, **kwargs):
     return plt.subplots(*args, **kwargs)
 
 
-def group(family: str) -> str:
-    """``classical``, ``matmul-only`` or ``network`` for a solver family (``other`` if unknown)."""
-    return _GROUP_OF.get(str(family), "other")
+group = group_of  # the figures' three families
 
 
 def colours(members: Iterable[tuple[str, str]]) -> dict[str, tuple]:
@@ -115,13 +112,7 @@ def pretty(spec: str, keep: Sequence[str] = ()) -> str:
     return re.sub(r"n\^2", "n²", text)
 
 
-def recipe(spec: str) -> str | None:
-    """The ``recipe`` parameter of a spec, or None."""
-    try:
-        value = parse_spec(str(spec))[1].get("recipe")
-    except SpecError:
-        return None
-    return None if value is None else str(value)
+recipe = recipe_of
 
 
 def without(spec: str, *keys: str) -> str:
