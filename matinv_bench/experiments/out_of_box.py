@@ -36,10 +36,10 @@ from matinv_bench.datasets.boxes import BASES, PAPER_EPS
 from matinv_bench.engine import options
 from matinv_bench.engine.runner import Cell
 from matinv_bench.experiments import register
-from matinv_bench.experiments.skeleton import Experiment, seeded_grid
+from matinv_bench.experiments.skeleton import seeded_grid
 from matinv_bench.analysis.breakdown import BROKEN, by_method
 from matinv_bench.analysis.breakdown import breaks_at as breaks_over
-from matinv_bench.experiments.where_can import BASE_NAMES, BadFraction, add_threshold, draw_curves, per_base
+from matinv_bench.experiments.where_can import BASE_NAMES, BadFraction, BoxSweep, draw_curves, per_base
 from matinv_bench.reporting import precision, style, summary
 from matinv_bench.reporting.style import save
 from matinv_bench.specs import parse_spec
@@ -80,33 +80,27 @@ class TestScale(BadFraction):
         return {**super().after(cell, solver, data, result, row), "c": c, "test_eps": c * data.eps}
 
 
-class OutOfBox(Experiment):
+class OutOfBox(BoxSweep):
     name = NAME
     order = 22
     help = "trained on the eps box, tested on boxes of radius c eps: where each method breaks"
     title = "Out of the training box"
-    shared = {"solver": None, "recipe": "quick", "seeds": 3, "n_matrices": 1000, "retrain": ...}
     helps = {"solver": "solver specs (default: 2-FC, 3-FC, linear-approx, Neumann 2-3, Newton-Schulz and the "
                        "learned iteration from inv(A0), LU)"}
     hook = f"{__name__}:TestScale"
+    default_solvers = SOLVERS
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("--base", nargs="+", default=list(BASE_NAMES), choices=sorted(BASES), help="base matrices A0")
+        super().add_arguments(p)
         p.add_argument("--eps", type=float, default=PAPER_EPS,
                        help=f"radius of the training box (default: {PAPER_EPS})")
-        p.add_argument(
-            "--c",
-            nargs="+",
-            type=float,
-            default=list(DEFAULT_C),
-            metavar="C",
-            help=f"scales of the test boxes, radius c eps (default: {', '.join(f'{c:g}' for c in DEFAULT_C)}: "
-            "0.5 to 8, then doubled until theta passes 1 for each paper box at eps = 0.01)",
-        )
-        add_threshold(p, "bad")
+        p.add_argument("--c", nargs="+", type=float, default=list(DEFAULT_C), metavar="C",
+                       help=f"scales of the test boxes, radius c eps (default: {', '.join(f'{c:g}' for c in DEFAULT_C)}"
+                            ": 0.5 to 8, then doubled until theta passes 1 for each paper box at eps = 0.01)")
 
     def check(self, args: argparse.Namespace) -> None:
-        for flag in ("--eps", "--threshold", "--c"):
+        super().check(args)
+        for flag in ("--eps", "--c"):
             options.require_positive(flag, getattr(args, flag[2:]))
 
     def cells(self, args: argparse.Namespace) -> list[Cell]:
@@ -114,15 +108,8 @@ class OutOfBox(Experiment):
         below = [b for b in args.base if box_theta(BASES[b], cs[-1] * args.eps) <= 1]
         if below:
             print(f"note: theta stays below 1 up to c = {cs[-1]:g} on {', '.join(below)}: a larger --c goes past it")
-        specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS)]
         datasets = [box_spec(b, args.eps, c) for b in args.base for c in cs]
-        return seeded_grid(specs, datasets, args.seeds)
-
-    def settings(self, args: argparse.Namespace) -> dict:
-        return {"time_it": False}
-
-    def hook_args(self, args: argparse.Namespace, rows: Path) -> dict:
-        return {"threshold": args.threshold}
+        return seeded_grid(self.specs(args), datasets, args.seeds)
 
     def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
         return [write(df, out, command), *self.figures(df, out)]

@@ -65,35 +65,53 @@ def add_threshold(p: argparse.ArgumentParser, what: str) -> None:
                    help=f"relative error counted as {what} (default: {THRESHOLD:g})")
 
 
-class WhereCan(Experiment):
-    name = "where-can"
-    order = 20
-    help = "box sweep: error of every method against theta = n eps / sigma_min(A0)"
-    title = "Where can: the box sweep"
+class BoxSweep(Experiment):
+    """What where-can and out-of-box share: the paper's bases (``--base``), three seeds, accuracy
+    only, and ``frac_bad`` against ``--threshold`` (the :class:`BadFraction` hook or a subclass)."""
+
     shared = {"solver": None, "recipe": "quick", "seeds": 3, "n_matrices": 1000, "retrain": ...}
-    helps = {"solver": "solver specs (default: LU, linear-approx, Neumann 1-3, Newton-Schulz 1-3, the learned "
-                       "iteration, mlp-2fc)"}
-    hook = f"{__name__}:BadFraction"
+    default_solvers: tuple[str, ...] = ()
+    bad = "bad"  # what a matrix over the threshold is called in --threshold's help
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--base", nargs="+", default=list(BASE_NAMES), choices=sorted(BASES), help="base matrices A0")
-        p.add_argument("--theta", nargs="+", type=float, default=list(THETAS), help="theta values to sweep")
-        add_threshold(p, "a breakdown")
+        add_threshold(p, self.bad)
 
     def check(self, args: argparse.Namespace) -> None:
         options.require_positive("--threshold", args.threshold)
-        options.require_positive("--theta", args.theta)
 
-    def cells(self, args: argparse.Namespace) -> list[Cell]:
-        specs = [s.format(recipe=args.recipe) for s in (args.solver or SOLVERS)]
-        datasets = [box_spec(b, t) for b in args.base for t in sorted(args.theta)]
-        return seeded_grid(specs, datasets, args.seeds)
+    def specs(self, args: argparse.Namespace) -> list[str]:
+        return [s.format(recipe=args.recipe) for s in (args.solver or self.default_solvers)]
 
     def settings(self, args: argparse.Namespace) -> dict:
         return {"time_it": False}
 
     def hook_args(self, args: argparse.Namespace, rows: Path) -> dict:
         return {"threshold": args.threshold}
+
+
+class WhereCan(BoxSweep):
+    name = "where-can"
+    order = 20
+    help = "box sweep: error of every method against theta = n eps / sigma_min(A0)"
+    title = "Where can: the box sweep"
+    helps = {"solver": "solver specs (default: LU, linear-approx, Neumann 1-3, Newton-Schulz 1-3, the learned "
+                       "iteration, mlp-2fc)"}
+    hook = f"{__name__}:BadFraction"
+    default_solvers = SOLVERS
+    bad = "a breakdown"
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        super().add_arguments(p)
+        p.add_argument("--theta", nargs="+", type=float, default=list(THETAS), help="theta values to sweep")
+
+    def check(self, args: argparse.Namespace) -> None:
+        super().check(args)
+        options.require_positive("--theta", args.theta)
+
+    def cells(self, args: argparse.Namespace) -> list[Cell]:
+        datasets = [box_spec(b, t) for b in args.base for t in sorted(args.theta)]
+        return seeded_grid(self.specs(args), datasets, args.seeds)
 
     def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
         return write(df, out, command) + self.figures(df, out)
