@@ -140,7 +140,7 @@ def _median_range(x: pd.Series, fmt: str = ".2f") -> str:
 
 def gauss_jordan_targets(ok: pd.DataFrame, n: int = TARGET_N) -> pd.DataFrame:
     """Each Gauss-Jordan variant at size ``n`` (float64) against ``lu`` and ``torch-inv`` of the
-    same repetition, and against the matmul probes: the issue's targets, as ratios measured in one
+    same repetition, and against the matmul probes: its targets, as ratios measured in one
     run. Empty without Gauss-Jordan or ``lu`` rows at ``n``."""
     d = ok[(ok["n"] == n) & (ok["dtype"] == "float64")]
     t = d.pivot_table(index="repeat", columns="solver_label", values="time_per_matrix_s", aggfunc="median")
