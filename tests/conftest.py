@@ -22,12 +22,46 @@ PAPER_DATA = ROOT.parent / "shared" / "paper-data"
 TIMING_OPTIONS = ("benchmark_only", "benchmark_save", "benchmark_autosave", "benchmark_compare", "benchmark_json")
 
 
+# Plain ``python -m pytest`` runs on pytest-xdist workers, one per core, at most this many. Each
+# imports torch and the package (about 1 GB each at its peak), and some tests start a Dask cluster
+# or a run in a child process of their own; beyond four workers the longest tests, not the number
+# of cores, set the time.
+MAX_WORKERS = 4
+
+
+def _timing(config) -> bool:
+    return any(config.getoption(name, default=None) for name in TIMING_OPTIONS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config):
+    """Without ``-n``, ``-n auto`` where pytest-xdist is installed (the test extra), except when
+    timing benchmarks (pytest-benchmark times nothing on an xdist worker). ``-n 0`` runs every
+    test in this process."""
+    on_worker = hasattr(config, "workerinput")  # a worker runs what it is sent
+    if (config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses") is None and not on_worker
+            and not _timing(config)):
+        config.option.numprocesses = "auto"
+    return (yield)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core this process may use (its CPU affinity, as
+    ``matinv_bench.system.default_threads`` counts them), at most :data:`MAX_WORKERS`;
+    pytest-xdist's ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still sets the number."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist reads it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, MAX_WORKERS)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """pyproject's addopts hold ``--benchmark-disable``, so plain pytest runs every benchmark
     once, untimed; an option that asks for timings (``--benchmark-only``, ``--benchmark-autosave``,
     ``--benchmark-compare``, ...) re-enables them."""
-    if any(config.getoption(name, default=None) for name in TIMING_OPTIONS):
+    if _timing(config):
         config.option.benchmark_enable = True
 
 
