@@ -22,10 +22,11 @@ PAPER_DATA = ROOT.parent / "shared" / "paper-data"
 TIMING_OPTIONS = ("benchmark_only", "benchmark_save", "benchmark_autosave", "benchmark_compare", "benchmark_json")
 
 
-# Plain ``python -m pytest`` runs on pytest-xdist workers, one per core, at most this many. Each
-# imports torch and the package (about 1 GB each at its peak), and some tests start a Dask cluster
-# or a run in a child process of their own; beyond four workers the longest tests, not the number
-# of cores, set the time.
+# Plain ``python -m pytest`` runs on pytest-xdist workers, one per core, at most this many, each
+# running whole test files (``--dist loadfile``: a module-scoped fixture, such as a command run
+# once whose folder several tests read, is made once). Each worker imports torch and the package
+# (about 1 GB at its peak), and some tests start a Dask cluster or a run in a child process of
+# their own; beyond four workers the longest files, not the number of cores, set the time.
 MAX_WORKERS = 4
 
 
@@ -36,12 +37,13 @@ def _timing(config) -> bool:
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config):
     """Without ``-n``, ``-n auto`` where pytest-xdist is installed (the test extra), except when
-    timing benchmarks (pytest-benchmark times nothing on an xdist worker). ``-n 0`` runs every
-    test in this process."""
-    on_worker = hasattr(config, "workerinput")  # a worker runs what it is sent
-    if (config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses") is None and not on_worker
-            and not _timing(config)):
-        config.option.numprocesses = "auto"
+    timing benchmarks (pytest-benchmark times nothing on an xdist worker); without ``--dist``,
+    ``--dist loadfile``. ``-n 0`` runs every test in this process."""
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):  # not on a worker
+        if config.getoption("numprocesses") is None and not _timing(config):
+            config.option.numprocesses = "auto"
+        if config.getoption("numprocesses") and config.getoption("dist") == "no":
+            config.option.dist = "loadfile"
     return (yield)
 
 
