@@ -44,8 +44,9 @@ mkdir -p "$out"
 # the CUDA smoke tests of this checkout first (the package's plan knows nothing of tests/)
 cuda_tests=$(grep -l "mark.cuda" tests/test_*.py 2>/dev/null | tr '\n' ' ')
 if [ -n "$cuda_tests" ] && [ ! -f "$out/pytest-cuda.txt" ]; then
+    # in this one process (-p no:xdist): a few tests, and one GPU
     # shellcheck disable=SC2086
-    timeout 300 "$PY" -m pytest -m cuda -q -p no:cacheprovider $cuda_tests >"$out/pytest-cuda.txt" 2>&1
+    timeout 300 "$PY" -m pytest -m cuda -q -p no:cacheprovider -p no:xdist $cuda_tests >"$out/pytest-cuda.txt" 2>&1
     echo "gpu_run.sh: CUDA tests: $(tail -n 1 "$out/pytest-cuda.txt") (all of it in $out/pytest-cuda.txt)"
 fi
 echo "gpu_run.sh: $PY -m matinv_bench reproduce gpu --budget gpu ${paper[*]} ${where[*]} $* (stopped after ${LIMIT_S:-420} s)"

@@ -22,12 +22,48 @@ PAPER_DATA = ROOT.parent / "shared" / "paper-data"
 TIMING_OPTIONS = ("benchmark_only", "benchmark_save", "benchmark_autosave", "benchmark_compare", "benchmark_json")
 
 
+# Plain ``python -m pytest`` runs on pytest-xdist workers, one per core, at most this many, each
+# running whole test files (``--dist loadfile``: a module-scoped fixture, such as a command run
+# once whose folder several tests read, is made once). Each worker imports torch and the package
+# (about 1 GB at its peak), and some tests start a Dask cluster or a run in a child process of
+# their own; beyond four workers the longest files, not the number of cores, set the time.
+MAX_WORKERS = 4
+
+
+def _timing(config) -> bool:
+    return any(config.getoption(name, default=None) for name in TIMING_OPTIONS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config):
+    """Without ``-n``, ``-n auto`` where pytest-xdist is installed (the test extra), except when
+    timing benchmarks (pytest-benchmark times nothing on an xdist worker); without ``--dist``,
+    ``--dist loadfile``. ``-n 0`` runs every test in this process."""
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):  # not on a worker
+        if config.getoption("numprocesses") is None and not _timing(config):
+            config.option.numprocesses = "auto"
+        if config.getoption("numprocesses") and config.getoption("dist") == "no":
+            config.option.dist = "loadfile"
+    return (yield)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core this process may use (its CPU affinity, as
+    ``matinv_bench.system.default_threads`` counts them), at most :data:`MAX_WORKERS`;
+    pytest-xdist's ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still sets the number."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist reads it
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cores, MAX_WORKERS)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     """pyproject's addopts hold ``--benchmark-disable``, so plain pytest runs every benchmark
     once, untimed; an option that asks for timings (``--benchmark-only``, ``--benchmark-autosave``,
     ``--benchmark-compare``, ...) re-enables them."""
-    if any(config.getoption(name, default=None) for name in TIMING_OPTIONS):
+    if _timing(config):
         config.option.benchmark_enable = True
 
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from matinv_bench.cli import build_parser, main
-from matinv_bench.experiments import gpu
+from matinv_bench.experiments import gpu, scaling
 from matinv_bench.experiments.tables import PAPER_DATASETS
 from matinv_bench.reporting.results import read_results
 from matinv_bench.solvers.learned import training
@@ -33,9 +33,14 @@ def _steps(run_md: str) -> dict[str, list[str]]:
     return rows
 
 
-@pytest.mark.slow  # about 40 s on 2 cores
+@pytest.mark.slow
 def test_the_tiny_budget_runs_every_step_end_to_end_and_resumes(tmp_path, paper_data, monkeypatch):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "models"))  # every network trains here, in this run's stacks
+    # the scaling steps' cost: a 64 x 64 peak probe after each cell (it travels to the cell processes in the
+    # hook's arguments) and one repetition (one cell process) rather than three; tests/test_scaling*.py
+    # check the repetitions
+    monkeypatch.setattr(scaling, "MATMUL_N", 64)
+    monkeypatch.setattr(scaling, "REPEATS", 1)
     out = tmp_path / "run"
     assert main(["reproduce", "gpu", "--budget", "tiny", "--paper-data", str(paper_data), "--out", str(out),
                  "--quiet"]) == 0

@@ -106,7 +106,8 @@ def test_pytest_benchmark_and_asv_pick_up_a_plugin_from_the_environment():
     collects and runs ``my-solver``, and bench/names.py adds it to asv's time and accuracy lists."""
     script = (
         "import json, pytest\n"
-        "rc = pytest.main(['tests/benchmarks', 'tests/test_bench_names.py', '-p', 'no:cacheprovider', '-rA', '-q',\n"
+        "rc = pytest.main(['tests/benchmarks', 'tests/test_bench_names.py', '-n', '0', '-p', 'no:cacheprovider',\n"
+        "                  '-rA', '-q',\n"
         "                  '-k', 'my-solver or plugin_solvers or suites_use'])\n"
         "from bench import bench_accuracy, bench_time, names\n"
         "print(json.dumps({'rc': int(rc), 'time': bench_time.TimeInvert.params[0],\n"

@@ -127,7 +127,7 @@ def test_mlp_solvers_are_relu_nets_the_analysis_can_read():
     from matinv_bench.solvers import SOLVERS
 
     data = make_dataset("paper-2x2-1st", n_test=8)
-    for spec, n_layers in (("mlp-2fc[hidden=8]", 2), ("mlp-3fc[hidden=8]", 3)):
+    for spec, n_layers in (("mlp-2fc[hidden=8,recipe=tiny]", 2), ("mlp-3fc[hidden=8,recipe=tiny]", 3)):
         solver = SOLVERS.build(spec).fit(data)
         layers = R.relu_layers(solver.model_)  # raises unless Linear, ReLU, ..., Linear
         assert [W.shape for W, _ in layers][0] == (8, 4) and len(layers) == n_layers

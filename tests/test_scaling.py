@@ -199,7 +199,7 @@ def test_a_run_without_torch_solvers_is_analysed(tmp_path, small_probe):
     # the summary reads the host-device copy columns, which only torch solvers' rows fill
     out = tmp_path / "run"
     assert main(["scaling", "--solver", "lu", "--n", "8", "16", "--warmup", "0", "--min-time", "0.01", "--repeats", "1",
-                 "--quiet", "--out", str(out)]) == 0
+                 "--quiet", "--in-process", "--out", str(out)]) == 0
     df = pd.read_parquet(out / "results.parquet")
     assert (df["status"] == "ok").all() and set(SCALING_COLUMNS) <= set(df.columns)
     assert df["h2d_s_per_matrix"].isna().all() and df["param_bytes"].isna().all()
@@ -225,7 +225,7 @@ def test_default_out_is_a_new_dated_folder(tmp_path, monkeypatch, small_probe):
     monkeypatch.setattr(options, "RESULTS", Path("results"))  # the real default (conftest moves it for tests)
     monkeypatch.chdir(tmp_path)
     assert main(["scaling", "--solver", "lu", "--n", "2", "--warmup", "0", "--min-time", "0.01", "--repeats", "1",
-                 "--quiet"]) == 0
+                 "--quiet", "--in-process"]) == 0
     made = list((tmp_path / "results").iterdir())
     assert len(made) == 1 and re.fullmatch(r"scaling-\d{8}-\d{6}", made[0].name), made
     assert (made[0] / "summary.md").is_file() and len(list((made[0] / "cells").glob("*.json"))) == 1

@@ -28,6 +28,9 @@ SIZES = [2, 3, 4, 6, 8]
 GRID = ["--solver", *SOLVERS, "--n", *map(str, SIZES), "--warmup", "0.05", "--min-time", "0.1", "--threads", "1",
         "--repeats", "2"]
 CELLS = 30
+# `matinv-bench` with a 64 x 64 peak probe after each cell (run.json keeps it for the resumed run): cheap cells
+SMALL_PROBE_MAIN = ("from matinv_bench.experiments import scaling; scaling.MATMUL_N = 64; "
+                    "from matinv_bench.cli import main; raise SystemExit(main())")
 
 
 def _cell_rows(out: Path) -> dict[str, dict]:
@@ -46,7 +49,7 @@ def test_sigkill_then_resume_measures_each_cell_once_and_analyses_all(tmp_path, 
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # --cell-timeout: the cells (and the hook) run in a child process; the resumed run keeps the setting
-    proc = subprocess.Popen([sys.executable, "-m", "matinv_bench", "scaling", *GRID, "--cell-timeout", "120",
+    proc = subprocess.Popen([sys.executable, "-c", SMALL_PROBE_MAIN, "scaling", *GRID, "--cell-timeout", "120",
                              "--quiet", "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     _wait_for_cells(proc, out, 3)
