@@ -30,7 +30,6 @@ from matinv_bench.reporting.report import timed_tables
 
 ALL = "all"  # the solver-family drop-down's value that keeps every family
 FONT = 13  # px: the smallest text of the charts
-_FILE = r"^(\w+-?\w*):.*/([^/]+)$"  # a file dataset is shown by its file name, as in the report
 _N_PARAM = re.compile(r"(?<=[\[,])n=\d+,?|,n=\d+(?=\])")
 RECIPE_SHAPES = {"": "circle", "quick": "circle", "fast": "square", "paper": "triangle-up"}
 _GLYPHS = {"circle": "●", "square": "■", "triangle-up": "▲", "diamond": "◆"}
@@ -39,12 +38,7 @@ _GLYPHS = {"circle": "●", "square": "■", "triangle-up": "▲", "diamond": "�
 def family(dataset: str) -> str:
     """A dataset's spec without its size: ``randsvd[n=8,cond=1e6]`` -> ``randsvd[cond=1e6]``,
     ``spd-box[n=4]`` -> ``spd-box``; a file dataset's path is shortened to its file name."""
-    return _N_PARAM.sub("", shown(dataset)).replace("[]", "")
-
-
-def shown(dataset: str) -> str:
-    """A dataset as the explorer names it: a file dataset by its file name (``paper-dir:matrix_3_dataset``)."""
-    return re.sub(_FILE, r"\1:\2", str(dataset))
+    return _N_PARAM.sub("", style.shown(dataset)).replace("[]", "")
 
 
 def timed_rows(root: Path | str) -> pd.DataFrame:
@@ -112,7 +106,7 @@ def precision_points(df: pd.DataFrame) -> pd.DataFrame:
     points = precision.seed_spread(df, keys, ["mae", "time_per_matrix_s"])
     runs = df.groupby(keys, sort=False)["run"].agg(lambda r: ", ".join(sorted(set(r)))).rename("runs")
     points = points.merge(runs.reset_index(), on=keys)
-    view = points["dataset"].map(shown)
+    view = points["dataset"].map(style.shown)
     settings = points.groupby("dataset")[["dtype", "device"]].transform(lambda c: c.nunique()).max(axis=1)
     view = view.where(settings <= 1, view + " (" + points["dtype"] + ", " + points["device"] + ")")
     points = points.assign(view=view, label=points["method"].map(style.pretty))

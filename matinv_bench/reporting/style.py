@@ -134,6 +134,15 @@ def without(spec: str, *keys: str) -> str:
     return f"{name}[{','.join(kept)}]" if kept else name
 
 
+_FILE = r"^(\w+-?\w*):.*/([^/]+)$"  # a file dataset (``paper-dir:PATH``) is shown by its file name
+
+
+def shown(dataset: str) -> str:
+    """A dataset as figures and the explorer name it: a file dataset by its file name
+    (``paper-dir:../shared/paper-data/matrix_3_dataset`` -> ``paper-dir:matrix_3_dataset``)."""
+    return re.sub(_FILE, r"\1:\2", str(dataset))
+
+
 _STEPS = (1, 2, 3, 4, 5, 10, 15, 20, 25, 30, 50, 100)
 
 
@@ -206,6 +215,25 @@ def legend_below(fig, handles: Sequence, labels: Sequence[str], ncol: int = 3, l
     if len(labels) > MAX_LEGEND:
         ncol = max(ncol, 4)
     return fig.legend(handles, labels, loc="outside lower center", ncol=ncol, **kw)
+
+
+_SIDES = {1: ("center",), 2: ("left", "right"), 3: ("left", "center", "right")}
+
+
+def group_legends(fig, groups: Sequence[tuple[str, Sequence, Sequence[str]]], limit: int | None = MAX_LEGEND):
+    """Below the panels, one legend per solver family group (:data:`GROUPS`), side by side and each
+    titled with its group (``groups``: ``(title, handles, labels)`` in order), so that the families
+    read apart at a glance; at most ``limit`` entries in all (ValueError beyond). More than three
+    groups, or more than :data:`MAX_LEGEND` entries (a user's own run, ``limit=None``): one
+    :func:`legend_below` of every entry. Returns the legends."""
+    labels = [lab for _, _, labs in groups for lab in labs]
+    if limit is not None and len(labels) > limit:
+        raise ValueError(f"{len(labels)} legend entries; a figure shows at most {limit}")
+    if len(groups) not in _SIDES or len(labels) > MAX_LEGEND:
+        return [legend_below(fig, [h for _, hs, _ in groups for h in hs], labels, limit=limit)]
+    return [fig.legend(handles, labs, loc=f"outside lower {side}", title=name, alignment="left",
+                       title_fontproperties={"weight": "bold", "size": RC["legend.title_fontsize"]})
+            for (name, handles, labs), side in zip(groups, _SIDES[len(groups)])]
 
 
 def title(fig, finding: str) -> None:
