@@ -28,12 +28,13 @@ from matinv_bench.experiments.tables import OWN_BASE, PAPER_DIRS, released_test_
 from matinv_bench.reporting import precision, standings, style, summary
 from matinv_bench.reporting.aggregate import seeds_table
 from matinv_bench.reporting.manifest import PAPER_DATA
+from matinv_bench.reporting.scaling import load_lines
 from matinv_bench.specs import parse_spec
 
 # the run's clock: a cell's timing costs about a tenth of a second, so the default suite's grid
 # times in seconds (the scaling study and asv keep the longer clock of engine/clock.py)
-WARMUP_S = 0.02
-MIN_TIME_S = 0.08
+WARMUP_S = 0.01
+MIN_TIME_S = 0.05
 
 
 def box_name(dataset: str) -> str:
@@ -113,11 +114,13 @@ class Run(Experiment):
             counts = df["status"].value_counts().to_dict()
             print(f"\n{len(df)} cells: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "skipped", "failed")))
             if len(standing):
-                print("\n" + "\n".join([*paper_data_notes(df, args), "", *standings.lines(standing, fmt="simple")]))
+                print("\n" + "\n".join([*paper_data_notes(df, args), *load_lines(df), "",
+                                         *standings.lines(standing, fmt="simple")]))
         title = f"matinv-bench run ({'custom grid' if self.custom(args) else args.suite})"
         body = summary.run_body(df)
         if len(standing):
-            body += ["## The paper's boxes", "", *paper_data_notes(df, args), "", *standings.lines(standing)]
+            body += ["## The paper's boxes", "", *paper_data_notes(df, args), *load_lines(df), "",
+                     *standings.lines(standing)]
         return [summary.write(out, df, title, command, body), *self.figures(df, out)]
 
     def figures(self, df: pd.DataFrame, out: Path) -> list[Path]:
