@@ -84,6 +84,10 @@ def test_the_default_run_from_an_empty_model_cache(tmp_path, monkeypatch, capsys
     assert set(classic["family"]) == {"direct"} and (classic.status != "failed").all()
 
     summary = (out / "summary.md").read_text().rstrip().splitlines()
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in summary if line.startswith("| ")]
+    header = next(c for c in cells if c[0] == "solver")
+    mae = {(c[0], c[1]): c[header.index("mae")] for c in cells if c[0] == "lu"}
+    assert mae["lu", "hilbert[n=10]"] == "" and float(mae["lu", "paper-2x2-1st"]) < 1e-12  # the MAE on boxes only
     standing = standings.table(df).assign(dataset=lambda t: t["dataset"].map(box_name))
     assert summary[-1] == standings.finding(standing) + "." and summary[-1].startswith("On the paper's 3 boxes")
     assert any("no released test set at" in line for line in summary)

@@ -3,9 +3,9 @@
 - :func:`work_precision_figure`: error against time per matrix, log-log, one panel per dataset
   (at most :data:`~matinv_bench.reporting.style.MAX_PANELS`; the caller splits larger sets, see
   :func:`chunks`). The error is the paper's mean absolute error on the paper's boxes and the
-  authors' test sets (:func:`paper_box`), and the relative error ||X - inv(A)||_F / ||inv(A)||_F
-  on every other dataset (:func:`error_metric`), where the inverse's entries may be of any size
-  (a Hilbert matrix's reach 1e12);
+  authors' test sets (:func:`~matinv_bench.datasets.paper_box`), and the relative error
+  ||X - inv(A)||_F / ||inv(A)||_F on every other dataset (:func:`error_metric`), where the
+  inverse's entries may be of any size (a Hilbert matrix's reach 1e12);
 - :func:`conditioning_figure`: (a) forward error over kappa u and (b) the residual ratio against
   kappa, for the datasets that sweep conditioning (:func:`conditioning_rows`).
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matinv_bench.datasets import BASES, DATASETS
+from matinv_bench.datasets import paper_box
 from matinv_bench.errors import SpecError
 from matinv_bench.reporting import style
 from matinv_bench.specs import parse_spec
@@ -35,19 +35,10 @@ WITHIN = 10.0  # "within 10 kappa u": a forward error this small for every kappa
 ERROR_LABELS = {"mae": "mean abs. error", "rel_fro_err": "relative error (Frobenius)"}
 
 
-def paper_box(dataset: str) -> bool:
-    """A box around one of the paper's base matrices (``paper-2x2-1st``, ``box[base=paper-3x3,eps=0.5]``)
-    or the authors' released data (``paper-dir:PATH``): where the paper's metric, the MAE, is kept."""
-    try:
-        name = parse_spec(str(dataset), DATASETS.prefixes)[0]
-    except SpecError:
-        return False
-    return name in BASES or name in ("box", "paper-dir")
-
-
 def error_metric(dataset: str) -> str:
     """The error column a figure draws for ``dataset``: ``mae`` on the paper's boxes
-    (:func:`paper_box`), else ``rel_fro_err``, which means the same at every scale of inv(A)."""
+    (:func:`~matinv_bench.datasets.paper_box`), else ``rel_fro_err``, which means the same at
+    every scale of inv(A)."""
     return "mae" if paper_box(dataset) else "rel_fro_err"
 
 

@@ -1,6 +1,6 @@
 """Where the trained networks stand on the paper's boxes, computed from a run's rows.
 
-For each of the paper's boxes in the rows (:func:`~matinv_bench.reporting.precision.paper_box`):
+For each of the paper's boxes in the rows (:func:`~matinv_bench.datasets.paper_box`):
 the best trained network (lowest mean MAE over seeds among the ``learned`` rows that trained,
 ``train_steps`` > 0), and beside it the linear approximation, the best matmul-only method
 (lowest MAE), LU and closed-form, each with its MAE, its time per matrix and the network's
@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from matinv_bench.datasets import paper_box
 from matinv_bench.reporting import precision, style
 from matinv_bench.specs import parse_spec
 
@@ -38,7 +39,7 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
     trained = rows["family"] != "learned"
     if "train_steps" in rows:
         trained |= pd.to_numeric(rows["train_steps"], errors="coerce").fillna(0) > 0
-    rows = rows[rows["dataset"].map(precision.paper_box) & trained]
+    rows = rows[rows["dataset"].map(paper_box) & trained]
     rows = rows.assign(mae=pd.to_numeric(rows["mae"], errors="coerce"),
                        time_per_matrix_s=pd.to_numeric(rows["time_per_matrix_s"], errors="coerce"))
     rows = rows[np.isfinite(rows["mae"]) & (rows["time_per_matrix_s"] > 0)]
