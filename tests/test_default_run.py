@@ -22,7 +22,7 @@ from matinv_bench.solvers import SOLVERS, Trainable
 from matinv_bench.solvers.learned import recipes
 from matinv_bench.specs import parse_spec
 
-FAST = ["--warmup", "0", "--min-time", "0.005", "--n-matrices", "32", "--threads", "1"]
+FAST = ["--warmup", "0", "--min-time", "0.005", "--n-matrices", "32"]
 
 
 def names(specs) -> set[str]:
@@ -47,6 +47,12 @@ def test_the_demo_recipe_trains_the_small_boxes_fully_and_caps_big_networks():
         assert r.steps == 1_500 and r.train_size == 50_000 and r.standardize
         assert r.total_steps(2 * (n * n * hidden + hidden * n * n)) == 1_500  # not cut by the flop cap
     assert recipes.recipe_for("demo", 16, 2048).total_steps(2 * 2 * 256 * 2048) < 1_500
+
+
+@pytest.mark.parametrize("given, solver, threads", [(None, None, 1), (2, None, 2), (None, ["lu"], None)])
+def test_the_default_suite_times_on_one_thread_unless_told(given, solver, threads):
+    args = argparse.Namespace(suite="quick", solver=solver, dataset=None, threads=given)
+    assert Run().settings(args)["threads"] == threads  # None: every usable core, for a grid of your own
 
 
 @pytest.mark.parametrize("held", [True, False])
@@ -80,6 +86,7 @@ def test_the_default_run_from_an_empty_model_cache(tmp_path, monkeypatch, capsys
         assert len(trained) >= 1, box
     nets = df[(df.dataset == "paper-2x2-1st") & (df.family == "learned")]
     assert nets["mae"].min() < 1e-3
+    assert set(df["threads"]) == {1}
     classic = df[df.dataset.isin(SUITES["quick"].grids[1].datasets)]
     assert set(classic["family"]) == {"direct"} and (classic.status != "failed").all()
 

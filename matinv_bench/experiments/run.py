@@ -64,6 +64,8 @@ class Run(Experiment):
         "dataset": "dataset specs, e.g. paper-3x3 'randsvd[n=64,cond=1e8]' npy:PATH (replace the suite's datasets; "
                    "given alone, each runs with the suite's solvers for its kind: boxes with the networks)",
         "seeds": "run seeds 0..K-1, each network with its own seed (default: the suite's, 1)",
+        "threads": "BLAS and torch threads per cell, 1 to the usable cores (default: the suite's, 1 for quick, whose "
+                   "matrices are small; every usable core for a grid of your own)",
         "n_matrices": "test matrices per dataset (default: by size, from 1000 for 2x2 down to 8; a released "
                       "test set: all of it)",
         "paper_data": f"the authors' released data: the suite's paper boxes are scored on their test sets (default: "
@@ -102,7 +104,8 @@ class Run(Experiment):
                           seeded=_seeded)
 
     def settings(self, args: argparse.Namespace) -> dict:
-        return {"keep_times": True}  # every timed block in the row, for compare's rank test
+        threads = SUITES[args.suite].threads if args.threads is None and not self.custom(args) else args.threads
+        return {"keep_times": True, "threads": threads}  # keep_times: every timed block, for compare's rank test
 
     def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
         standing = standings.table(df)

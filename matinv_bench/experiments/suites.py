@@ -32,6 +32,7 @@ class Suite:
     description: str
     grids: tuple[Grid, ...]
     seeds: int = 1
+    threads: int | None = None  # threads per cell (None: every usable core)
 
     @property
     def solvers(self) -> tuple[str, ...]:
@@ -87,6 +88,9 @@ SUITES: dict[str, Suite] = {
             Grid(DEMO_NETWORKS + DEMO_MATMUL_ONLY + DEMO_CLASSICAL, PAPER_SMALL_BOXES),
             Grid(("lu", "torch-inv", "cholesky", "qr"), CLASSIC_MATRICES),
         ),
+        # one thread per cell: a call on matrices this small gains nothing from a second thread,
+        # and on a busy machine its barrier waits for the scheduler (as training's small steps do)
+        threads=1,
     ),
     "conditioning": Suite(
         "direct solvers against kappa from 1e2 to 1e14 (randsvd, n = 32)",
