@@ -177,8 +177,8 @@ def visible_texts(fig) -> list:
 
 
 def check_figure(fig, max_panels: int = style.MAX_PANELS) -> list:
-    """Drawn once: 1 to ``max_panels`` panels, at most 12 legend entries, no two texts overlapping,
-    every text inside the figure, a title. Returns the panels."""
+    """Drawn once: 1 to ``max_panels`` panels, at most 12 legend entries, no two texts and no two
+    legends overlapping, every text inside the figure, a title. Returns the panels."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     panels = [ax for ax in fig.axes if ax.has_data()]
@@ -194,6 +194,8 @@ def check_figure(fig, max_panels: int = style.MAX_PANELS) -> list:
             f"{t.get_text()!r} leaves the figure"
     for (t1, b1), (t2, b2) in itertools.combinations(zip(texts, boxes), 2):
         assert not b1.overlaps(b2), f"{t1.get_text()!r} overlaps {t2.get_text()!r}"
+    for l1, l2 in itertools.combinations(legends, 2):  # side by side, a legend's handles clear of the next one
+        assert not l1.get_window_extent(renderer).overlaps(l2.get_window_extent(renderer)), "two legends overlap"
     for ax in panels:  # every axis has a label (shared axes: the bottom row's x, the first column's y)
         spec = ax.get_subplotspec()
         if spec is None:
