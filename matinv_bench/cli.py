@@ -140,8 +140,9 @@ def cmd_list(args) -> int:
         print("suites:")
         for name, suite in SUITES.items():
             print(f"  {name:<14} {suite.description}")
-            print(f"  {'':<14} solvers: {' '.join(suite.solvers)}")
-            print(f"  {'':<14} datasets: {' '.join(suite.datasets)}")
+            for grid in suite.grids:
+                print(f"  {'':<14} solvers: {' '.join(grid.solvers)}")
+                print(f"  {'':<14}   on datasets: {' '.join(grid.datasets)}")
     return 0
 
 

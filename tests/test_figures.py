@@ -114,7 +114,7 @@ def conditioning_rows() -> pd.DataFrame:
             def add(solver, family, ratio, residual):
                 rows.append(row(solver, family, f"randsvd[n=8,cond={cond:g}]", 8, seed=seed, kappa_median=cond,
                                 rel_err_over_kappa_u=ratio * (1 + seed), residual_ratio=residual, mae=1e-3,
-                                time_per_matrix_s=1e-6))
+                                rel_fro_err=ratio * (1 + seed) * cond * 1.1e-16, time_per_matrix_s=1e-6))
             add("lu", "direct", 0.5, 2.0)
             add("gauss-jordan", "direct", 0.8, 5.0)
             add("newton-schulz[steps=40,init=scaled]", "iterative", 40.0, 1e3)
@@ -165,10 +165,10 @@ def _in_view(axis, loc: float) -> bool:
 
 def visible_texts(fig) -> list:
     """Every text the figure draws: tick labels of ticks in view, axis labels, titles, the
-    suptitle, legend texts and annotations."""
+    suptitle, legend texts and titles, and annotations."""
     texts = [fig._suptitle] if fig._suptitle is not None else []
     for legend in fig.legends:
-        texts += legend.get_texts()
+        texts += [legend.get_title(), *legend.get_texts()]
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             for ticks in (axis.get_major_ticks(), axis.get_minor_ticks()):
@@ -176,13 +176,13 @@ def visible_texts(fig) -> list:
             texts.append(axis.label)
         texts += [ax.title, ax._left_title, ax._right_title, *ax.texts]
         if ax.get_legend() is not None:
-            texts += ax.get_legend().get_texts()
+            texts += [ax.get_legend().get_title(), *ax.get_legend().get_texts()]
     return [t for t in texts if t.get_visible() and t.get_text().strip()]
 
 
 def check_figure(fig, max_panels: int = style.MAX_PANELS) -> list:
-    """Drawn once: 1 to ``max_panels`` panels, at most 12 legend entries, no two texts overlapping,
-    every text inside the figure, a title. Returns the panels."""
+    """Drawn once: 1 to ``max_panels`` panels, at most 12 legend entries, no two texts and no two
+    legends overlapping, every text inside the figure, a title. Returns the panels."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     panels = [ax for ax in fig.axes if ax.has_data()]
@@ -198,6 +198,8 @@ def check_figure(fig, max_panels: int = style.MAX_PANELS) -> list:
             f"{t.get_text()!r} leaves the figure"
     for (t1, b1), (t2, b2) in itertools.combinations(zip(texts, boxes), 2):
         assert not b1.overlaps(b2), f"{t1.get_text()!r} overlaps {t2.get_text()!r}"
+    for l1, l2 in itertools.combinations(legends, 2):  # side by side, a legend's handles clear of the next one
+        assert not l1.get_window_extent(renderer).overlaps(l2.get_window_extent(renderer)), "two legends overlap"
     for ax in panels:  # every axis has a label (shared axes: the bottom row's x, the first column's y)
         spec = ax.get_subplotspec()
         if spec is None:
@@ -252,8 +254,11 @@ def test_work_precision_aggregates_seeds_groups_the_legend_and_drops_untrained_n
          "mlp-3fc[recipe=quick]"])
     lu = next(line for line in points if line.get_gid() == "lu")
     assert lu.get_ydata()[0] == pytest.approx(2e-16 * 1.05)
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels[0] == "LU" and "network, recipe fast" in labels and "2-FC" in labels
+    # one legend per family, titled, side by side: classical, matmul-only, networks
+    assert [lg.get_title().get_text() for lg in fig.legends] == ["classical", "matmul-only", "networks"]
+    labels = [[t.get_text() for t in lg.get_texts()] for lg in fig.legends]
+    assert labels[0] == ["LU"] and labels[1][0] == "linear approx."
+    assert labels[2] == ["2-FC", "3-FC", "network, recipe quick", "network, recipe fast"]
     assert title(fig).startswith("On every box, a matmul-only method")
     close(fig)
 
@@ -264,7 +269,7 @@ def test_work_precision_writes_the_recipes_as_one_entry_when_every_method_would_
     df = pd.concat([df, *extra], ignore_index=True)  # 11 methods drawn, 2 recipes: 13 entries the long way
     fig = precision.work_precision_figure(df[df.dataset == "paper-3x3"])
     check_figure(fig)
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    labels = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
     assert "network recipe: ● quick, ■ fast" in labels and not any(lab.startswith("network, recipe") for lab in labels)
     assert {"Neumann, order=7", "2-FC", "3-FC", "LU"} <= set(labels)  # every method keeps its entry
     close(fig)
@@ -279,7 +284,7 @@ def test_work_precision_title_follows_the_numbers():
 
 
 def test_work_precision_refuses_more_panels_than_fit():
-    df = pd.concat([paper_rows().assign(dataset=f"paper-2x2-1st-{i}") for i in range(9)])
+    df = pd.concat([paper_rows().assign(dataset=f"paper-2x2-1st-{i}", rel_fro_err=1e-3) for i in range(9)])
     with pytest.raises(ValueError, match="9 panels"):
         precision.work_precision_figure(df)
     assert [len(c) for c in precision.chunks(list(range(19)))] == [8, 8, 3]
@@ -810,12 +815,14 @@ def test_panel_titles_write_float_parameters_compactly():
 
 def test_work_precision_title_without_networks_names_the_fastest_method():
     rows = []
-    for dataset, qr_time, lu_mae in (("randsvd[n=8,cond=1e2]", 2e-6, 1e-15), ("randsvd[n=8,cond=1e5]", 2e-6, 9e-15),
+    for dataset, qr_time, lu_err in (("randsvd[n=8,cond=1e2]", 2e-6, 1e-15), ("randsvd[n=8,cond=1e5]", 2e-6, 9e-15),
                                      ("randsvd[n=8,cond=1e8]", 5e-7, 1e-15)):
-        rows.append(row("lu", "direct", dataset, 8, mae=lu_mae, time_per_matrix_s=1e-6))
-        rows.append(row("qr", "direct", dataset, 8, mae=3e-15, time_per_matrix_s=qr_time))
+        # off the paper's boxes the figure draws the relative error; the MAE would say the opposite
+        rows.append(row("lu", "direct", dataset, 8, rel_fro_err=lu_err, mae=1.0, time_per_matrix_s=1e-6))
+        rows.append(row("qr", "direct", dataset, 8, rel_fro_err=3e-15, mae=1e6 * lu_err, time_per_matrix_s=qr_time))
     fig = precision.work_precision_figure(results.to_frame(rows))
     check_figure(fig)
+    assert {ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()} == {"relative error (Frobenius)"}
     # lu is fastest on the first two panels, but more accurate than qr only on the first
     assert title(fig) == "LU is the fastest on 2 of 3 datasets, and within 10 % of the lowest error on 1 of them"
     close(fig)

@@ -133,14 +133,17 @@ def test_precision_points_aggregate_seeds(rows):
     assert len(wp) > 100 and not wp.label.str.contains("seed").any()
     assert not wp.duplicated(["view", "label", "recipe", "dtype", "device"]).any()  # seeds aggregated
     ulp = 1 + 1e-12  # the mean of equal values may differ from them in the last bit
-    assert (wp.mae_lo <= wp.mae * ulp).all() and (wp.mae <= wp.mae_hi * ulp).all() and (wp.seeds >= 1).all()
+    assert (wp.error_lo <= wp.error * ulp).all() and (wp.error <= wp.error_hi * ulp).all() and (wp.seeds >= 1).all()
     assert (wp.seeds == 3).sum() > 50
     # the trained 2-FC of Table 2 (fast recipe): the mean and spread of its three seeds' rows
     raw = rows[rows.solver.str.match(r"mlp-2fc\[recipe=fast,seed=\d\]") & (rows.dataset == "paper-2x2-1st")]
     raw = raw.sort_values("timestamp").drop_duplicates("solver", keep="last")
     point = wp[(wp.view == "paper-2x2-1st") & (wp.label == "2-FC") & (wp.recipe == "fast")].iloc[0]
     assert point.seeds == len(raw) == 3
-    assert point.mae == pytest.approx(raw.mae.mean(), rel=1e-5) and point.mae_hi == pytest.approx(raw.mae.max())
+    assert point.error == pytest.approx(raw.mae.mean(), rel=1e-5) and point.error_hi == pytest.approx(raw.mae.max())
+    # the paper's MAE on its boxes, the relative error elsewhere, as in the report's figures
+    assert set(wp.loc[wp.view == "paper-2x2-1st", "error_metric"]) == {"mean abs. error"}
+    assert set(wp.loc[wp.view.str.startswith("randsvd"), "error_metric"]) == {"relative error (Frobenius)"}
     # as the report's figures: no untrained network, no scaling study
     assert not wp.recipe.eq("none").any() and not wp.runs.str.contains("scaling").any()
     assert "paper-dir:matrix_2_dataset" in set(wp.view)

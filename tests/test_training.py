@@ -135,7 +135,7 @@ def test_fresh_each_epoch_draws_new_training_matrices(cache, box, monkeypatch):
 
 
 def test_unknown_recipe_and_fixed_collections(box):
-    with pytest.raises(SpecError, match="unknown recipe 'slow'; known: none, paper, fast, quick, tiny"):
+    with pytest.raises(SpecError, match="unknown recipe 'slow'; known: none, paper, fast, quick, demo, tiny"):
         SOLVERS.build("mlp-2fc[recipe=slow]")
     reason = SOLVERS.build("mlp-2fc[recipe=tiny]").skip(make_dataset("pascal[n=4]"))
     assert "fixed collection" in reason

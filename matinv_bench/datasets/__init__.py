@@ -6,7 +6,7 @@
 
 from matinv_bench.datasets import boxes, exact, files, synthetic  # noqa: F401  (registration)
 from matinv_bench.datasets.base import DATASETS, Dataset, MatrixSet, Sample, box_theta, make_dataset, register
-from matinv_bench.datasets.boxes import BASES
+from matinv_bench.datasets.boxes import BASES, paper_box
 from matinv_bench.errors import DataFileError
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "Sample",
     "box_theta",
     "make_dataset",
+    "paper_box",
     "register",
 ]

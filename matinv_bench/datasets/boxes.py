@@ -11,8 +11,8 @@ from functools import cached_property
 
 import numpy as np
 
-from matinv_bench.datasets.base import Dataset, Sample, box_theta, check_fits, register
-from matinv_bench.specs import SpecError, check_int
+from matinv_bench.datasets.base import DATASETS, Dataset, Sample, box_theta, check_fits, register
+from matinv_bench.specs import SpecError, check_int, parse_spec
 
 PAPER_EPS = 0.01
 PAPER_16_SEED = 16  # seed of the draw for the 16 x 16 integer base matrix
@@ -39,6 +39,17 @@ BASES: dict[str, np.ndarray] = {
     "paper-3x3": np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0], [1.0, 2.0, 4.0]]),
     "paper-16x16": _paper_16x16(),
 }
+
+
+def paper_box(spec: str) -> bool:
+    """Whether a dataset spec is one of the paper's boxes: a box around one of its base matrices
+    (``paper-2x2-1st``, ``box[base=paper-3x3,eps=0.5]``) or the authors' released data
+    (``paper-dir:PATH``). Tables and figures keep the paper's metric, the MAE, there alone."""
+    try:
+        name = parse_spec(str(spec), DATASETS.prefixes)[0]
+    except SpecError:
+        return False
+    return name in BASES or name in ("box", "paper-dir")
 
 
 def box_sample(base: np.ndarray, eps: float, rng: np.random.Generator, size: int) -> Sample:

@@ -123,17 +123,31 @@ def make_grid(solvers: Iterable[str], datasets: Iterable[str], seeds: Iterable[i
     """Validate every spec (raising SpecError on the first bad one) and list the cells,
     grouped by library and dataset; a grid too large to hold is refused before any cell is made
     (:func:`check_grid_size`)."""
-    solvers, datasets, dtypes = list(solvers), list(datasets), list(dtypes)
+    return make_grids([(solvers, datasets)], seeds, dtypes, device)
+
+
+def make_grids(grids: Iterable[tuple[Iterable[str], Iterable[str]]], seeds: Iterable[int] = (0,),
+               dtypes: Iterable[str] = ("float64",), device: str | None = None,
+               seeded: Callable[[str, int], str] | None = None) -> list[Cell]:
+    """The cells of several grids, each ``(solvers, datasets)`` every solver on every dataset, as
+    one list (a cell two grids share, once) in :func:`make_grid`'s order: by library, then dataset.
+    ``seeded(spec, seed)``: the solver spec a cell of that seed runs (e.g. a network with the
+    cell's seed), by default the spec itself."""
+    grids = [(list(solvers), list(datasets)) for solvers, datasets in grids]
+    dtypes = list(dtypes)
     seeds = seeds if isinstance(seeds, range) else list(seeds)
-    check_grid_size({"solver": len(solvers), "dataset": len(datasets), "seed": len(seeds), "dtype": len(dtypes)})
-    solvers = [with_device(s, device) for s in solvers]
+    for solvers, datasets in grids:
+        check_grid_size({"solver": len(solvers), "dataset": len(datasets), "seed": len(seeds), "dtype": len(dtypes)})
     for d in dtypes:
         if d not in DTYPES:
             raise SpecError(f"dtype must be one of {', '.join(DTYPES)}, got {d!r}")
-    library = {s: SOLVERS.build(s).library for s in solvers}  # builds = validates
-    for d in datasets:
+    specs = {(s, seed): with_device(seeded(s, seed) if seeded else s, device)
+             for solvers, _ in grids for s in solvers for seed in seeds}
+    library = {s: SOLVERS.build(s).library for s in dict.fromkeys(specs.values())}  # builds = validates
+    for d in dict.fromkeys(d for _, datasets in grids for d in datasets):
         DATASETS.build(d)  # validates names, parameters and files before any cell runs
-    cells = [Cell(s, d, int(seed), dt) for s in solvers for d in datasets for seed in seeds for dt in dtypes]
+    cells = list(dict.fromkeys(Cell(specs[s, seed], d, int(seed), dt) for solvers, datasets in grids
+                               for s in solvers for d in datasets for seed in seeds for dt in dtypes))
     order = {lib: i for i, lib in enumerate(("numpy", "torch"))}
     return sorted(cells, key=lambda c: (order.get(library[c.solver], 9), c.dataset, c.seed, c.dtype))
 

@@ -36,12 +36,14 @@ class Net:
 
 
 def with_seed(spec: str, seed: int) -> str:
-    """``spec`` with ``seed=...`` where its solver is trainable (a network's initialisation and batches
-    follow the cell's seed, as in the paper's tables); any other spec unchanged. SpecError for a
-    spec that names no solver."""
+    """``spec`` with ``seed=...`` where its solver is trainable and names no seed of its own (a
+    network's initialisation and batches follow the cell's seed, as in the paper's tables); any
+    other spec unchanged. SpecError for a spec that names no solver."""
     if not isinstance(SOLVERS.build(spec), Trainable):
         return spec
     name, params = parse_spec(spec)
+    if "seed" in params:
+        return spec
     return format_spec(name, {**params, "seed": seed})
 
 

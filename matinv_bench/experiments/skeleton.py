@@ -36,17 +36,15 @@ from typing import Any
 
 import pandas as pd
 
-from matinv_bench.engine.runner import Cell, check_grid_size, make_grid
+from matinv_bench.engine.runner import Cell, make_grids
 from matinv_bench.experiments.pretrain import with_seed
 
 
 def seeded_grid(specs: list[str], datasets: list[str], seeds: int, device: str | None = None) -> list[Cell]:
     """Every spec on every dataset for seeds 0..K-1, a network's spec carrying its cell's seed
-    (``seed=s``: its initialisation and batches, as in the paper's tables); the grid's size is
-    checked before any cell is made, every spec validated."""
-    check_grid_size({"solver": len(specs), "dataset": len(datasets), "seed": seeds})
-    return [c for seed in range(seeds)
-            for c in make_grid([with_seed(s, seed) for s in specs], datasets, [seed], device=device)]
+    (:func:`~matinv_bench.experiments.pretrain.with_seed`: its initialisation and batches, as in the
+    paper's tables); the grid's size is checked before any cell is made, every spec validated."""
+    return make_grids([(specs, datasets)], range(seeds), device=device, seeded=with_seed)
 
 
 class Command:

@@ -93,6 +93,15 @@ def _mlps(table: str, recipe: str) -> list[str]:
     return [format_spec(name, {**params, "recipe": recipe}) for name, params in map(parse_spec, mlps)]
 
 
+def released_test_set(dataset: str, root: Path) -> str | None:
+    """``paper-dir:ROOT/FOLDER``, the authors' released test set of the paper box ``dataset``
+    (see :data:`PAPER_DIRS`), when ``root`` holds it; None for any other dataset, or when absent."""
+    folder = PAPER_DIRS.get(dataset)
+    if folder is None or dataset in OWN_BASE or not (root / folder / "test_set.npy").is_file():
+        return None
+    return f"paper-dir:{root / folder}"
+
+
 def method_of(solver_spec: str) -> str:
     """A solver spec without its seed and device: what a row of the table is about."""
     name, params = parse_spec(solver_spec)

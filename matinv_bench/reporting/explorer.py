@@ -30,7 +30,6 @@ from matinv_bench.reporting.report import timed_tables
 
 ALL = "all"  # the solver-family drop-down's value that keeps every family
 FONT = 13  # px: the smallest text of the charts
-_FILE = r"^(\w+-?\w*):.*/([^/]+)$"  # a file dataset is shown by its file name, as in the report
 _N_PARAM = re.compile(r"(?<=[\[,])n=\d+,?|,n=\d+(?=\])")
 RECIPE_SHAPES = {"": "circle", "quick": "circle", "fast": "square", "paper": "triangle-up"}
 _GLYPHS = {"circle": "●", "square": "■", "triangle-up": "▲", "diamond": "◆"}
@@ -39,12 +38,7 @@ _GLYPHS = {"circle": "●", "square": "■", "triangle-up": "▲", "diamond": "�
 def family(dataset: str) -> str:
     """A dataset's spec without its size: ``randsvd[n=8,cond=1e6]`` -> ``randsvd[cond=1e6]``,
     ``spd-box[n=4]`` -> ``spd-box``; a file dataset's path is shortened to its file name."""
-    return _N_PARAM.sub("", shown(dataset)).replace("[]", "")
-
-
-def shown(dataset: str) -> str:
-    """A dataset as the explorer names it: a file dataset by its file name (``paper-dir:matrix_3_dataset``)."""
-    return re.sub(_FILE, r"\1:\2", str(dataset))
+    return _N_PARAM.sub("", style.shown(dataset)).replace("[]", "")
 
 
 def timed_rows(root: Path | str) -> pd.DataFrame:
@@ -99,20 +93,21 @@ def precision_points(df: pd.DataFrame) -> pd.DataFrame:
     """One row per dataset x solver x dtype x device (seeds aggregated: the mean, ``_lo`` and ``_hi``
     the smallest and largest seed's value) of the timed rows the report's work-precision figures
     draw; ``view`` is the dataset (with dtype and device where it was run with several), ``label``
-    the solver without seed and recipe (``recipe`` apart)."""
+    the solver without seed and recipe (``recipe`` apart); ``error`` is the figures' error
+    (:func:`~matinv_bench.reporting.precision.error_metric`, named in ``error_metric``)."""
     if df.empty:
         return pd.DataFrame()
     if "solver_label" in df:  # the scaling studies' rows: time against n, the other chart
         df = df[df["solver_label"].isna()]
-    df = precision.accuracy_rows(df)
-    df = df[(df["mae"] > 0) & (df["time_per_matrix_s"] > 0)]
+    df = precision.drawable(df)
     if df.empty:
         return pd.DataFrame()
     keys = ["dataset", "method", "recipe", "family", "dtype", "device", "n"]
-    points = precision.seed_spread(df, keys, ["mae", "time_per_matrix_s"])
+    points = precision.seed_spread(df, [*keys, "error_metric"], ["error", "time_per_matrix_s"])
+    points["error_metric"] = points["error_metric"].map(precision.ERROR_LABELS)
     runs = df.groupby(keys, sort=False)["run"].agg(lambda r: ", ".join(sorted(set(r)))).rename("runs")
     points = points.merge(runs.reset_index(), on=keys)
-    view = points["dataset"].map(shown)
+    view = points["dataset"].map(style.shown)
     settings = points.groupby("dataset")[["dtype", "device"]].transform(lambda c: c.nunique()).max(axis=1)
     view = view.where(settings <= 1, view + " (" + points["dtype"] + ", " + points["device"] + ")")
     points = points.assign(view=view, label=points["method"].map(style.pretty))
@@ -171,7 +166,7 @@ def _layer(points: pd.DataFrame, pick_view: str, pick_family: str, name: str, *l
 
     points, palettes = legends(points)
     points = points.drop(columns="family")
-    for c in [c for c in points if c.startswith(("mae", "time"))]:  # 6 significant digits: tooltips show 3
+    for c in [c for c in points if c.startswith(("error", "time")) and c != "error_metric"]:  # tooltips show 3
         points[c] = points[c].map(lambda v: float(f"{v:.6g}"))
     every = f"{pick_family} == '{ALL}'"
     chart = alt.layer(*layers, data=points).transform_filter(
@@ -211,15 +206,16 @@ def precision_chart(points: pd.DataFrame, pick_view: str, pick_family: str):
     highlight = alt.selection_point(name=f"{name}_pick", fields=["legend"], bind="legend")
     look = _colour(name, pick_view, pick_family, highlight)
     x = alt.X("time_per_matrix_s:Q", scale=_log_scale(), axis=_log_axis("time per matrix (s)"))
-    y = alt.Y("mae:Q", scale=_log_scale(), axis=_log_axis("mean absolute error"))
+    y = alt.Y("error:Q", scale=_log_scale(), axis=_log_axis("error (MAE on the paper's boxes, else relative)"))
     tooltip = [alt.Tooltip("label:N", title="solver"), alt.Tooltip("recipe:N"), alt.Tooltip("view:N", title="dataset"),
                "dtype:N", "device:N", "n:Q", alt.Tooltip("seeds:Q", title="seeds"),
-               alt.Tooltip("mae:Q", title="MAE (mean over seeds)", format=".3g"),
-               alt.Tooltip("mae_lo:Q", title="MAE, smallest seed", format=".3g"),
-               alt.Tooltip("mae_hi:Q", title="MAE, largest seed", format=".3g"),
+               alt.Tooltip("error_metric:N", title="error"),
+               alt.Tooltip("error:Q", title="error (mean over seeds)", format=".3g"),
+               alt.Tooltip("error_lo:Q", title="error, smallest seed", format=".3g"),
+               alt.Tooltip("error_hi:Q", title="error, largest seed", format=".3g"),
                alt.Tooltip("time_per_matrix_s:Q", title="time per matrix (s, mean over seeds)", format=".3g"),
                alt.Tooltip("runs:N", title="result set")]
-    error_y = base.mark_rule(strokeWidth=1.5).encode(x=x, y="mae_lo:Q", y2="mae_hi:Q", **look)
+    error_y = base.mark_rule(strokeWidth=1.5).encode(x=x, y="error_lo:Q", y2="error_hi:Q", **look)
     error_x = base.mark_rule(strokeWidth=1.5).encode(y=y, x="time_per_matrix_s_lo:Q", x2="time_per_matrix_s_hi:Q",
                                                      **look)
     marks = base.mark_point(filled=True, size=110, stroke="white", strokeWidth=0.8).encode(

@@ -306,7 +306,7 @@ def work_precision(sets: Manifest, root: Path, out: Path) -> list[str]:
     questions += [(f"work_precision-{run.replace('/', '-')}", f"`{run}/`", g, ("dataset", "datasets"))
                   for run, g in df[~paper].groupby("run")]
     for stem, what, rows, nouns in questions:
-        rows = rows[~precision.untrained(rows)]
+        rows = precision.drawable(rows)
         if rows.empty:
             continue
         runs = ", ".join(f"`{r}/`" for r in sorted(rows.run.unique()))

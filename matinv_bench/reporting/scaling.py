@@ -64,7 +64,7 @@ def _memory_lines(df: pd.DataFrame) -> list[str]:
             for w, r in limits.iterrows()]
 
 
-def _load_lines(df: pd.DataFrame) -> list[str]:
+def load_lines(df: pd.DataFrame) -> list[str]:
     """The summary's lines on how loaded the machine was (the runner's load columns; older runs
     recorded only ``loadavg_1m``)."""
     cols = [c for c in ("loadavg_1m_before", "loadavg_1m_after", "loadavg_1m") if c in df and df[c].notna().any()]
@@ -219,7 +219,7 @@ def write_summary(df: pd.DataFrame, slopes: pd.DataFrame, cross: pd.DataFrame, o
         + ", the same for every solver at each n (column `batch`); "
         f"{len(df)} rows: " + ", ".join(f"{(df['status'] == s).sum()} {s}" for s in results.STATUSES),
         _protocol_line(df, protocol),
-        *_load_lines(df),
+        *load_lines(df),
     ]
     lines.append("")
     lines += _peak_lines(ok, protocol)

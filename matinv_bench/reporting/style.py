@@ -125,6 +125,15 @@ def without(spec: str, *keys: str) -> str:
     return f"{name}[{','.join(kept)}]" if kept else name
 
 
+_FILE = r"^(\w+-?\w*):.*/([^/]+)$"  # a file dataset (``paper-dir:PATH``) is shown by its file name
+
+
+def shown(dataset: str) -> str:
+    """A dataset as figures and the explorer name it: a file dataset by its file name
+    (``paper-dir:../shared/paper-data/matrix_3_dataset`` -> ``paper-dir:matrix_3_dataset``)."""
+    return re.sub(_FILE, r"\1:\2", str(dataset))
+
+
 _STEPS = (1, 2, 3, 4, 5, 10, 15, 20, 25, 30, 50, 100)
 
 
@@ -205,6 +214,47 @@ def legend_beside(fig, handles: Sequence, labels: Sequence[str], **kw):
     if len(labels) > MAX_LEGEND:
         raise ValueError(f"{len(labels)} legend entries; a figure shows at most {MAX_LEGEND}")
     return fig.legend(handles, labels, loc="outside right center", ncol=1, **kw)
+
+
+LEGEND_GAP = 0.3  # inches at least between two family legends
+
+
+def group_legends(fig, groups: Sequence[tuple[str, Sequence, Sequence[str]]], limit: int | None = MAX_LEGEND):
+    """Below the panels, one legend per solver family group (:data:`GROUPS`), side by side, top
+    aligned, each titled with its group (``groups``: ``(title, handles, labels)`` in order), so that
+    the families read apart at a glance; at most ``limit`` entries in all (ValueError beyond). The
+    panels keep the figure above them (the layout's ``rect``). One group: one :func:`legend_below`
+    titled with it; legends wider together than the figure, or more than :data:`MAX_LEGEND` entries
+    (a user's own run, ``limit=None``): one :func:`legend_below` of every entry. Returns the legends."""
+    labels = [lab for _, _, labs in groups for lab in labs]
+    if limit is not None and len(labels) > limit:
+        raise ValueError(f"{len(labels)} legend entries; a figure shows at most {limit}")
+    bold = {"weight": "bold", "size": RC["legend.title_fontsize"]}
+    if len(groups) == 1:
+        name, handles, labs = groups[0]
+        return [legend_below(fig, handles, labs, limit=limit, title=name, alignment="left", title_fontproperties=bold)]
+    every = ([h for _, hs, _ in groups for h in hs], labels)
+    if len(labels) > MAX_LEGEND:
+        return [legend_below(fig, *every, limit=limit)]
+    legends = [fig.legend(handles, labs, loc="upper left", title=name, alignment="left", title_fontproperties=bold)
+               for name, handles, labs in groups]
+    inches = fig.dpi_scale_trans.inverted()
+    boxes = [lg.get_window_extent(fig.canvas.get_renderer()).transformed(inches) for lg in legends]
+    width, height = fig.get_figwidth(), fig.get_figheight()
+    free = width - sum(b.width for b in boxes)
+    if free < LEGEND_GAP * (len(boxes) + 1):
+        for lg in legends:
+            lg.remove()
+        return [legend_below(fig, *every, limit=limit)]
+    strip = (max(b.height for b in boxes) + 0.1) / height  # the legends' band, a fraction of the figure
+    x = 0.0
+    for lg, b in zip(legends, boxes):
+        x += free / (len(boxes) + 1)
+        lg.set_bbox_to_anchor((x / width, strip), transform=fig.transFigure)
+        x += b.width
+    if fig.get_layout_engine() is not None:
+        fig.get_layout_engine().set(rect=(0, strip, 1, 1 - strip))
+    return legends
 
 
 def title(fig, finding: str) -> None:

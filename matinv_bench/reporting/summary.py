@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from matinv_bench.datasets import paper_box
 from matinv_bench.reporting.aggregate import seeds_table
 from matinv_bench.reporting.results import STATUSES, write_text
 from matinv_bench.system import INSTALLED_DIFFERS
@@ -33,11 +34,16 @@ def summary_table(df: pd.DataFrame, fmt: str = "github", reason_width: int | Non
 
     Besides solver and dataset, each of :data:`GRID_COLUMNS` that varies across the rows is
     shown, so that no two lines look alike. ``reason`` is whole unless ``reason_width`` cuts it
-    (ending the cut ones with an ellipsis)."""
+    (ending the cut ones with an ellipsis). ``mae``, the paper's metric, is shown on the paper's
+    boxes alone (:func:`~matinv_bench.datasets.paper_box`): elsewhere the inverse's entries may be
+    of any size (a Hilbert matrix's reach 1e12) and ``rel_fro_err`` is the error that means
+    something."""
     cols = [c for c in SUMMARY_COLUMNS if c in df]
     varying = [c for c in GRID_COLUMNS if c in df and df[c][df[c].astype(str) != ""].nunique() > 1]
     cols[2:2] = varying
     view = df[cols].copy()
+    if "mae" in view and "dataset" in view:
+        view["mae"] = view["mae"].astype(object).where(view["dataset"].map(paper_box), None)  # None: an empty cell
     if "reason" in view:
         reason = view["reason"].fillna("").astype(str).str.replace(r"\s+", " ", regex=True)
         if fmt == "github":  # a '|' would end the cell
@@ -96,8 +102,10 @@ def made_by(path: Path) -> str | None:
 def run_body(df: pd.DataFrame) -> list[str]:
     """The body of a plain run's summary: the counts, what the numbers are, one line per row, the seeds."""
     lines = [f"- {len(df)} rows: " + ", ".join(f"{(df['status'] == s).sum()} {s}" for s in STATUSES), "",
-             "Errors are against trustworthy references (column `ref_method`); times are the median per",
-             "matrix over repeated batched calls after warm-up (IQR in `time_iqr_s`).", "",
+             "Errors are against trustworthy references (column `ref_method`): `mae`, the paper's mean absolute",
+             "error, on the paper's boxes only; `rel_fro_err`, ||X - inv(A)||_F / ||inv(A)||_F, everywhere (the",
+             "results files hold every column for every row). Times are the median per matrix over repeated",
+             "batched calls after warm-up (IQR in `time_iqr_s`).", "",
              summary_table(df), ""]
     seeds = seeds_table(df)
     return lines + ([seeds, ""] if seeds else [])
