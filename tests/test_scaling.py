@@ -242,7 +242,7 @@ def test_a_fixed_batch_sweep_of_dense_layers_scales_as_their_flops(tmp_path, sma
     # at one batch across n a dense layer n^2 -> 8 n^2 -> n^2 reads its weights once per batch: its time follows
     # its O(n^4) flops (a batch that shrank with n made the same networks read n^4.9). 256 matrices keep it
     # compute-bound with a second test process reading memory beside it
-    df = sweep(tmp_path, ["mlp-2fc[hidden=8n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]"], [8, 16, 24],
+    df = sweep(tmp_path, ["mlp-2fc[hidden=8n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]"], [8, 12, 16],
                "--threads", "1", "--min-time", "0.15", repeats=3, batch=256)
     assert (df["status"] == "ok").all() and (df["batch"] == 256).all()
     slopes, _ = analyse(df)
