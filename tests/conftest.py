@@ -28,6 +28,7 @@ TIMING_OPTIONS = ("benchmark_only", "benchmark_save", "benchmark_autosave", "ben
 # (about 1 GB at its peak), and some tests start a Dask cluster or a run in a child process of
 # their own; beyond four workers the longest files, not the number of cores, set the time.
 MAX_WORKERS = 4
+ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _timing(config) -> bool:
@@ -38,12 +39,19 @@ def _timing(config) -> bool:
 def pytest_cmdline_main(config):
     """Without ``-n``, ``-n auto`` where pytest-xdist is installed (the test extra), except when
     timing benchmarks (pytest-benchmark times nothing on an xdist worker); without ``--dist``,
-    ``--dist loadfile``. ``-n 0`` runs every test in this process."""
+    ``--dist loadfile``; on workers, one BLAS and OpenMP thread each (:data:`ONE_THREAD`, unless
+    set). ``-n 0`` runs every test in this process."""
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):  # not on a worker
         if config.getoption("numprocesses") is None and not _timing(config):
             config.option.numprocesses = "auto"
         if config.getoption("numprocesses") and config.getoption("dist") == "no":
             config.option.dist = "loadfile"
+        if config.getoption("numprocesses"):
+            # the workers already fill the cores: their BLAS and OpenMP pools (and the cell processes
+            # they start) take one thread each rather than spinning against each other; a test
+            # that asks for threads still pins its own
+            for name in ONE_THREAD:
+                os.environ.setdefault(name, "1")
     return (yield)
 
 
