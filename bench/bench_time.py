@@ -7,7 +7,8 @@ by the thread variables of asv.conf.json's ``env_nobuild``.
 from __future__ import annotations
 
 from ._cells import Pinned, build, ready, timed_call, timing_data
-from .names import DTYPES, MLP_BATCH, MLP_DATASETS, MLP_SOLVERS, TIME_BATCH, TIME_DATASET, TIME_N, TIME_SOLVERS
+from .names import (DTYPES, LARGE_DTYPE, LARGE_N, LARGE_SOLVERS, MLP_BATCH, MLP_DATASETS, MLP_SOLVERS, TIME_BATCH,
+                    TIME_DATASET, TIME_N, TIME_SOLVERS)
 
 
 class TimeInvert(Pinned):
@@ -25,6 +26,26 @@ class TimeInvert(Pinned):
         self.call = timed_call(solver)
 
     def time_invert(self, spec, n, dtype):
+        self.call()
+
+
+class TimeInvertLarge(Pinned):
+    """Direct solvers on one matrix of size n (``names.LARGE_N``) per call, in ``LARGE_DTYPE``,
+    from ``names.TIME_DATASET``: the sizes where their blocked paths run (a solver that refuses n
+    is skipped)."""
+
+    params = (list(LARGE_SOLVERS), list(LARGE_N))
+    param_names = ("solver", "n")
+    warmup_time = 0.1
+    repeat = (3, 10, 2.0)  # an unblocked elimination at n = 1024 takes about a second a call
+    timeout = 300
+
+    def setup(self, spec, n):
+        self._pin()
+        solver = ready(build(spec), timing_data(TIME_DATASET.format(n=n), 1), LARGE_DTYPE)
+        self.call = timed_call(solver)
+
+    def time_invert(self, spec, n):
         self.call()
 
 

@@ -33,7 +33,7 @@ PLUGIN_GROUP = "matinv_bench.solvers"
 
 # how a solver is tracked where its name alone (its defaults) is not what to track
 TRACKED_AS = {
-    "gauss-jordan": ("gauss-jordan", "gauss-jordan[backend=torch]"),
+    "gauss-jordan": ("gauss-jordan", "gauss-jordan[backend=torch]", "gauss-jordan[block=64]"),
     "learned-ns": ("learned-ns[steps=16]",),
     "minimax-ns": ("minimax-ns[steps=16]",),
     "neumann": ("neumann[order=3]",),
@@ -163,6 +163,12 @@ TIME_BATCH = 64
 # a symmetric box around a well-conditioned SPD base: every solver applies (Cholesky, and the
 # approximations need the base matrix); a commit without spd-box skips these (NotImplementedError)
 TIME_DATASET = "spd-box[n={n}]"
+
+# time_* at large n, one matrix per call (the latency view): where the blocked direct solvers run
+# their blocked paths (LAPACK's, and blocked Gauss-Jordan's column-major one)
+LARGE_SOLVERS = DIRECT + PLUGIN_OTHERS
+LARGE_N = (512, 1024)
+LARGE_DTYPE = "float64"
 
 # time_* for networks: inference at the paper's sizes (width 8 n^2: 32, 72 and 2048); trained
 # weights take the same time as untrained ones, so TRAINED is not timed again
