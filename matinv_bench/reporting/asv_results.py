@@ -33,7 +33,8 @@ from matinv_bench.errors import ReportError
 
 TRAINED = "bench_accuracy.TrainedAccuracy.track_"  # the trained networks' tracked accuracy
 TIME = "time_"  # asv's prefix of a time benchmark's method name
-MAKES = "`asv run --quick main~2..main` (or `asv continuous main HEAD`; see docs/benchmarks.md)"
+MAKES = ("`asv run --quick --machine vm HASHFILE:results/asv/commits.txt` (or `asv continuous main HEAD`; "
+         "see docs/benchmarks.md)")
 COLUMNS = ["machine", "env", "commit", "date", "benchmark", "params", "value"]
 TOP = 10  # changes in time listed
 
