@@ -75,6 +75,9 @@ SECTIONS = (
              "bounds.csv": ("quantity", "value")}),
     Section("scaling", "Scaling: O(n^3) against O(n^4)",
             "the scaling study (`matinv-bench scaling`), writing to results/scaling/", {"results": ()}),
+    Section("scaling-latency", "Scaling, one matrix per call (latency)",
+            "the scaling study at one matrix per call (`matinv-bench scaling --batch 1`), writing to "
+            "results/scaling-latency/", {"results": ()}),
     Section("scaling-float32", "Scaling in float32",
             "the scaling study in float32 (`matinv-bench scaling --dtype float32`), writing to "
             "results/scaling-float32/", {"results": ()}),
