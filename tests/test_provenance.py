@@ -44,6 +44,7 @@ NET = {**ROW, "solver": "mlp-2fc", "train_commit": "abc123", "train_cache_hit": 
     ({"git_sha": "def456", "train_commit": "def456"}, None),  # each set clean, but two commits
     ({"train_commit": "def456"}, "b"),  # a network trained at another commit than its rows
     ({"allow_dirty": True}, "b"),
+    ({"git_sha": None}, "b"),  # rows that name no commit
 ])
 def test_the_section_names_the_one_commit_or_the_sets_that_differ(tmp_path, change, odd):
     plain = {k: v for k, v in change.items() if not k.startswith("train_")}  # what the classical row shares
@@ -59,4 +60,4 @@ def test_the_section_names_the_one_commit_or_the_sets_that_differ(tmp_path, chan
         assert "| a | 2 | abc123 | yes | 1 | abc123 | 1 | 2026-12-01 |" in text
         return
     assert provenance.common_commit(found) is None and "were not all made at one clean commit" in text
-    assert (f"mixed or dirty within a set: {odd}." in text) if odd else "within a set" not in text
+    assert (f"mixed, dirty or unknown within a set: {odd}." in text) if odd else "within a set" not in text

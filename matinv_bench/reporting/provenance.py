@@ -63,10 +63,10 @@ def origins(sets: Manifest) -> list[Origin]:
 
 def common_commit(found: list[Origin]) -> str | None:
     """The one commit that every set with rows names, its networks trained there and its tree
-    clean; None where any set differs (or no set has rows)."""
+    clean; None where any set differs, names no commit, or no set has rows."""
     made = [o for o in found if o.rows]
     commits = {c for o in made for c in (*o.commits, *o.trained_at)}
-    if not made or len(commits) != 1 or not all(o.clean for o in made):
+    if not made or len(commits) != 1 or not all(o.clean and o.commits for o in made):
         return None
     return commits.pop()
 
@@ -80,9 +80,10 @@ def section(sets: Manifest) -> list[str]:
         lead = (f"Every set with a results table was made at commit `{common}` from a clean tree, and every "
                 "network in it was trained at that commit (in the same re-make: `matinv-bench reproduce all`).")
     else:
-        odd = [o.name for o in found if o.rows and (not o.clean or len({*o.commits, *o.trained_at}) != 1)]
+        odd = [o.name for o in found
+               if o.rows and (not o.clean or not o.commits or len({*o.commits, *o.trained_at}) != 1)]
         lead = ("The sets were not all made at one clean commit"
-                + (f"; mixed or dirty within a set: {', '.join(odd)}" if odd else "") + ".")
+                + (f"; mixed, dirty or unknown within a set: {', '.join(odd)}" if odd else "") + ".")
     if others:
         lead += f" Without a results table (made by another tool, see its section): {', '.join(others)}."
     lines = ["## Where the numbers come from", "", lead, "",
