@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from matinv_bench.reporting import results
+from matinv_bench.system import DIRTY
 from matinv_bench.reporting.manifest import Manifest, ResultSet
 
-DIRTY = "+dirty"  # git_sha's flag for a tree with changes outside results/ (matinv_bench.system.git_sha)
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,11 @@ class Origin:
     @property
     def clean(self) -> bool:
         return not self.allow_dirty and not any(DIRTY in c for c in self.commits)
+
+    @property
+    def one_commit(self) -> bool:
+        """Clean, and its rows and networks name one and the same commit."""
+        return self.clean and bool(self.commits) and len({*self.commits, *self.trained_at}) == 1
 
 
 def _distinct(df: pd.DataFrame, column: str) -> tuple[str, ...]:
@@ -66,7 +71,7 @@ def common_commit(found: list[Origin]) -> str | None:
     clean; None where any set differs, names no commit, or no set has rows."""
     made = [o for o in found if o.rows]
     commits = {c for o in made for c in (*o.commits, *o.trained_at)}
-    if not made or len(commits) != 1 or not all(o.clean and o.commits for o in made):
+    if not made or len(commits) != 1 or not all(o.one_commit for o in made):
         return None
     return commits.pop()
 
@@ -80,8 +85,7 @@ def section(sets: Manifest) -> list[str]:
         lead = (f"Every set with a results table was made at commit `{common}` from a clean tree, and every "
                 "network in it was trained at that commit (in the same re-make: `matinv-bench reproduce all`).")
     else:
-        odd = [o.name for o in found
-               if o.rows and (not o.clean or not o.commits or len({*o.commits, *o.trained_at}) != 1)]
+        odd = [o.name for o in found if o.rows and not o.one_commit]
         lead = ("The sets were not all made at one clean commit"
                 + (f"; mixed, dirty or unknown within a set: {', '.join(odd)}" if odd else "") + ".")
     if others:
