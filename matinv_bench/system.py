@@ -113,6 +113,7 @@ def blas_description() -> str:
 OUTPUTS = "results"  # the folder of result files: changes there do not make the source tree dirty
 PACKAGE = Path(__file__).resolve().parent  # this package's folder: a checkout's source tree, or an installed copy
 PROJECT = "matinv-bench"  # the name a checkout of this project gives in its pyproject.toml
+DIRTY = "+dirty"  # git_sha's flag: tracked files outside results/ have uncommitted changes
 INSTALLED_DIFFERS = "+installed-differs"  # git_sha's flag: the installed copy that ran is not that checkout's code
 
 
@@ -149,7 +150,7 @@ def git_sha(cwd: Path | None = None) -> str:
         sha = _git(where, "rev-parse", "--short=12", "HEAD")
     except (OSError, subprocess.SubprocessError):
         return ""
-    return sha + ("+dirty" if tree_changes(where) else "")
+    return sha + (DIRTY if tree_changes(where) else "")
 
 
 def project_checkout(where: Path) -> Path | None:

@@ -41,6 +41,11 @@ def test_the_tiny_budget_runs_every_step_end_to_end_and_resumes(tmp_path, paper_
     # check the repetitions
     monkeypatch.setattr(scaling, "MATMUL_N", 64)
     monkeypatch.setattr(scaling, "REPEATS", 1)
+    # ... and that repetition in this process (a fresh process imports torch again: seconds per step);
+    # tests/test_scaling*.py run the sweep in fresh processes
+    plan = gpu.plan
+    monkeypatch.setattr(gpu, "plan", lambda *a, **k: [replace(s, argv=(*s.argv, "--in-process"))
+                                                      if s.name.startswith("scaling") else s for s in plan(*a, **k)])
     out = tmp_path / "run"
     assert main(["reproduce", "gpu", "--budget", "tiny", "--paper-data", str(paper_data), "--out", str(out),
                  "--quiet"]) == 0

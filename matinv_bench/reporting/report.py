@@ -12,7 +12,8 @@ stops the report with a one-line :class:`ReportError`. The report's own figures 
 beside it (PNG and SVG): the headline (:mod:`~matinv_bench.reporting.headline`, from the listed
 scaling and where-can sets), and the work-precision diagrams (error against time per matrix, one
 figure per question, :mod:`~matinv_bench.reporting.precision`) from the timed results tables of
-the listed sets. Nothing is recomputed.
+the listed sets. After the headline, a table says which commit each set's rows and networks
+come from (:mod:`~matinv_bench.reporting.provenance`). Nothing is recomputed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pandas as pd
 
 from matinv_bench.errors import ReportError
 from matinv_bench.analysis.breakdown import BROKEN
-from matinv_bench.reporting import asv_results, manifest, results
+from matinv_bench.reporting import asv_results, manifest, provenance, results
 from matinv_bench.reporting.manifest import Manifest, ResultSet
 from matinv_bench.reporting.summary import MADE_BY
 
@@ -419,6 +420,7 @@ def build_report(root: Path | str = "results", out: Path | str | None = None, st
     if missing:
         lines += [f"Missing sections (no folder yet): {', '.join(missing)}.", ""]
     lines += headline(sets, root, out)
+    lines += provenance.section(sets)
     for section in SECTIONS:
         if section.beyond and section is next(s for s in SECTIONS if s.beyond):
             lines += BEYOND
