@@ -275,6 +275,20 @@ def test_work_precision_writes_the_recipes_as_one_entry_when_every_method_would_
     close(fig)
 
 
+def test_work_precision_writes_the_recipes_in_a_title_when_the_methods_fill_the_legend():
+    df = paper_rows()
+    extra = [df[df.solver == "neumann[order=2]"].assign(solver=f"neumann[order={k}]") for k in range(3, 9)]
+    df = pd.concat([df, *extra], ignore_index=True)  # 12 methods drawn: not even one entry for the recipes fits
+    fig = precision.work_precision_figure(df[df.dataset == "paper-3x3"])
+    check_figure(fig)
+    labels = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    titles = [lg.get_title().get_text() for lg in fig.legends]
+    assert len(labels) == 12 and {"Neumann, order=8", "2-FC", "3-FC", "LU"} <= set(labels)
+    assert not any("recipe" in lab for lab in labels)
+    assert any("recipe: ● quick, ■ fast" in t for t in titles), titles
+    close(fig)
+
+
 def test_work_precision_title_follows_the_numbers():
     df = paper_rows()
     df.loc[df.solver.str.startswith("mlp-2fc[recipe=fast"), "mae"] = 1e-12  # a network better than every series
@@ -373,6 +387,26 @@ def test_headline_figure_and_its_finding():
     assert title(fig).startswith("Where compute-bound, networks' time grows no faster than LU's")
     assert title(fig).endswith("they hold past θ = 1 in these rows")
     close(fig)
+
+
+def test_headline_draws_one_curve_per_network_over_its_seeds():
+    where = where_rows()
+    net = where[where.solver == "mlp-2fc[recipe=quick]"]
+    seeds = [net.assign(solver=f"mlp-2fc[recipe=quick,seed={k}]", seed=k, mae=net.mae * (k + 1)) for k in range(3)]
+    where = pd.concat([where[where.solver != "mlp-2fc[recipe=quick]"], *seeds], ignore_index=True)
+    fig = headline.headline_figure(scaling_rows(), scaling_slopes(), where)
+    _, error_ax = check_figure(fig, max_panels=2)
+    assert [g for g in gids(error_ax) if g.startswith("mlp")] == ["mlp-2fc[recipe=quick]"]
+    line = next(ln for ln in error_ax.get_lines() if ln.get_gid() == "mlp-2fc[recipe=quick]")
+    assert line.get_ydata()[0] == pytest.approx(2 * 3e-4 * THETAS[0])  # the mean of 1, 2 and 3 times the error
+    close(fig)
+
+
+def test_headline_finding_without_lu_s_exponent_is_one_sentence():
+    assert headline.finding(4.0, np.nan, True, True) == ("Where compute-bound, networks' time grows as $n^{4.0}$, and "
+                                                         "past θ = 1 they fail, as every series does")
+    assert headline.finding(np.nan, np.nan, False, False) == ("Networks against classical and matmul-only inversion: "
+                                                              "they hold past θ = 1 in these rows")
 
 
 def test_where_can_figure():

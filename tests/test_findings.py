@@ -69,5 +69,31 @@ def test_missing_files_leave_their_finding_out(tmp_path):
 def test_the_committed_results_give_a_headline_that_names_recipe_and_seeds():
     root = Path(__file__).resolve().parents[1] / "results"
     lines = findings.headline_markdown(root).strip().splitlines()
-    assert lines and all(" seed" in line and "](results/" in line for line in lines)
+    # accuracy over seeds, timings over repetitions: each says over which
+    assert lines and all((" seed" in line or " repetitions" in line) and "](results/" in line for line in lines)
     assert any(line.startswith("- **At 16x16") for line in lines)
+
+
+def _slopes(root: Path, folder: str, rows: dict[str, tuple[float, int, int]]) -> None:
+    (root / folder).mkdir(parents=True)
+    pd.DataFrame([{"solver_label": label, "dtype": "float64", "device": "cpu", "fit_range": "bound", "slope": slope,
+                   "ci_lo": slope - 0.05, "ci_hi": slope + 0.05, "fit_n_lo": lo, "fit_n_hi": hi,
+                   "flops_exponent": 4.0 if label.startswith("mlp") else 3.0}
+                  for label, (slope, lo, hi) in rows.items()]).to_csv(root / folder / "slopes.csv", index=False)
+
+
+def test_the_exponents_name_their_sizes_and_take_lu_s_from_the_latency_view_only_when_they_must(tmp_path):
+    nets = {"mlp-2fc[hidden=8n^2,recipe=none]": (4.0, 16, 48), "mlp-3fc[hidden=8n^2,recipe=none]": (3.9, 16, 48)}
+    _slopes(tmp_path, "scaling", {**nets, "lu": (float("nan"), 0, 0)})
+    _slopes(tmp_path, "scaling-latency", {"lu": (2.7, 512, 2048)})
+    (line,) = findings._scaling(tmp_path)
+    assert line.startswith("- **Where each is compute-bound, a dense network's time grows as n^3.90-n^4.00 (its "
+                           "flops: n^4); LU's, at one matrix per call, as n^2.70 (its flops: n^3)**")
+    assert "LU, at one matrix per call, n^2.70 [2.65, 2.75] over n = 512-2048" in line
+    _slopes(tmp_path / "b", "scaling", {**nets, "lu": (2.9, 256, 1024)})
+    _slopes(tmp_path / "b", "scaling-latency", {"lu": (2.7, 512, 2048)})
+    (line,) = findings._scaling(tmp_path / "b")
+    assert "LU's as n^2.90 (its flops: n^3)" in line and "one matrix per call" not in line
+    _slopes(tmp_path / "c", "scaling", nets)
+    (line,) = findings._scaling(tmp_path / "c")
+    assert "LU" not in line and "the 3-FC n^3.90 [3.85, 3.95] over n = 16-48 (its flops: n^4)" in line

@@ -282,28 +282,47 @@ def _where_can(results: Path) -> list[str]:
             + f". A method counts as broken where over {BROKEN:.0%} are. {_link('results/where-can/summary.md')}"]
 
 
+def _bound(results: Path, folder: str) -> pd.DataFrame:
+    """The float64 compute-bound exponents of one scaling set (``results/<folder>/slopes.csv``), by label."""
+    path = results / folder / "slopes.csv"
+    s = pd.read_csv(path) if path.is_file() else pd.DataFrame()
+    if not {"fit_range", "flops_exponent", "slope", "dtype", "solver_label"} <= set(s.columns):
+        return pd.DataFrame()
+    return s[(s["fit_range"] == "bound") & s["slope"].notna() & (s["dtype"] == "float64")].set_index("solver_label")
+
+
+def _exponent(r: pd.Series) -> str:
+    return (f"n^{r.slope:.2f} [{r.ci_lo:.2f}, {r.ci_hi:.2f}] over n = {int(r.fit_n_lo)}-{int(r.fit_n_hi)} "
+            f"(its flops: n^{r.flops_exponent:.0f})")
+
+
 def _scaling(results: Path) -> list[str]:
-    """The compute-bound exponents of the dense networks and LU, each over its stated sizes, beside
-    the exponent of the flop count."""
-    path = results / "scaling" / "slopes.csv"
-    if not path.is_file():
+    """The compute-bound exponents of the dense networks (``results/scaling``, one batch at every n)
+    and LU, each over its stated sizes, beside the exponent of the flop count. LU's comes from the
+    same set, else, where the classical solvers share no compute-bound range there, from the
+    latency view (``results/scaling-latency``, one matrix per call), and says so."""
+    s = _bound(results, "scaling")
+    named = (("mlp-2fc[hidden=8n^2,recipe=none]", "the 2-FC of width 8 n^2"),
+             ("mlp-3fc[hidden=8n^2,recipe=none]", "the 3-FC"))
+    nets = [(name, s.loc[label]) for label, name in named if label in s.index]
+    if not nets:
         return []
-    s = pd.read_csv(path)
-    if "fit_range" not in s or "flops_exponent" not in s:
-        return []
-    s = s[(s["fit_range"] == "bound") & s["slope"].notna() & (s["dtype"] == "float64")].set_index("solver_label")
-    shown = []
-    for label, name in (("mlp-2fc[hidden=8n^2,recipe=none]", "the 2-FC of width 8 n^2"),
-                        ("mlp-3fc[hidden=8n^2,recipe=none]", "the 3-FC"), ("lu", "LU")):
-        if label in s.index:
-            r = s.loc[label]
-            shown.append(f"{name} n^{r.slope:.2f} [{r.ci_lo:.2f}, {r.ci_hi:.2f}] over n = {int(r.fit_n_lo)}-"
-                         f"{int(r.fit_n_hi)} (its flops: n^{r.flops_exponent:.0f})")
-    if len(shown) < 2:
-        return []
-    return ["- **Where each is compute-bound, a dense network's time grows as its n^4 flops, LU's as its n^3** "
-            "(one batch of matrices for every solver at every n; effective exponents on this 2-core machine, "
-            "95 % intervals over the repetitions): " + "; ".join(shown)
+    shown = [f"{name} {_exponent(r)}" for name, r in nets]
+    where, lu = "scaling", s.loc["lu"] if "lu" in s.index else None
+    latency = _bound(results, "scaling-latency")
+    if lu is None and "lu" in latency.index:
+        where, lu = "scaling-latency", latency.loc["lu"]
+        shown.append(f"LU, at one matrix per call, {_exponent(lu)} ({_link('results/scaling-latency/summary.md')}; "
+                     "at the networks' batch the classical solvers share no compute-bound range)")
+    elif lu is not None:
+        shown.append(f"LU {_exponent(lu)}")
+    spread = sorted(f"{r.slope:.2f}" for _, r in nets)
+    title = (f"Where each is compute-bound, a dense network's time grows as n^{spread[0]}"
+             + (f"-n^{spread[-1]}" if spread[-1] != spread[0] else "") + " (its flops: n^4)"
+             + ("" if lu is None else f"; LU's{', at one matrix per call,' if where == 'scaling-latency' else ''} "
+                f"as n^{lu.slope:.2f} (its flops: n^3)"))
+    return [f"- **{title}** (one batch of matrices for every solver at every n; effective exponents on this 2-core "
+            "machine, 95 % intervals over the repetitions): " + "; ".join(shown)
             + f". {_link('results/scaling/summary.md')}"]
 
 

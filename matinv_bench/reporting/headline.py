@@ -36,13 +36,14 @@ def _time_rows(scaling: pd.DataFrame, dtype: str) -> tuple[pd.DataFrame, str]:
 
 def box_rows(where: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The ok rows of trained networks, the linear approximation and Neumann's series around
-    :data:`BASE` (else the first base), identical curves merged (see
+    :data:`BASE` (else the first base), each network's seeds averaged, identical curves merged (see
     :func:`~matinv_bench.reporting.precision.merge_identical`)."""
     ok = where[(where["status"] == "ok") & ~precision.untrained(where)]
     base = BASE if (ok["base"] == BASE).any() else str(ok["base"].iloc[0])
     ok = ok[ok["base"] == base]
     name = ok["solver"].astype(str).str.split("[").str[0]
     ok = ok[(ok["family"] == "learned") | name.isin(["linear-approx", "neumann"])]
+    ok = ok.assign(solver=ok["solver"].map(lambda s: style.without(s, "seed")))  # a network's seeds: one curve
     ok = ok.groupby(["solver", "family", "theta"], as_index=False)[["mae", "frac_bad"]].mean()
     ok = ok.sort_values("family", key=lambda f: f.map(style.group_order), ascending=False, kind="stable")
     return precision.merge_identical(ok, ["theta"], "mae", keep=("recipe",)), base
@@ -96,14 +97,16 @@ def finding(net: float, lu: float, nets_break: bool, series_break: bool) -> str:
                 if net > lu else
                 f"Where compute-bound, networks' time grows no faster than LU's ($n^{{{net:.1f}}}$ against "
                 f"$n^{{{lu:.1f}}}$),")
+    elif np.isfinite(net):
+        cost = f"Where compute-bound, networks' time grows as $n^{{{net:.1f}}}$,"
     else:
-        cost = "Networks against classical and matmul-only inversion:"
+        cost = ""
     if nets_break:
         reach = ("past θ = 1 they fail, as every series does" if series_break
                  else "past θ = 1 they fail, where some series do not")
     else:
         reach = "they hold past θ = 1 in these rows"
-    return f"{cost} and {reach}"
+    return f"{cost} and {reach}" if cost else f"Networks against classical and matmul-only inversion: {reach}"
 
 
 def _time_panel(ax, rows: pd.DataFrame, slopes: pd.DataFrame, dtype: str, device: str) -> None:

@@ -123,7 +123,9 @@ GROUP_TITLES = {"classical": "classical", "matmul-only": "matmul-only", "network
 def _legend(fig, points: pd.DataFrame, colour: dict, marker: dict, limit: int | None = style.MAX_LEGEND):
     """One legend per family group (:func:`~matinv_bench.reporting.style.group_legends`); the
     networks' recipes are told by marker: in the networks' title when there is one recipe, else as
-    entries of their own (written out as one entry where every method would not fit otherwise)."""
+    entries of their own, written out as one entry where every method would not fit otherwise, and
+    in the networks' title where not even that entry would fit (and in the title of the one legend
+    where the families' legends do not fit side by side)."""
     recipes = [r for r in RECIPE_MARKERS if r in set(points.loc[points["family"] == "learned", "recipe"])]
     recipes += sorted(set(points.loc[points["family"] == "learned", "recipe"]) - set(recipes) - {""})
     one = recipes[0] if len(recipes) == 1 else None
@@ -140,18 +142,22 @@ def _legend(fig, points: pd.DataFrame, colour: dict, marker: dict, limit: int | 
         groups.setdefault(g, ([], []))
         groups[g][0].append(h)
         groups[g][1].append(style.pretty(m))
+    titles = {g: GROUP_TITLES[g] + (f", recipe {one}" if g == "network" and one else "") for g in groups}
+    key = f"network recipe: {one}" if one is not None and "network" in groups else None
     if "network" in groups and one is None and recipes:
         handles, labels = groups["network"]
         count = sum(len(labs) for _, labs in groups.values())
-        if limit is not None and count + len(recipes) > limit and all(r in GLYPHS for r in recipes):
-            # one entry for the recipes' markers, written out, so that every method keeps its own
-            handles.append(style.handle("none", lw=0))
-            labels.append("network recipe: " + ", ".join(f"{GLYPHS[r]} {r}" for r in recipes))
-        else:
+        written = ", ".join(f"{GLYPHS[r]} {r}" for r in recipes) if all(r in GLYPHS for r in recipes) else None
+        if limit is None or count + len(recipes) <= limit or written is None:
             handles += [style.handle("0.45", RECIPE_MARKERS.get(r, style.MARKERS[-1]), ls="none") for r in recipes]
             labels += [f"network, recipe {r}" for r in recipes]
-    titles = {g: GROUP_TITLES[g] + (f", recipe {one}" if g == "network" and one else "") for g in groups}
-    return style.group_legends(fig, [(titles[g], *groups[g]) for g in groups], limit=limit)
+        elif count < limit:  # one entry for the recipes' markers, written out, so that every method keeps its own
+            handles.append(style.handle("none", lw=0))
+            labels.append(f"network recipe: {written}")
+        else:
+            key = f"network recipe: {written}"
+            titles["network"] += f" (recipe: {written})"
+    return style.group_legends(fig, [(titles[g], *groups[g]) for g in groups], limit=limit, one_title=key)
 
 
 def work_finding(points: pd.DataFrame, nouns: tuple[str, str] = ("dataset", "datasets")) -> str:

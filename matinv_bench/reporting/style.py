@@ -217,15 +217,19 @@ def legend_beside(fig, handles: Sequence, labels: Sequence[str], **kw):
 
 
 LEGEND_GAP = 0.3  # inches at least between two family legends
+LEGEND_BAND = 0.4  # the most of a figure's height the family legends' band may take
 
 
-def group_legends(fig, groups: Sequence[tuple[str, Sequence, Sequence[str]]], limit: int | None = MAX_LEGEND):
+def group_legends(fig, groups: Sequence[tuple[str, Sequence, Sequence[str]]], limit: int | None = MAX_LEGEND,
+                  one_title: str | None = None):
     """Below the panels, one legend per solver family group (:data:`GROUPS`), side by side, top
     aligned, each titled with its group (``groups``: ``(title, handles, labels)`` in order), so that
     the families read apart at a glance; at most ``limit`` entries in all (ValueError beyond). The
     panels keep the figure above them (the layout's ``rect``). One group: one :func:`legend_below`
-    titled with it; legends wider together than the figure, or more than :data:`MAX_LEGEND` entries
-    (a user's own run, ``limit=None``): one :func:`legend_below` of every entry. Returns the legends."""
+    titled with it; legends wider together than the figure or taller than :data:`LEGEND_BAND` of it,
+    or more than :data:`MAX_LEGEND` entries (a user's own run, ``limit=None``): one
+    :func:`legend_below` of every entry, titled ``one_title`` (what the groups' titles said that the
+    entries do not, or nothing). Returns the legends."""
     labels = [lab for _, _, labs in groups for lab in labs]
     if limit is not None and len(labels) > limit:
         raise ValueError(f"{len(labels)} legend entries; a figure shows at most {limit}")
@@ -234,19 +238,20 @@ def group_legends(fig, groups: Sequence[tuple[str, Sequence, Sequence[str]]], li
         name, handles, labs = groups[0]
         return [legend_below(fig, handles, labs, limit=limit, title=name, alignment="left", title_fontproperties=bold)]
     every = ([h for _, hs, _ in groups for h in hs], labels)
+    below = {"title": one_title, "alignment": "left", "title_fontproperties": bold} if one_title else {}
     if len(labels) > MAX_LEGEND:
-        return [legend_below(fig, *every, limit=limit)]
+        return [legend_below(fig, *every, limit=limit, **below)]
     legends = [fig.legend(handles, labs, loc="upper left", title=name, alignment="left", title_fontproperties=bold)
                for name, handles, labs in groups]
     inches = fig.dpi_scale_trans.inverted()
     boxes = [lg.get_window_extent(fig.canvas.get_renderer()).transformed(inches) for lg in legends]
     width, height = fig.get_figwidth(), fig.get_figheight()
     free = width - sum(b.width for b in boxes)
-    if free < LEGEND_GAP * (len(boxes) + 1):
+    strip = (max(b.height for b in boxes) + 0.1) / height  # the legends' band, a fraction of the figure
+    if free < LEGEND_GAP * (len(boxes) + 1) or strip > LEGEND_BAND:
         for lg in legends:
             lg.remove()
-        return [legend_below(fig, *every, limit=limit)]
-    strip = (max(b.height for b in boxes) + 0.1) / height  # the legends' band, a fraction of the figure
+        return [legend_below(fig, *every, limit=limit, **below)]
     x = 0.0
     for lg, b in zip(legends, boxes):
         x += free / (len(boxes) + 1)
