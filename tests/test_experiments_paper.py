@@ -113,15 +113,16 @@ def test_report_builds_from_files_and_notes_missing_sections(runs, tmp_path):
         assert f"## {title}" in text
     assert "Made by: `matinv-bench reproduce where-can" in text and "(where-can/where_can.png)" in text
     assert (
-        "Missing sections (no folder yet): paper, regions-paper-net, regions-fast, scaling, scaling-float32, "
+        "Missing sections (no folder yet): paper, regions-paper-net, regions-fast, scaling, scaling-latency, "
+        "scaling-float32, "
         "gauss-jordan-blocks, asv, where-can-n, "
         "out-of-box, seeds."
         in text
     )
     with pytest.raises(
         ReportError,
-        match="missing result folders: paper, regions-paper-net, regions-fast, scaling, scaling-float32, "
-        "gauss-jordan-blocks, asv, where-can-n, "
+        match="missing result folders: paper, regions-paper-net, regions-fast, scaling, scaling-latency, "
+        "scaling-float32, gauss-jordan-blocks, asv, where-can-n, "
         "out-of-box, seeds",
     ):
         build_report(root, strict=True)
@@ -216,7 +217,8 @@ def test_report_needs_a_manifest_and_reads_only_the_sets_it_lists(runs, tmp_path
     text = build_report(root).read_text()
     assert "20260101" not in text and "*Missing: no listed set has a timed results table" in text
     assert (
-        "Missing sections (no folder yet): paper, regions-paper-net, regions-fast, scaling, scaling-float32, "
+        "Missing sections (no folder yet): paper, regions-paper-net, regions-fast, scaling, scaling-latency, "
+        "scaling-float32, "
         "gauss-jordan-blocks, asv, where-can-n, "
         "out-of-box, seeds."
         in text

@@ -153,7 +153,7 @@ def test_scaling_points_over_seeds_and_repetitions(rows):
     sc = explorer.scaling_points(rows)
     assert sc.view.iloc[0] == "scaling: spd-box, float64, cpu"  # the broadest study first, in the manifest's order
     study = sc[sc.view == "scaling: spd-box, float64, cpu"]
-    assert study.label.nunique() == 16 and "2-FC, h=2n², recipe=none" in set(study.label)
+    assert study.label.nunique() == 17 and "2-FC, h=2n², recipe=none" in set(study.label)
     lu = rows[(rows.run == "scaling") & (rows.solver == "lu") & (rows.n == 64)]
     point = study[(study.spec == "lu") & (study.n == 64)].iloc[0]
     assert point.samples == len(lu) == 3 and point.time_per_matrix_s == pytest.approx(lu.time_per_matrix_s.mean())
@@ -170,13 +170,13 @@ def test_legends_never_exceed_the_limit(rows):
             shown = points[(points.view == view) & ((choice == explorer.ALL) | (points.group == choice))]
             assert 0 < len(entries) <= style.MAX_LEGEND and len(colours) == style.MAX_LEGEND
             assert set(shown.key_all if choice == explorer.ALL else shown.key) == set(entries)
-    # the scaling study's 16 solvers: every family at once is a legend of the 3 families; one family, its solvers
+    # the scaling study's 17 solvers: every family at once is a legend of the 3 families; one family, its solvers
     points, palettes = explorer.legends(explorer.scaling_points(rows))
     entries, colours = palettes["scaling: spd-box, float64, cpu|all"]
-    assert entries == ["classical (9 solvers)", "matmul-only (3 solvers)", "network (4 solvers)"]
+    assert entries == ["classical (10 solvers)", "matmul-only (3 solvers)", "network (4 solvers)"]
     entries, colours = palettes["scaling: spd-box, float64, cpu|classical"]
-    assert len(entries) == 9 and entries[0] == "Cholesky"
-    assert colours[:9] == [to_hex(c) for c in style.colours((e, "direct") for e in entries).values()]  # blues
+    assert len(entries) == 10 and entries[0] == "Cholesky"
+    assert colours[:10] == [to_hex(c) for c in style.colours((e, "direct") for e in entries).values()]  # blues
 
 
 def test_filters_and_legend_as_vega_draws_them(rows):
@@ -197,8 +197,8 @@ def test_filters_and_legend_as_vega_draws_them(rows):
     assert svg.count(POINT) == (wp.view == dataset).sum() + (sc.view == study).sum()
     _, palettes = explorer.legends(wp)
     entries, colours = palettes[f"{dataset}|all"]
-    assert legend(svg, 0) == list(zip(colours, entries)) and len(entries) == 11  # each solver its colour
-    assert [label for _, label in legend(svg, 1)] == ["classical (9 solvers)", "matmul-only (3 solvers)",
+    assert legend(svg, 0) == list(zip(colours, entries)) and len(entries) == 12  # each solver its colour
+    assert [label for _, label in legend(svg, 1)] == ["classical (10 solvers)", "matmul-only (3 solvers)",
                                                       "network (4 solvers)"]
     params["pick_family"]["value"] = "network"
     params["pick_dataset"]["value"] = "paper-dir:matrix_3_dataset"
@@ -263,9 +263,10 @@ def test_report_html_from_the_command_line(tmp_path, capsys):
     assert f"wrote {root / 'REPORT.html'}" in capsys.readouterr().out
     text = (root / "REPORT.html").read_text()
     tags = Tags(text)
-    assert tags.headings[:3] == [
+    assert tags.headings[:4] == [
         (1, "matinv-bench report"),
         (2, "Headline"),
+        (2, "Where the numbers come from"),
         (2, "Tables 1 and 2: the paper's datasets"),
     ]
     assert (2, "Scaling: O(n^3) against O(n^4)") in tags.headings and tags.headings[-1] == (2, "Explorer")
