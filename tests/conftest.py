@@ -35,6 +35,20 @@ def _timing(config) -> bool:
     return any(config.getoption(name, default=None) for name in TIMING_OPTIONS)
 
 
+# the scaling study's matmul peak probe, small and short, for tests that run sweeps: what it measures
+# is checked, not how well (it travels to cell processes and Dask workers in the hook's arguments)
+SMALL_PROBE = {"MATMUL_N": 64, "PROBE_S": 0.01}
+
+
+@pytest.fixture
+def small_probe(monkeypatch):
+    """:data:`SMALL_PROBE` set on the scaling study for this test."""
+    from matinv_bench.experiments import scaling
+
+    for name, value in SMALL_PROBE.items():
+        monkeypatch.setattr(scaling, name, value)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config):
     """Without ``-n``, ``-n auto`` where pytest-xdist is installed (the test extra), except when

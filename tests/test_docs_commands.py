@@ -39,7 +39,7 @@ import pytest
 
 from matinv_bench import cli
 from matinv_bench.engine import options
-from matinv_bench.experiments import EXPERIMENTS, scaling
+from matinv_bench.experiments import EXPERIMENTS
 from matinv_bench.solvers import SOLVERS
 
 from tests.test_plugins import fresh  # noqa: F401  (a fixture: the registries as in a new process)
@@ -285,7 +285,7 @@ RUNS = [e for kind, e in ENTRIES if kind == "run"]
 
 
 @pytest.mark.parametrize("entry", RUNS, ids=[shown_at(_texts(e)[0]).split(",")[0] for e in RUNS])
-def test_documented_command(entry, tmp_path, monkeypatch, fresh, capsys):  # noqa: F811
+def test_documented_command(entry, tmp_path, monkeypatch, fresh, capsys, small_probe):  # noqa: F811
     text = _texts(entry)[0]
     where = shown_at(text)
     if entry.get("needs") == "paper-data" and not PAPER_DATA.is_dir():
@@ -293,7 +293,6 @@ def test_documented_command(entry, tmp_path, monkeypatch, fresh, capsys):  # noq
     cwd = _workdir(tmp_path)
     monkeypatch.chdir(cwd)
     monkeypatch.setattr(options, "RESULTS", Path("results"))  # the real default: results/<name>-<date>-<time>
-    monkeypatch.setattr(scaling, "MATMUL_N", 64)  # the scaling study's peak probe, small (docs/testing.md)
     before = _git_state()
     afterwards = [check for step in entry.get("setup", []) if (check := _setup(step, cwd, entry))]
     if "made" in entry:

@@ -34,12 +34,10 @@ def _steps(run_md: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow
-def test_the_tiny_budget_runs_every_step_end_to_end_and_resumes(tmp_path, paper_data, monkeypatch):
+def test_the_tiny_budget_runs_every_step_end_to_end_and_resumes(tmp_path, paper_data, monkeypatch, small_probe):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "models"))  # every network trains here, in this run's stacks
-    # the scaling steps' cost: a 64 x 64 peak probe after each cell (it travels to the cell processes in the
-    # hook's arguments) and one repetition (one cell process) rather than three; tests/test_scaling*.py
-    # check the repetitions
-    monkeypatch.setattr(scaling, "MATMUL_N", 64)
+    # the scaling steps' cost: a small peak probe after each cell (small_probe) and one repetition rather than
+    # three; tests/test_scaling*.py check the repetitions
     monkeypatch.setattr(scaling, "REPEATS", 1)
     # ... and that repetition in this process (a fresh process imports torch again: seconds per step);
     # tests/test_scaling*.py run the sweep in fresh processes

@@ -23,6 +23,8 @@ from matinv_bench.solvers import SOLVERS
 from matinv_bench.solvers.lapack import spd_skip_reason
 from matinv_bench.solvers.mlp import mlp_flops, mlp_param_count
 
+from tests.conftest import SMALL_PROBE
+
 
 def test_width_rule_expands_per_size():
     assert scaling.expand("mlp-2fc[hidden=2n^2]", 4) == "mlp-2fc[hidden=32]"
@@ -91,16 +93,11 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("scaling")
     limit = 2**20
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(scaling, "MATMUL_N", 64)  # a cheap peak probe for the test
+        for name, value in SMALL_PROBE.items():  # a cheap peak probe for the test
+            mp.setattr(scaling, name, value)
         df = sweep(out, ["lu", "torch-inv", "mlp-2fc[hidden=2n^2,recipe=none]", "mlp-3fc[hidden=8n^2,recipe=none]"],
                    [2, 4, 8], "--max-memory", str(limit / 2**30), repeats=2, batch=3, in_process=False)
     return out, df, pd.read_csv(out / "slopes.csv"), pd.read_csv(out / "crossovers.csv"), limit
-
-
-@pytest.fixture
-def small_probe(monkeypatch):
-    """A 64 x 64 matmul peak probe (passed to the hook of every cell): fast runs."""
-    monkeypatch.setattr(scaling, "MATMUL_N", 64)
 
 
 def test_memory_skip_gives_the_bytes_needed(tiny_run):

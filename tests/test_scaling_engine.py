@@ -20,6 +20,8 @@ from matinv_bench.analysis.scaling import SCALING_COLUMNS
 from matinv_bench.cli import main
 from matinv_bench.experiments import scaling
 
+from tests.conftest import SMALL_PROBE
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLVERS = ["lu", "torch-inv"]
 SIZES = [2, 4, 8]
@@ -28,9 +30,10 @@ SIZES = [2, 4, 8]
 GRID = ["--solver", *SOLVERS, "--n", *map(str, SIZES), "--warmup", "0.05", "--min-time", "0.1", "--threads", "1",
         "--repeats", "2"]
 CELLS = 12
-# `matinv-bench` with a 64 x 64 peak probe after each cell (run.json keeps it for the resumed run): cheap cells
-SMALL_PROBE_MAIN = ("from matinv_bench.experiments import scaling; scaling.MATMUL_N = 64; "
-                    "from matinv_bench.cli import main; raise SystemExit(main())")
+# `matinv-bench` with a small, short peak probe after each cell (SMALL_PROBE): cheap cells
+SMALL_PROBE_MAIN = ("from matinv_bench.experiments import scaling; "
+                    + "".join(f"scaling.{name} = {value!r}; " for name, value in SMALL_PROBE.items())
+                    + "from matinv_bench.cli import main; raise SystemExit(main())")
 
 
 def _cell_rows(out: Path) -> dict[str, dict]:
@@ -45,7 +48,7 @@ def _wait_for_cells(proc: subprocess.Popen, out: Path, k: int) -> None:
         time.sleep(0.02)
 
 
-def test_sigkill_then_resume_measures_each_cell_once_and_analyses_all(tmp_path, capsys):
+def test_sigkill_then_resume_measures_each_cell_once_and_analyses_all(tmp_path, capsys, small_probe):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     # --cell-timeout: the cells (and the hook) run in a child process; the resumed run keeps the setting
@@ -83,9 +86,8 @@ def test_sigkill_then_resume_measures_each_cell_once_and_analyses_all(tmp_path, 
     assert manifest["settings"]["cell_timeout"] == 120 and manifest["settings"]["hook"] == scaling.HOOK
 
 
-def test_workers_run_the_cells_on_dask_and_give_the_same_rows(tmp_path, monkeypatch):
+def test_workers_run_the_cells_on_dask_and_give_the_same_rows(tmp_path, monkeypatch, small_probe):
     pytest.importorskip("distributed", reason="dask.distributed (the 'dask' extra) is not installed")
-    monkeypatch.setattr(scaling, "MATMUL_N", 64)  # travels to the workers in the hook's arguments
     grid = [
         "--solver",
         "lu",

@@ -21,11 +21,12 @@ import torch
 from matinv_bench.engine.clock import measure
 
 MATMUL_N = 1024  # size of the peak-matmul probe
-PROBE_S = 0.1  # seconds of matmul timed by a probe (after 0.05 s of warm-up)
+PROBE_S = 0.1  # seconds of matmul timed by a probe (after PROBE_WARMUP_S of warm-up)
+PROBE_WARMUP_S = 0.05
 
 
 def matmul_peak(library: str, dtype: str, device: str, n: int | None = None, min_run_s: float = PROBE_S,
-                warmup_s: float = 0.05) -> float:
+                warmup_s: float = PROBE_WARMUP_S) -> float:
     """GFLOP/s of an n x n matmul (default :data:`MATMUL_N`) in ``library`` ("numpy" or "torch")."""
     n = n or MATMUL_N
     a, b = _probe_operands(library, dtype, device, n)

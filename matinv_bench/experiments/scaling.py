@@ -65,6 +65,7 @@ from matinv_bench.engine.hooks import Hook
 from matinv_bench.engine.probes import (
     MATMUL_N,
     PROBE_S,
+    PROBE_WARMUP_S,
     matmul_peak,
     peak_memory,
     reset_peak_memory,
@@ -213,14 +214,14 @@ class ScalingHook(Hook):
     """
 
     def __init__(self, *, host_limit_bytes: int, host_total_bytes: int, gpu_limit_bytes: int | None = None,
-                 gpu_total_bytes: int | None = None, matmul_n: int = MATMUL_N, cell_budget_s: float | None = None,
-                 rows: str | None = None) -> None:
+                 gpu_total_bytes: int | None = None, matmul_n: int = MATMUL_N, probe_s: float = PROBE_S,
+                 cell_budget_s: float | None = None, rows: str | None = None) -> None:
         super().__init__(host_limit_bytes=host_limit_bytes, host_total_bytes=host_total_bytes,
                          gpu_limit_bytes=gpu_limit_bytes, gpu_total_bytes=gpu_total_bytes, matmul_n=matmul_n,
-                         cell_budget_s=cell_budget_s, rows=rows)
+                         probe_s=probe_s, cell_budget_s=cell_budget_s, rows=rows)
         self.host = (host_limit_bytes, host_total_bytes)
         self.gpu = self.host if gpu_limit_bytes is None else (gpu_limit_bytes, gpu_total_bytes)
-        self.matmul_n = matmul_n
+        self.matmul_n, self.probe_s = matmul_n, probe_s
         self.cell_budget_s = cell_budget_s
         self.cells = Path(rows) / "cells" if rows else None
         # (solver label, dtype, repeat) -> (n, seconds per matrix, flops per matrix) of the largest size measured,
@@ -310,7 +311,8 @@ class ScalingHook(Hook):
 
     def after(self, cell: Cell, solver, data, result, row: dict) -> dict:
         peak_mem, kind = peak_memory(solver.device)  # first: the probes below allocate
-        peak = matmul_peak(solver.library, cell.dtype, solver.device, self.matmul_n)
+        peak = matmul_peak(solver.library, cell.dtype, solver.device, self.matmul_n, min_run_s=self.probe_s,
+                           warmup_s=min(PROBE_WARMUP_S, self.probe_s / 2))
         extra = {**self._bytes(cell, solver, data.n, len(data)), "peak_mem_bytes": peak_mem, "peak_mem_kind": kind,
                  "peak_gflops": peak, "peak_probe": PER_CELL,
                  "peak_fraction": row["gflops"] / peak if row.get("gflops") else None}
@@ -381,7 +383,8 @@ class Scaling(Experiment):
 
     def hook_args(self, args: argparse.Namespace, rows: Path) -> dict:
         limits = memory_limits(args.device, int(args.max_memory * 2**30) if args.max_memory else None)
-        return {**limits, "matmul_n": MATMUL_N, "cell_budget_s": options.finite_or_none(args.cell_budget),
+        return {**limits, "matmul_n": MATMUL_N, "probe_s": PROBE_S,
+                "cell_budget_s": options.finite_or_none(args.cell_budget),
                 "rows": str(rows)}
 
     def write(self, df: pd.DataFrame, out: Path, args: argparse.Namespace, command: str) -> list[Path]:
