@@ -97,3 +97,27 @@ def test_the_exponents_name_their_sizes_and_take_lu_s_from_the_latency_view_only
     _slopes(tmp_path / "c", "scaling", nets)
     (line,) = findings._scaling(tmp_path / "c")
     assert "LU" not in line and "the 3-FC n^3.90 [3.85, 3.95] over n = 16-48 (its flops: n^4)" in line
+
+
+def _where(root: Path, bad: dict[str, list[float]]) -> None:
+    """A where-can set: the 2-FC's share of bad matrices per base at theta 0.9, 1.2, 2 (two seeds, equal)."""
+    rows = [{"solver": f"mlp-2fc[recipe=quick,seed={seed}]", "family": "learned", "status": "ok", "base": base,
+             "theta": theta, "frac_bad": share, "mae": 1e-3, "failure_rate": 0.0, "seed": seed,
+             "train_recipe": "quick"}
+            for base, shares in bad.items() for theta, share in zip((0.9, 1.2, 2.0), shares) for seed in (0, 1)]
+    (root / "where-can").mkdir(parents=True)
+    pd.DataFrame(rows).to_parquet(root / "where-can" / "results.parquet")
+
+
+def test_the_breakdown_finding_says_on_how_many_bases_the_network_breaks_at_once(tmp_path):
+    _where(tmp_path, {"a": [0.1, 0.9, 1.0], "b": [0.0, 0.06, 0.8]})
+    (line,) = findings._where_can(tmp_path)
+    assert line.startswith("- **Where the box reaches singular matrices (θ > 1), the network breaks at the first θ "
+                           "past 1 on 1 of 2 bases**")
+    assert "a: 10.0 % [10.0, 10.0] at θ = 0.9, 90 % at θ = 1.2, broken from θ = 1.2" in line
+    assert "b: 0.0 % [0.0, 0.0] at θ = 0.9, 6 % at θ = 1.2, broken from θ = 2" in line
+    _where(tmp_path / "all", {"a": [0.1, 0.9, 1.0], "b": [0.0, 0.1, 0.2]})
+    (line,) = findings._where_can(tmp_path / "all")
+    assert "on 1 of 2 bases" in line and "b: 0.0 % [0.0, 0.0] at θ = 0.9, 10 % at θ = 1.2, never broken" in line
+    _where(tmp_path / "every", {"a": [0.1, 0.9, 1.0], "b": [0.0, 0.6, 0.8]})
+    assert "past 1 on every base**" in findings._where_can(tmp_path / "every")[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matinv_bench.analysis.breakdown import BROKEN, by_method, method_of
+from matinv_bench.analysis.breakdown import BROKEN, breaks_at, by_method, method_of
 from matinv_bench.specs import SpecError, format_spec, parse_spec
 
 AUTHORS = {"matrix_2_dataset": "the authors' 2x2 (1st) test set",
@@ -251,7 +251,9 @@ def _closed_form(results: Path) -> list[str]:
 
 
 def _where_can(results: Path) -> list[str]:
-    """Per base: the 2-FC's share of bad matrices just inside theta = 1 and just past it."""
+    """Per base: the 2-FC's share of bad matrices just inside theta = 1 and just past it, and the
+    theta from which it is broken (:func:`~matinv_bench.analysis.breakdown.breaks_at`); the lead
+    says on how many bases it breaks at the first theta past 1."""
     path = results / "where-can" / "results.parquet"
     if not path.is_file():
         return []
@@ -261,7 +263,8 @@ def _where_can(results: Path) -> list[str]:
         return []
     curves = by_method(ok, "theta")
     seeds = int(curves["seeds"].max())
-    parts = []
+    broken = breaks_at(curves).min()  # per base: the first theta at which the 2-FC is broken
+    parts, at_once = [], []
     for base, c in curves.groupby("base"):
         c = c.set_index("theta").sort_index()
         inside, past = c[c.index < 1], c[c.index > 1]
@@ -269,14 +272,19 @@ def _where_can(results: Path) -> list[str]:
             continue
         a, b = inside.iloc[-1], past.iloc[0]
         spread = f" [{100 * a.frac_bad_min:.1f}, {100 * a.frac_bad_max:.1f}]" if a.seeds > 1 else ""
+        when = broken.get(base, np.inf)
+        at_once.append(when == past.index[0])
         parts.append(f"{base}: {100 * a.frac_bad:.1f} %{spread} at θ = {inside.index[-1]:g}, "
-                     f"{100 * b.frac_bad:.0f} % at θ = {past.index[0]:g}")
+                     f"{100 * b.frac_bad:.0f} % at θ = {past.index[0]:g}, "
+                     + (f"broken from θ = {when:g}" if np.isfinite(when) else "never broken in the sweep"))
     if not parts:
         return []
     trained = ok["train_recipe"].dropna() if "train_recipe" in ok else pd.Series(dtype=str)
     recipe = str(trained.iloc[0]) if len(trained) else "quick"
     spread = " (mean [smallest, largest seed])" if seeds > 1 else ""
-    return [f"- **Where the box reaches singular matrices (θ > 1), the network breaks** "
+    lead = ("Where the box reaches singular matrices (θ > 1), the network breaks at the first θ past 1 on "
+            + ("every base" if all(at_once) else f"{sum(at_once)} of {len(at_once)} bases"))
+    return [f"- **{lead}** "
             f"({RECIPES.get(recipe, recipe)}, {seeds} seed{'s' if seeds != 1 else ''}; the share of matrices whose "
             f"2-FC inverse is off by more than 1 %{spread}): " + "; ".join(parts)
             + f". A method counts as broken where over {BROKEN:.0%} are. {_link('results/where-can/summary.md')}"]
