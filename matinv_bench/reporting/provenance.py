@@ -1,7 +1,7 @@
 """Where the committed numbers come from: for each set a manifest lists, the commit its rows name
 (``git_sha``), whether the tree was clean, and the commit at which its networks were trained
-(``train_commit``) and how many came from the model cache. The report shows this table after its headline, and a
-test holds the committed sets to one clean commit.
+(``train_commit``) and how many came from the model cache. The report shows this table after its
+headline, and a test holds the committed sets to one clean commit.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from matinv_bench.reporting import results
-from matinv_bench.system import DIRTY
 from matinv_bench.reporting.manifest import Manifest, ResultSet
-
+from matinv_bench.system import DIRTY
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,7 @@ def _distinct(df: pd.DataFrame, column: str) -> tuple[str, ...]:
 def origin(s: ResultSet, root: Path) -> Origin:
     """The provenance of one listed set, read from its results table (``root``: the repository root)."""
     folder = root / s.folder
-    if not any((folder / name).is_file() for name in ("results.parquet", "results.csv")):
+    if not results.has_results(folder):
         return Origin(s.name)
     df = results.read_results(folder)
     learned = df[df["train_commit"].notna()] if "train_commit" in df else df.iloc[:0]

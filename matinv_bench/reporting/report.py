@@ -245,7 +245,7 @@ def listed_rows(sets: Manifest, root: Path, timed: bool = True) -> pd.DataFrame:
     frames = []
     for s in sets.sets:
         folder = sets.root / s.folder
-        if not any((folder / name).is_file() for name in ("results.parquet", "results.csv")):
+        if not results.has_results(folder):
             continue
         check_file(folder, "results")
         df = results.read_results(folder)

@@ -111,10 +111,18 @@ def write_tables(df: pd.DataFrame, folder: Path) -> None:
     atomic_write(folder / "results.csv", lambda tmp: df.to_csv(tmp, index=False))
 
 
+TABLES = ("results.parquet", "results.csv")  # a run folder's rows, in the order they are read
+
+
+def has_results(folder: Path | str) -> bool:
+    """Whether a run folder holds a results table (:data:`TABLES`)."""
+    return any((Path(folder) / name).is_file() for name in TABLES)
+
+
 def read_results(folder: Path | str) -> pd.DataFrame:
     """Read a run folder's rows (Parquet, falling back to CSV), checking the schema."""
     folder = Path(folder)
-    for name, reader in (("results.parquet", pd.read_parquet), ("results.csv", pd.read_csv)):
+    for name, reader in zip(TABLES, (pd.read_parquet, pd.read_csv), strict=True):
         path = folder / name
         if path.is_file():
             df = reader(path)
